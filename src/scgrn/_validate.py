@@ -1,0 +1,277 @@
+"""Shared input checks used by every scgrn tool.
+
+Every check raises an error whose message says what is wrong *and* how to fix it, so a user
+who hits it never has to read scgrn's source code.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+__all__ = ["expression_matrix", "check_tfs"]
+
+#: Patterns that look like cell identifiers rather than gene symbols: 10x-style barcodes
+#: (a run of 8 or more nucleotides) and generic ``cell...`` / ``barcode...`` names.
+_CELL_ID_PATTERN = re.compile(r"[ACGT]{8,}|^(cell|barcode)([\W_]*\d+)?([\W_].*)?$", re.IGNORECASE)
+
+_EXPECT = ("log", "counts", None)
+
+
+class TFsTypeError(TypeError, ValueError):
+    """``tfs`` was given as a single string instead of a list of gene names.
+
+    Subclasses both :class:`TypeError` and :class:`ValueError` so either can be caught.
+    """
+
+
+def _fmt_names(names: Sequence[str], limit: int = 5) -> str:
+    names = [str(n) for n in names]
+    shown = ", ".join(repr(n) for n in names[:limit])
+    if len(names) > limit:
+        shown += f", ... ({len(names) - limit} more)"
+    return shown
+
+
+def _get_matrix(adata, layer: str | None = None):
+    """Return ``adata.X`` or ``adata.layers[layer]`` as stored (no copy), with a helpful error."""
+    if layer is not None:
+        if layer not in adata.layers:
+            available = list(adata.layers.keys())
+            raise ValueError(
+                f"layer={layer!r} is not in adata.layers (available layers: "
+                f"{available if available else 'none'}). Pass one of those, or layer=None to use "
+                "adata.X."
+            )
+        X = adata.layers[layer]
+    else:
+        X = adata.X
+    if X is None:
+        raise ValueError(
+            "adata.X is None: there is no expression matrix. Put the expression values in "
+            "adata.X or pass layer=<name of a layer>."
+        )
+    return X
+
+
+def _looks_like_cell_ids(names: pd.Index | Sequence[str]) -> bool:
+    """True when more than half of ``names`` look like cell barcodes / cell identifiers."""
+    names = [str(n) for n in names]
+    if not names:
+        return False
+    hits = sum(bool(_CELL_ID_PATTERN.search(n)) for n in names)
+    return hits > len(names) / 2
+
+
+def _check_orientation(adata, tfs: Iterable[str] | None) -> None:
+    """Raise if ``adata`` looks like a genes x cells matrix (the transpose of what is wanted)."""
+    fix = (
+        "scgrn expects cells in rows (adata.obs_names) and genes in columns (adata.var_names); "
+        "this AnnData looks transposed (genes x cells). Fix: `adata = adata.T`."
+    )
+    if tfs is not None and not isinstance(tfs, str):
+        tf_set = {str(t) for t in tfs}
+        if tf_set:
+            in_obs = int(adata.obs_names.isin(tf_set).sum())
+            in_var = int(adata.var_names.isin(tf_set).sum())
+            if in_obs > 0 and in_var == 0:
+                raise ValueError(
+                    f"{in_obs} of the given TFs (e.g. "
+                    f"{_fmt_names(list(adata.obs_names[adata.obs_names.isin(tf_set)]), 3)}) are "
+                    f"found in adata.obs_names but none in adata.var_names. {fix}"
+                )
+            if adata.n_obs > 0 and in_obs > adata.n_obs / 2 and in_obs > in_var:
+                raise ValueError(
+                    f"{in_obs} of {adata.n_obs} obs_names are TF names (gene symbols). {fix}"
+                )
+    if _looks_like_cell_ids(adata.var_names) and not _looks_like_cell_ids(adata.obs_names):
+        raise ValueError(
+            "adata.var_names look like cell barcodes / cell IDs (e.g. "
+            f"{_fmt_names(list(adata.var_names[:3]), 3)}) while adata.obs_names do not. {fix}"
+        )
+
+
+def _to_dense_float32(X) -> np.ndarray:
+    """A float32 dense *copy* of ``X`` (dense array, sparse matrix, or array-like)."""
+    if sparse.issparse(X):
+        return np.asarray(X.toarray(), dtype=np.float32)
+    if hasattr(X, "to_memory"):  # anndata backed arrays
+        X = X.to_memory()
+    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
+        X = X.toarray()
+    return np.array(X, dtype=np.float32, copy=True)
+
+
+def expression_matrix(
+    adata,
+    *,
+    layer: str | None = None,
+    min_cells: int = 10,
+    tfs: Iterable[str] | None = None,
+    expect: str | None = "log",
+) -> np.ndarray:
+    """Validate an AnnData and return its expression as a dense float32 cells x genes array.
+
+    The check every scgrn tool runs before touching the data. ``adata`` is never modified:
+    the returned array is always a copy (sparse matrices are densified).
+
+    Parameters
+    ----------
+    adata
+        Annotated data matrix, cells x genes.
+    layer
+        Use ``adata.layers[layer]`` instead of ``adata.X``.
+    min_cells
+        Minimum number of cells required.
+    tfs
+        Optional list of transcription-factor names; only used to detect a transposed
+        (genes x cells) matrix passed by mistake.
+    expect
+        ``"log"`` (default): warn if the data look like raw counts (all non-negative integers
+        with a maximum above 30). ``"counts"``: warn if the data are not non-negative integers.
+        ``None``: no check of the scale.
+
+    Returns
+    -------
+    Dense ``float32`` array of shape ``(adata.n_obs, adata.n_vars)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown layer, a likely transposed matrix, duplicate ``var_names``, fewer than
+        ``min_cells`` cells, NaN/inf values or all-zero genes. Each message names the fix.
+
+    Warns
+    -----
+    UserWarning
+        When ``expect="log"`` and the data look like raw counts.
+
+    Examples
+    --------
+    >>> import scgrn
+    >>> from scgrn._validate import expression_matrix
+    >>> adata, _ = scgrn.datasets.planted_network(n_genes=30, n_cells=200)
+    >>> X = expression_matrix(adata)
+    >>> X.shape, X.dtype
+    ((200, 30), dtype('float32'))
+    """
+    if expect not in _EXPECT:
+        raise ValueError(f"expect={expect!r} is not one of {_EXPECT}.")
+    X = _get_matrix(adata, layer)
+    where = f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
+
+    _check_orientation(adata, tfs)
+
+    if not adata.var_names.is_unique:
+        dups = adata.var_names[adata.var_names.duplicated()].unique()
+        raise ValueError(
+            f"adata.var_names has {len(dups)} duplicated gene name(s) ({_fmt_names(list(dups))}). "
+            "Gene names must be unique. Fix: `adata.var_names_make_unique()` (or aggregate the "
+            "duplicated genes)."
+        )
+
+    if adata.n_obs < min_cells:
+        raise ValueError(
+            f"adata has only {adata.n_obs} cell(s); at least min_cells={min_cells} are needed. "
+            "Use a dataset with more cells, or lower min_cells= if you know what you are doing. "
+            "(If your cells are in columns, transpose first: `adata = adata.T`.)"
+        )
+    if adata.n_vars == 0:
+        raise ValueError("adata has no genes (n_vars == 0). Select some genes first.")
+
+    dense = _to_dense_float32(X)
+
+    finite = np.isfinite(dense)
+    if not finite.all():
+        n_bad = int((~finite).sum())
+        bad_genes = adata.var_names[~finite.all(axis=0)]
+        raise ValueError(
+            f"{where} contains {n_bad} NaN or infinite value(s), in {len(bad_genes)} gene(s) "
+            f"(e.g. {_fmt_names(list(bad_genes), 1)}). Remove or impute them first, e.g. drop the "
+            "affected genes with `adata = adata[:, np.isfinite(X).all(axis=0)].copy()` "
+            "(X the dense matrix), or replace them: `X[~np.isfinite(X)] = 0`."
+        )
+
+    zero = ~(dense != 0).any(axis=0)
+    if zero.any():
+        names = adata.var_names[zero]
+        raise ValueError(
+            f"{len(names)} gene(s) are zero in every cell ({_fmt_names(list(names))}) in {where}. "
+            "They carry no information and break per-gene scaling. Fix: "
+            "`sc.pp.filter_genes(adata, min_cells=1)`."
+        )
+
+    if expect is not None and dense.size:
+        nonneg_int = bool((dense >= 0).all() and np.all(dense == np.round(dense)))
+        if expect == "log" and nonneg_int and float(dense.max()) > 30:
+            warnings.warn(
+                f"{where} looks like raw counts (non-negative integers, max "
+                f"{float(dense.max()):g}), but log-normalised expression is expected. Consider "
+                "`sc.pp.normalize_total(adata); sc.pp.log1p(adata)` first.",
+                UserWarning,
+                stacklevel=2,
+            )
+        elif expect == "counts" and not nonneg_int:
+            warnings.warn(
+                f"{where} is expected to hold raw counts but has negative or non-integer values. "
+                "Pass the raw counts, e.g. layer='counts'.",
+                UserWarning,
+                stacklevel=2,
+            )
+    return dense
+
+
+def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] | None:
+    """Check a list of transcription factors against the genes of a dataset.
+
+    Parameters
+    ----------
+    tfs
+        Transcription factor names (list, tuple, pandas Index/Series, numpy array) or ``None``.
+    var_names
+        The gene names of the dataset, usually ``adata.var_names``.
+
+    Returns
+    -------
+    ``None`` if ``tfs`` is ``None``, else the names as a list of ``str`` with duplicates removed
+    (first occurrence kept, order preserved).
+
+    Raises
+    ------
+    TypeError
+        If ``tfs`` is a single string (also a :class:`ValueError`).
+    ValueError
+        If ``tfs`` is empty or names genes that are not in ``var_names``.
+
+    Examples
+    --------
+    >>> from scgrn._validate import check_tfs
+    >>> check_tfs(["Gata1", "Pu.1", "Gata1"], ["Gata1", "Pu.1", "Fog1"])
+    ['Gata1', 'Pu.1']
+    >>> check_tfs(None, ["Gata1"]) is None
+    True
+    """
+    if tfs is None:
+        return None
+    if isinstance(tfs, (str, bytes)):
+        raise TFsTypeError(
+            f"tfs must be a list of gene names, not a single string ({tfs!r}). "
+            f"Fix: tfs=[{tfs!r}]."
+        )
+    out = list(dict.fromkeys(str(t) for t in tfs))
+    if not out:
+        raise ValueError("tfs is empty. Pass tfs=None to treat every gene as a candidate regulator.")
+    genes = pd.Index([str(v) for v in var_names])
+    missing = [t for t in out if t not in genes]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of {len(out)} TFs are not in adata.var_names: "
+            f"{_fmt_names(missing, 10)}. Fix: `tfs = [t for t in tfs if t in adata.var_names]` "
+            "(check the capitalisation too, e.g. human 'GATA1' vs mouse 'Gata1')."
+        )
+    return out

@@ -1,0 +1,79 @@
+"""Where the benchmark data live: an argument, else the ``SCGRN_DATA_DIR`` environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_VAR = "SCGRN_DATA_DIR"
+
+_WHERE_FROM = (
+    "The folder should be shaped like scgrn's benchmark data folder, with subfolders "
+    "beeline/ (scRNA-seq/, synthetic/, curated/), dream4/, clustering/ and perturbation/. "
+    "The data come from BEELINE (Pratapa et al. 2020, Zenodo doi:10.5281/zenodo.3378975) "
+    "and DREAM4 (via the Bioconductor package networkBMA or dreamtools)."
+)
+
+
+def data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """Resolve the benchmark data folder.
+
+    Parameters
+    ----------
+    data_dir
+        The folder. If ``None``, the environment variable ``SCGRN_DATA_DIR`` is used.
+
+    Returns
+    -------
+    The folder as an absolute :class:`pathlib.Path` (``~`` expanded).
+
+    Raises
+    ------
+    FileNotFoundError
+        If neither ``data_dir`` nor ``SCGRN_DATA_DIR`` is given, or the folder does not exist.
+        The message explains how to set it and where the data come from.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from scgrn.datasets import data_dir
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     data_dir(tmp).is_dir()
+    True
+    """
+    if data_dir is None:
+        env = os.environ.get(ENV_VAR, "").strip()
+        if not env:
+            raise FileNotFoundError(
+                f"No benchmark data folder given. Set the environment variable {ENV_VAR} "
+                f"(e.g. `export {ENV_VAR}=/path/to/data`) or pass data_dir=. {_WHERE_FROM}"
+            )
+        path, origin = Path(env), f"${ENV_VAR}"
+    else:
+        path, origin = Path(data_dir), "data_dir"
+    path = path.expanduser().resolve()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"The benchmark data folder {str(path)!r} (from {origin}) does not exist. Point "
+            f"{ENV_VAR} or data_dir= at an existing folder. {_WHERE_FROM}"
+        )
+    return path
+
+
+def _subdir(root: Path, *parts: str, what: str = "folder") -> Path:
+    """``root / parts``, or FileNotFoundError naming the missing path."""
+    path = root.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"The {what} {str(path)!r} is missing from the benchmark data folder {str(root)!r}. "
+            f"{_WHERE_FROM}"
+        )
+    return path
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    """``folder/stem`` or ``folder/stem.gz`` (first found), else ``None``."""
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None

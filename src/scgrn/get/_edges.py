@@ -1,0 +1,261 @@
+"""Tidy edge tables from a GRN stored in ``adata.varp`` (decoupler's long format)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+from .. import _keys
+
+__all__ = ["edges", "edges_from_matrix"]
+
+_COLUMNS = ["source", "target", "weight"]
+
+
+def edges_from_matrix(
+    matrix,
+    var_names: Sequence[str],
+    *,
+    top_k: int | None = None,
+    sources: Iterable[str] | None = None,
+    targets: Iterable[str] | None = None,
+    min_abs_weight: float | None = None,
+) -> pd.DataFrame:
+    """Long-format edge table from a square weight matrix.
+
+    ``matrix[i, j]`` is read as the edge ``var_names[i] -> var_names[j]``
+    (row = regulator/source, column = target), the orientation of
+    ``adata.varp`` in scgrn.
+
+    Parameters
+    ----------
+    matrix
+        Square ``n x n`` array (dense or scipy sparse) of signed edge weights.
+    var_names
+        The ``n`` gene names labelling both rows and columns.
+    top_k
+        Keep only the ``k`` edges with the largest ``|weight|``. Ties at the
+        cut-off are broken like the full ordering (row-major position).
+        ``None`` keeps every edge.
+    sources
+        Restrict sources (rows) to these names. Names absent from
+        ``var_names`` are ignored; a ``ValueError`` is raised if none is present.
+    targets
+        Restrict targets (columns) to these names, same rules as ``sources``.
+    min_abs_weight
+        Drop edges with ``|weight| < min_abs_weight``.
+
+    Returns
+    -------
+    :class:`pandas.DataFrame` with columns ``source``, ``target`` (str) and
+    ``weight`` (the signed value), sorted by ``|weight|`` descending (stable:
+    ties keep row-major order), with a fresh ``RangeIndex``. Self-pairs,
+    exact zeros and NaN weights are excluded (NaN with a warning).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W = np.array([[0.0, 0.5, -2.0], [1.0, 9.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> edges_from_matrix(W, ["A", "B", "C"])
+      source target  weight
+    0      A      C    -2.0
+    1      B      A     1.0
+    2      A      B     0.5
+    """
+    names = np.asarray(var_names, dtype=object)
+    if names.ndim != 1:
+        raise ValueError(f"`var_names` must be 1-D, got shape {names.shape}.")
+    W = matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"GRN matrix must be square (n_vars x n_vars), got shape {W.shape}.")
+    if W.shape[0] != names.shape[0]:
+        raise ValueError(
+            f"GRN matrix is {W.shape[0]} x {W.shape[1]} but {names.shape[0]} var_names were given."
+        )
+    if not np.issubdtype(W.dtype, np.floating):
+        W = W.astype(np.float64)
+    top_k = _check_top_k(top_k)
+    if min_abs_weight is not None:
+        if not isinstance(min_abs_weight, Real) or not min_abs_weight >= 0:
+            raise ValueError(f"`min_abs_weight` must be a non-negative number, got {min_abs_weight!r}.")
+
+    n = W.shape[0]
+    mask = W != 0  # NaN != 0 is True; handled below
+    nan = np.isnan(W)
+    if nan.any():
+        warnings.warn(
+            f"GRN matrix contains {int(nan.sum())} NaN weights; they are dropped. "
+            "This usually means training diverged.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        mask &= ~nan
+    mask[np.arange(n), np.arange(n)] = False
+    if sources is not None:
+        mask &= _name_mask(names, sources, "sources")[:, None]
+    if targets is not None:
+        mask &= _name_mask(names, targets, "targets")[None, :]
+    if min_abs_weight is not None and min_abs_weight > 0:
+        mask &= np.abs(W) >= min_abs_weight
+
+    flat = np.flatnonzero(mask)  # ascending = row-major order
+    vals = W.ravel()[flat]
+    absv = np.abs(vals)
+    if top_k is not None and top_k < flat.size:
+        if top_k == 0:
+            keep = np.zeros(0, dtype=np.intp)
+        else:
+            # k-th largest |w| as threshold; take everything above it, then the
+            # first ties (in row-major order) so the result is deterministic and
+            # equal to the head of the full stable ordering.
+            thr = absv[np.argpartition(absv, flat.size - top_k)[flat.size - top_k]]
+            above = np.flatnonzero(absv > thr)
+            ties = np.flatnonzero(absv == thr)[: top_k - above.size]
+            keep = np.sort(np.concatenate([above, ties]))
+        flat, vals, absv = flat[keep], vals[keep], absv[keep]
+    order = np.argsort(-absv, kind="stable")
+    flat, vals = flat[order], vals[order]
+    rows, cols = np.divmod(flat, n)
+    return pd.DataFrame(
+        {"source": names[rows], "target": names[cols], "weight": vals},
+        columns=_COLUMNS,
+    )
+
+
+def edges(
+    adata: AnnData,
+    key: str = _keys.DEEPSEM,
+    *,
+    top_k: int | None = None,
+    tfs_only: bool | None = None,
+    min_abs_weight: float | None = None,
+) -> pd.DataFrame:
+    """Edges of an inferred GRN as a long-format table.
+
+    Reads ``adata.varp[key]`` (row = regulator/source, column = target) and
+    returns decoupler's network format, ready for ``decoupler`` or for
+    :func:`scgrn.metrics` functions.
+
+    Parameters
+    ----------
+    adata
+        Annotated data matrix holding a GRN in ``adata.varp[key]``.
+    key
+        Key of the GRN in ``adata.varp`` and of its metadata in ``adata.uns``.
+    top_k
+        Keep only the ``k`` strongest edges by ``|weight|``.
+    tfs_only
+        Restrict sources to the TFs recorded in ``adata.uns[key]['tfs']``.
+        ``None`` (default) does so when TFs are recorded and keeps all sources
+        otherwise; ``True`` without recorded TFs raises a ``ValueError``.
+    min_abs_weight
+        Drop edges with ``|weight| < min_abs_weight``.
+
+    Returns
+    -------
+    :class:`pandas.DataFrame` with columns ``source``, ``target`` (gene names)
+    and ``weight`` (signed), sorted by ``|weight|`` descending. Self-pairs and
+    exact-zero weights are excluded.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, anndata as ad
+    >>> import scgrn
+    >>> adata = ad.AnnData(
+    ...     np.zeros((4, 3), dtype=np.float32), var=pd.DataFrame(index=["Gata1", "Fli1", "Klf1"])
+    ... )
+    >>> W = np.zeros((3, 3), dtype=np.float32)
+    >>> W[0, 2] = 0.75  # Gata1 -> Klf1
+    >>> W[0, 1] = -0.5  # Gata1 -| Fli1
+    >>> W[1, 0] = -0.25  # Fli1 -| Gata1
+    >>> adata.varp["deepsem"] = W
+    >>> adata.uns["deepsem"] = {"method": "manual", "params": {}}
+    >>> scgrn.get.edges(adata)
+      source target  weight
+    0  Gata1   Klf1    0.75
+    1  Gata1   Fli1   -0.50
+    2   Fli1  Gata1   -0.25
+    >>> adata.uns["deepsem"]["tfs"] = ["Gata1"]  # now only Gata1 rows are sources
+    >>> scgrn.get.edges(adata, top_k=1)
+      source target  weight
+    0  Gata1   Klf1    0.75
+    """
+    return _edges(adata, key, top_k=top_k, tfs_only=tfs_only, min_abs_weight=min_abs_weight)
+
+
+def _edges(
+    adata: AnnData,
+    key: str,
+    *,
+    top_k: int | None = None,
+    tfs_only: bool | None = None,
+    min_abs_weight: float | None = None,
+    genes: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """:func:`edges` with an extra ``genes`` restriction (both ends in ``genes``)."""
+    if not isinstance(adata, AnnData):
+        raise TypeError(f"Expected an AnnData, got {type(adata).__name__}.")
+    if key not in adata.varp:
+        available = list(adata.varp.keys())
+        raise KeyError(
+            f"No GRN found at adata.varp[{key!r}]. Available varp keys: {available or 'none'}. "
+            "Run `scgrn.tl.deepsem(adata)` (or another scgrn.tl method) first, "
+            "or pass the `key` it wrote."
+        )
+    meta = adata.uns.get(key, {})
+    tfs = meta.get("tfs") if isinstance(meta, dict) else None
+    has_tfs = tfs is not None and len(np.atleast_1d(tfs)) > 0
+    if tfs_only is None:
+        tfs_only = has_tfs
+    elif tfs_only and not has_tfs:
+        raise ValueError(
+            f"tfs_only=True but no TF list is recorded in adata.uns[{key!r}]['tfs']. "
+            "Pass tfs_only=False to use every gene as a source, or rerun the method with `tfs=`."
+        )
+    sources = [str(t) for t in np.atleast_1d(tfs)] if tfs_only else None
+
+    targets = None
+    if genes is not None:
+        genes = [genes] if isinstance(genes, str) else [str(g) for g in genes]
+        missing = [g for g in genes if g not in adata.var_names]
+        if missing:
+            shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise ValueError(f"{len(missing)} of `genes` not in adata.var_names: {shown}.")
+        targets = genes
+        sources = genes if sources is None else [s for s in sources if s in set(genes)]
+        if not sources:
+            raise ValueError(f"None of `genes` is a recorded TF in adata.uns[{key!r}]['tfs'].")
+
+    return edges_from_matrix(
+        adata.varp[key],
+        adata.var_names,
+        top_k=top_k,
+        sources=sources,
+        targets=targets,
+        min_abs_weight=min_abs_weight,
+    )
+
+
+def _check_top_k(top_k):
+    if top_k is None:
+        return None
+    if isinstance(top_k, bool) or not isinstance(top_k, Integral):
+        raise TypeError(f"`top_k` must be an int or None, got {type(top_k).__name__}.")
+    if top_k < 0:
+        raise ValueError(f"`top_k` must be non-negative, got {top_k}.")
+    return int(top_k)
+
+
+def _name_mask(names: np.ndarray, wanted: Iterable[str], what: str) -> np.ndarray:
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    mask = pd.Index(names).isin([str(w) for w in wanted])
+    if not mask.any():
+        shown = ", ".join(map(str, wanted[:5])) + (", ..." if len(wanted) > 5 else "")
+        raise ValueError(f"None of the {what} ({shown}) is among the var_names.")
+    return np.asarray(mask)

@@ -1,0 +1,28 @@
+"""Scoring of inferred gene regulatory networks against reference networks.
+
+Networks are genes x genes matrices with **row = regulator (source), column =
+target**. :func:`evaluate_grn` implements the ``"deepsem"`` (DeepSEM / DAZZLE /
+RegDiffusion) and ``"beeline"`` (BEELINE BLEval) evaluation conventions.
+"""
+
+from ._grn import (
+    CONVENTIONS,
+    auprc,
+    auprc_ratio,
+    auroc,
+    early_precision,
+    epr,
+    evaluate_grn,
+    random_baseline,
+)
+
+__all__ = [
+    "evaluate_grn",
+    "random_baseline",
+    "early_precision",
+    "epr",
+    "auprc",
+    "auprc_ratio",
+    "auroc",
+    "CONVENTIONS",
+]

@@ -1,0 +1,241 @@
+"""The user-facing DeepSEM model class (scvi-tools style): AnnData in, GRN and embedding out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+
+from .. import __version__
+from .._settings import resolve_device, resolve_progress_bar
+from .._validate import check_tfs, expression_matrix
+from ._deepsem_module import (
+    DeepSEMConfig,
+    DeepSEMEnsemble,
+    aggregate_grn,
+    make_config,
+    resolved_alpha,
+    resolved_lr_adj,
+    standardise,
+    train_deepsem,
+)
+
+MIN_CELLS = 10
+
+
+class DeepSEM:
+    """DeepSEM (Shu et al., Nat. Comput. Sci. 2021): a beta-VAE whose per-gene encoder and
+    decoder are joined only through a GRN layer ``(I - W^T)`` and its inverse.
+
+    An ensemble of ``n_models`` independently seeded members is trained at once; the GRN
+    is their mean ``|W|`` (signed by the mean ``W``). Row = regulator, column = target.
+
+    Parameters
+    ----------
+    adata
+        Cells x genes, log-normalised expression (``adata.X`` or ``layer``).
+    layer
+        Layer to read instead of ``X``.
+    tfs
+        Transcription factors; when given, edges out of other genes are zero in
+        :meth:`get_grn`. Names must be in ``adata.var_names``.
+    preset
+        ``"default"`` (scgrn's tuned recipe), ``"general"`` (the paper's STRING /
+        non-specific recipe) or ``"celltype_specific"`` (the paper's ChIP-seq recipe).
+        See :data:`scgrn.models.PRESETS`.
+    **hyperparameters
+        Overrides of any :class:`~scgrn.models.DeepSEMConfig` field.
+
+    Examples
+    --------
+    >>> import scgrn
+    >>> adata, truth = scgrn.datasets.krumsiek11()
+    >>> model = scgrn.models.DeepSEM(adata, n_models=2, n_epochs=2)
+    >>> model.train(show_progress_bar=False)
+    >>> model.get_grn().shape
+    (11, 11)
+    """
+
+    def __init__(
+        self,
+        adata: AnnData,
+        *,
+        layer: str | None = None,
+        tfs=None,
+        preset: str = "default",
+        **hyperparameters,
+    ):
+        self.config: DeepSEMConfig = make_config(preset, **hyperparameters)
+        self.preset = preset
+        self._x = expression_matrix(adata, layer=layer, min_cells=MIN_CELLS, tfs=tfs)
+        self.tfs = check_tfs(tfs, adata.var_names)
+        self.var_names = pd.Index(adata.var_names).copy()
+        self.layer = layer
+        self.module: DeepSEMEnsemble | None = None
+        self.history: dict[str, np.ndarray] = {}
+        self.random_state: int = 0
+
+    # -- training -------------------------------------------------------------------------
+    def train(self, *, random_state: int = 0, device="auto", show_progress_bar: bool | None = None) -> None:
+        """Train all ensemble members (vectorised, one model).
+
+        Parameters
+        ----------
+        random_state
+            Seed of initialisation, mini-batches and sampling; the same seed gives the
+            same result on CPU.
+        device
+            ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
+        show_progress_bar
+            Show a progress bar over epochs (``None``: ``scgrn.settings.show_progress_bar``).
+        """
+        self.random_state = int(random_state)
+        self.module, self.history = train_deepsem(
+            self._x,
+            self.config,
+            seed=self.random_state,
+            device=resolve_device(device),
+            show_progress_bar=resolve_progress_bar(show_progress_bar),
+        )
+
+    def _require_trained(self) -> DeepSEMEnsemble:
+        if self.module is None:
+            raise RuntimeError("The model is not trained yet: call `.train()` first.")
+        return self.module
+
+    # -- results --------------------------------------------------------------------------
+    def get_grn(self, *, members: bool = False) -> np.ndarray:
+        """The inferred GRN, ``(n_genes, n_genes)``, row = regulator, column = target.
+
+        Parameters
+        ----------
+        members
+            Return every member's ``W`` as ``(n_models, n_genes, n_genes)`` instead of the
+            ensemble aggregate.
+        """
+        w = self._require_trained().grn().detach().numpy()
+        if members:
+            return w.astype(np.float32)
+        grn = aggregate_grn(w)
+        if self.tfs is not None:
+            is_tf = self.var_names.isin(self.tfs)
+            grn[~is_tf, :] = 0.0
+        return grn
+
+    @torch.no_grad()
+    def get_latent_representation(self, adata: AnnData | None = None, *, layer: str | None = None) -> np.ndarray:
+        """Posterior mean after the GRN layer, ``(n_cells, n_genes)``, averaged over members.
+
+        Members are sign-aligned to the first before averaging (a member's shared
+        encoder may learn the mirrored latent).
+
+        Parameters
+        ----------
+        adata
+            Cells to embed; default the training cells. Must have the training ``var_names``.
+        """
+        module = self._require_trained()
+        if adata is None:
+            x = self._x
+        else:
+            self._check_var_names(adata.var_names)
+            x = expression_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1)
+        scaled, _, _ = standardise(x, self.config.standardise)
+        e = self.config.n_models
+        chunks = []
+        for start in range(0, scaled.shape[0], 512):
+            xb = torch.as_tensor(scaled[start : start + 512]).expand(e, -1, -1)
+            mu, _ = module.encode(xb)
+            chunks.append(mu)
+        mu = torch.cat(chunks, dim=1)  # (E, cells, genes)
+        signs = torch.sign((mu * mu[:1]).sum(dim=(1, 2)))
+        signs[signs == 0] = 1
+        return (mu * signs[:, None, None]).mean(0).numpy().astype(np.float32)
+
+    def params(self) -> dict:
+        """Every hyperparameter (``alpha`` and ``lr_adj`` resolved) plus preset and seed (what ``adata.uns`` records)."""
+        return {
+            **self.config.to_dict(),
+            "lr_adj": resolved_lr_adj(self.config, len(self.var_names)),
+            "alpha": resolved_alpha(self.config, len(self.var_names)),
+            "preset": self.preset,
+            "random_state": self.random_state,
+        }
+
+    # -- persistence ----------------------------------------------------------------------
+    def _check_var_names(self, var_names) -> None:
+        var_names = pd.Index(var_names)
+        if not var_names.equals(self.var_names):
+            missing = self.var_names.difference(var_names)
+            raise ValueError(
+                "The AnnData's var_names differ from the genes the model was trained on "
+                f"({len(self.var_names)} genes, {len(missing)} missing, e.g. {list(missing[:5])}). "
+                "Subset and order the AnnData as in training: `adata[:, model.var_names]`."
+            )
+
+    def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:
+        """Save weights, hyperparameters, gene names and history to a folder.
+
+        Examples
+        --------
+        >>> import tempfile, scgrn
+        >>> adata, _ = scgrn.datasets.krumsiek11()
+        >>> model = scgrn.models.DeepSEM(adata, n_models=1, n_epochs=1)
+        >>> model.train(show_progress_bar=False)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     model.save(d, overwrite=True)
+        ...     loaded = scgrn.models.DeepSEM.load(d, adata)
+        >>> bool((loaded.get_grn() == model.get_grn()).all())
+        True
+        """
+        module = self._require_trained()
+        path = Path(dir_path)
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            raise FileExistsError(f"{path} is not empty; pass overwrite=True to replace it.")
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save(module.state_dict(), path / "model.pt")
+        meta = {
+            "scgrn_version": __version__,
+            "preset": self.preset,
+            "config": self.config.to_dict(),
+            "random_state": self.random_state,
+            "tfs": self.tfs,
+            "layer": self.layer,
+            "var_names": list(map(str, self.var_names)),
+        }
+        (path / "model.json").write_text(json.dumps(meta, indent=1))
+        np.savez(path / "history.npz", **self.history)
+
+    @classmethod
+    def load(cls, dir_path: str | Path, adata: AnnData) -> "DeepSEM":
+        """Load a model saved with :meth:`save`; ``adata`` must have the same var_names."""
+        path = Path(dir_path)
+        if not (path / "model.json").exists():
+            raise FileNotFoundError(f"No saved DeepSEM model in {path} (model.json missing).")
+        meta = json.loads((path / "model.json").read_text())
+        model = cls.__new__(cls)
+        model.config = DeepSEMConfig.from_dict(meta["config"])
+        model.preset = meta["preset"]
+        model.var_names = pd.Index(meta["var_names"])
+        model._check_var_names(adata.var_names)
+        model.layer = meta["layer"]
+        model.tfs = meta["tfs"]
+        model._x = expression_matrix(adata, layer=model.layer, min_cells=1)
+        model.random_state = meta["random_state"]
+        model.module = DeepSEMEnsemble(len(model.var_names), model.config)
+        model.module.load_state_dict(torch.load(path / "model.pt", map_location="cpu"))
+        model.module.eval()
+        with np.load(path / "history.npz") as h:
+            model.history = {k: h[k] for k in h.files}
+        return model
+
+    def __repr__(self) -> str:
+        state = "trained" if self.module is not None else "untrained"
+        return (
+            f"DeepSEM({state}, {len(self.var_names)} genes, {self.config.n_models} members, "
+            f"preset={self.preset!r})"
+        )

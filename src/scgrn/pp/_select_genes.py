@@ -1,0 +1,254 @@
+"""BEELINE-style gene selection: all significantly varying TFs plus the top-N varying genes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from scanpy import logging as logg
+from scipy import sparse, stats
+
+from .._validate import TFsTypeError, _get_matrix
+
+__all__ = ["select_genes"]
+
+#: Interior knots of the cubic regression spline used for the pseudotime F-test.
+_N_KNOTS = 3
+
+
+def _gene_variance(X) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene mean and (population) variance, without densifying a sparse matrix."""
+    if sparse.issparse(X):
+        X = sparse.csr_matrix(X, dtype=np.float64)
+        mean = np.asarray(X.mean(axis=0)).ravel()
+        sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
+        var = np.maximum(sq - mean**2, 0.0)
+    else:
+        X = np.asarray(X, dtype=np.float64)
+        mean = X.mean(axis=0)
+        var = X.var(axis=0)
+    return mean, var
+
+
+def _spline_basis(t: np.ndarray, n_knots: int = _N_KNOTS) -> np.ndarray:
+    """Orthonormal basis of a cubic regression spline in ``t`` (intercept included)."""
+    t = (t - t.mean()) / (t.std() or 1.0)
+    cols = [np.ones_like(t), t, t**2, t**3]
+    knots = np.unique(np.quantile(t, np.linspace(0, 1, n_knots + 2)[1:-1]))
+    cols += [np.clip(t - k, 0, None) ** 3 for k in knots]
+    B = np.column_stack(cols)
+    Q, R = np.linalg.qr(B)
+    keep = np.abs(np.diag(R)) > 1e-8 * np.abs(R).max()
+    return Q[:, keep]
+
+
+def _pseudotime_pvalues(X, t: np.ndarray) -> np.ndarray:
+    """F-test p-value per gene: cubic spline in pseudotime vs a constant (BEELINE uses a GAM)."""
+    Q = _spline_basis(t)
+    n, p = Q.shape
+    if n <= p + 1:
+        raise ValueError(
+            f"Only {n} cells have a pseudotime; at least {p + 2} are needed for the spline test."
+        )
+    if sparse.issparse(X):
+        X = sparse.csc_matrix(X, dtype=np.float64)
+        proj = np.asarray((X.T @ Q)).T  # p x genes
+        ss = np.asarray(X.multiply(X).sum(axis=0)).ravel()
+        mean = np.asarray(X.mean(axis=0)).ravel()
+    else:
+        X = np.asarray(X, dtype=np.float64)
+        proj = Q.T @ X
+        ss = (X**2).sum(axis=0)
+        mean = X.mean(axis=0)
+    rss0 = np.maximum(ss - n * mean**2, 0.0)  # intercept-only residual sum of squares
+    rss1 = np.maximum(ss - (proj**2).sum(axis=0), 0.0)
+    df1, df2 = p - 1, n - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = ((rss0 - rss1) / df1) / (rss1 / df2)
+    pval = stats.f.sf(F, df1, df2)
+    pval = np.where(rss0 <= 1e-12 * max(1.0, float(ss.max(initial=0.0))), 1.0, pval)
+    pval = np.where(np.isnan(pval), 0.0, pval)  # rss1 == 0 < rss0: a perfect fit
+    return pval
+
+
+def select_genes(
+    adata,
+    *,
+    tfs: Iterable[str],
+    n_top: int = 500,
+    pval_cutoff: float = 0.01,
+    pvalue_key: str | None = None,
+    pseudotime_key: str | None = None,
+    layer: str | None = None,
+    key_added: str = "scgrn_selected",
+    subset: bool = False,
+    copy: bool = False,
+):
+    """Select genes for GRN inference as BEELINE does ("TFs+500", "TFs+1000").
+
+    Genes are ranked by variance. A gene is *significantly varying* if its Bonferroni-corrected
+    p-value is below ``pval_cutoff`` (raw ``p < pval_cutoff / n_genes``, as BEELINE's
+    ``generateExpInputs.py -c``). The p-value comes from, in this order:
+
+    1. ``adata.var[pvalue_key]`` (raw, uncorrected p-values you computed, e.g. from a GAM);
+    2. an F-test of a cubic regression spline of expression on ``adata.obs[pseudotime_key]``
+       against a constant (BEELINE fits a GAM on pseudotime; cells with NaN pseudotime are
+       left out of the test);
+    3. neither given: **every gene with non-zero variance counts as varying** (no test is
+       done; logged), so the selection is all expressed TFs plus the ``n_top`` most variable
+       other genes.
+
+    Selected = all significantly varying TFs + the ``n_top`` most variable significantly
+    varying non-TF genes. ``adata.X`` is never modified.
+
+    Parameters
+    ----------
+    adata
+        Cells x genes, log-normalised expression (as BEELINE's input).
+    tfs
+        Transcription factor names. Names not in ``adata.var_names`` are ignored (a count is
+        logged; whole-transcriptome TF lists always miss some), but at least one must be found.
+    n_top
+        Number of non-TF genes to add.
+    pval_cutoff
+        Family-wise p-value cutoff (Bonferroni over all genes of ``adata``).
+    pvalue_key
+        Column of ``adata.var`` with raw per-gene p-values.
+    pseudotime_key
+        Column of ``adata.obs`` with pseudotime, used when ``pvalue_key`` is ``None``.
+    layer
+        Use ``adata.layers[layer]`` instead of ``adata.X``.
+    key_added
+        Name of the ``adata.var`` column written.
+    subset
+        Subset ``adata`` to the selected genes in place (like
+        :func:`scanpy.pp.highly_variable_genes`).
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the new AnnData if ``copy=True``. Writes
+
+    ``adata.var[key_added]``
+        bool, gene is selected.
+    ``adata.var[key_added + '_is_tf']``
+        bool, gene is in ``tfs``.
+    ``adata.var[key_added + '_variance']``
+        float, the variance used for ranking.
+    ``adata.uns[key_added]``
+        ``params`` and ``method`` (``"pvalue_key"``, ``"pseudotime"`` or ``"variance"``),
+        ``n_tfs`` and ``n_other`` selected.
+
+    Examples
+    --------
+    >>> import scgrn
+    >>> adata, net = scgrn.datasets.planted_network(n_genes=30, n_cells=200)
+    >>> tfs = list(adata.var_names[adata.var["is_tf"]])
+    >>> scgrn.pp.select_genes(adata, tfs=tfs, n_top=10)
+    >>> int(adata.var["scgrn_selected"].sum())
+    15
+    >>> sub = scgrn.pp.select_genes(adata, tfs=tfs, n_top=10, subset=True, copy=True)
+    >>> sub.n_vars, adata.n_vars
+    (15, 30)
+    """
+    start = logg.info(f"selecting genes BEELINE-style (all varying TFs + top {n_top} others)")
+    if isinstance(tfs, (str, bytes)):
+        raise TFsTypeError(f"tfs must be a list of gene names, not a string. Fix: tfs=[{tfs!r}].")
+    if tfs is None:
+        raise ValueError("tfs is required: pass the list of transcription factor names.")
+    if n_top < 0:
+        raise ValueError(f"n_top={n_top} must be non-negative.")
+    if not 0 < pval_cutoff <= 1:
+        raise ValueError(f"pval_cutoff={pval_cutoff} must be in (0, 1].")
+    tf_list = list(dict.fromkeys(str(t) for t in tfs))
+    is_tf = adata.var_names.isin(set(tf_list))
+    n_found = int(is_tf.sum())
+    n_missing = len(tf_list) - len(set(tf_list) & set(adata.var_names))
+    if n_found == 0:
+        raise ValueError(
+            f"None of the {len(tf_list)} TFs is in adata.var_names (e.g. {tf_list[:3]}; genes "
+            f"look like {list(adata.var_names[:3])}). Check the species and capitalisation "
+            "(human 'GATA1' vs mouse 'Gata1'), or whether adata needs `adata = adata.T`."
+        )
+    if n_missing:
+        logg.info(f"    {n_missing} of {len(tf_list)} TFs are not in adata.var_names (ignored)")
+
+    X = _get_matrix(adata, layer)
+    _, var = _gene_variance(X)
+    n_genes = adata.n_vars
+
+    if pvalue_key is not None:
+        if pvalue_key not in adata.var:
+            raise ValueError(
+                f"pvalue_key={pvalue_key!r} is not a column of adata.var (columns: "
+                f"{list(adata.var.columns)})."
+            )
+        pvals = pd.to_numeric(adata.var[pvalue_key], errors="coerce").to_numpy(dtype=float)
+        pvals = np.where(np.isnan(pvals), 1.0, pvals)
+        method = "pvalue_key"
+    elif pseudotime_key is not None:
+        if pseudotime_key not in adata.obs:
+            raise ValueError(
+                f"pseudotime_key={pseudotime_key!r} is not a column of adata.obs (columns: "
+                f"{list(adata.obs.columns)})."
+            )
+        t = pd.to_numeric(adata.obs[pseudotime_key], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(t)
+        Xt = X[ok] if not ok.all() else X
+        pvals = _pseudotime_pvalues(Xt, t[ok])
+        method = "pseudotime"
+    else:
+        pvals = None
+        method = "variance"
+        logg.info(
+            "    no pvalue_key or pseudotime_key given: every gene with non-zero variance "
+            "counts as significantly varying"
+        )
+
+    if pvals is None:
+        significant = var > 0
+    else:
+        significant = (pvals < pval_cutoff / n_genes) & (var > 0)
+
+    sel_tf = significant & is_tf
+    others = np.flatnonzero(significant & ~is_tf)
+    order = others[np.argsort(-var[others], kind="stable")]
+    selected = sel_tf.copy()
+    selected[order[:n_top]] = True
+
+    if copy:
+        adata = adata.copy()
+    adata.var[key_added] = selected
+    adata.var[key_added + "_is_tf"] = is_tf
+    adata.var[key_added + "_variance"] = var.astype(np.float32)
+    n_tfs, n_other = int(sel_tf.sum()), int(min(n_top, len(order)))
+    adata.uns[key_added] = {
+        "method": method,
+        "n_tfs": n_tfs,
+        "n_other": n_other,
+        "params": {
+            "n_top": int(n_top),
+            "pval_cutoff": float(pval_cutoff),
+            "pvalue_key": pvalue_key or "",
+            "pseudotime_key": pseudotime_key or "",
+            "layer": layer or "",
+            "n_tfs_given": len(tf_list),
+            "n_tfs_found": n_found,
+        },
+    }
+    if n_other < n_top:
+        logg.info(f"    only {n_other} significantly varying non-TF genes (n_top={n_top})")
+    if subset:
+        adata._inplace_subset_var(selected)
+    logg.info(
+        f"    finished: {n_tfs} TFs + {n_other} other genes selected",
+        time=start,
+        deep=(
+            f"added\n    .var[{key_added!r}], .var[{key_added + '_is_tf'!r}], "
+            f".var[{key_added + '_variance'!r}], .uns[{key_added!r}]"
+            + ("\n    subset adata to the selected genes" if subset else "")
+        ),
+    )
+    return adata if copy else None
