@@ -12,3 +12,7 @@ from ._settings import settings
 from . import pp, tl, pl, get, metrics, datasets, models
 
 __all__ = ["pp", "tl", "pl", "get", "metrics", "datasets", "models", "settings", "__version__"]
+
+from . import bench  # noqa: E402
+
+__all__ += ["bench"]

@@ -42,6 +42,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_beeline(args: argparse.Namespace) -> int:
+    from .bench._beeline import _cli_beeline
+
+    return _cli_beeline(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``scgrn`` command line."""
     parser = argparse.ArgumentParser(prog="scgrn", description="scgrn command line")
@@ -52,6 +58,21 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="benchmark", required=True)
+    bl = bench.add_parser("beeline", help="run GRN methods on the BEELINE datasets; write a CSV and figures")
+    bl.add_argument("--methods", nargs="+", default=None, help="default: every scgrn method")
+    bl.add_argument("--datasets", nargs="+", default=["all"], help="all, real, synthetic, curated, names")
+    bl.add_argument("--out", default="scgrn_beeline", help="output folder (default: scgrn_beeline)")
+    bl.add_argument("--data-dir", default=None, dest="data_dir", help="default: $SCGRN_DATA_DIR")
+    bl.add_argument("--n-replicates", type=int, default=1, dest="n_replicates",
+                    help="first k replicates per simulated family (default 1; 0 = all)")
+    bl.add_argument("--n-cells", type=int, nargs="*", default=[2000], dest="n_cells",
+                    help="cell counts of simulated sets (default 2000; none given = all)")
+    bl.add_argument("--n-repeats", type=int, default=1, dest="n_repeats")
+    bl.add_argument("--n-jobs", type=int, default=None, dest="n_jobs", help="tree methods (default all cores)")
+    bl.add_argument("--seed", type=int, default=0)
+    bl.add_argument("--quiet", action="store_true", help="no progress bar")
+    bl.set_defaults(func=_bench_beeline)
     args = parser.parse_args(argv)
     return args.func(args)
 

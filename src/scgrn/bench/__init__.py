@@ -1,0 +1,9 @@
+"""Benchmark runners (real data; see benchmarks/ for the scripts that write results)."""
+
+from ._dream4 import dream4, dream_aupr, score_network
+
+__all__ = ["dream4", "dream_aupr", "score_network"]
+
+from ._beeline import available_datasets, beeline  # noqa: E402
+
+__all__ += ["beeline", "available_datasets"]

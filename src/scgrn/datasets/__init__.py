@@ -18,3 +18,11 @@ __all__ = [
     "planted_network",
     "data_dir",
 ]
+
+from ._dream4 import dream4, planted_time_series  # noqa: E402
+
+__all__ += ["dream4", "planted_time_series"]
+
+from ._perturbation import crop_seq, simulate_perturbation_screen  # noqa: E402
+
+__all__ += ["simulate_perturbation_screen", "crop_seq"]

@@ -26,3 +26,7 @@ __all__ = [
     "auroc",
     "CONVENTIONS",
 ]
+
+from ._distribution import energy_distance, precision_recall_at_k, sinkhorn_w2  # noqa: E402
+
+__all__ += ["precision_recall_at_k", "energy_distance", "sinkhorn_w2"]

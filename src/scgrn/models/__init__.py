@@ -4,3 +4,11 @@ from ._deepsem import DeepSEM
 from ._deepsem_module import PRESETS, DeepSEMConfig, DeepSEMEnsemble, make_config, train_deepsem
 
 __all__ = ["DeepSEM", "DeepSEMConfig", "DeepSEMEnsemble", "PRESETS", "make_config", "train_deepsem"]
+
+from ._pair_classifier import PairClassifier, PairClassifierConfig  # noqa: E402
+
+__all__ += ["PairClassifier", "PairClassifierConfig"]
+
+from ._perturbode import PerturbODE, PerturbODEConfig  # noqa: E402
+
+__all__ += ["PerturbODE", "PerturbODEConfig"]

@@ -4,3 +4,7 @@ from ._grn import grn
 from ._history import training_history
 
 __all__ = ["grn", "training_history"]
+
+from ._benchmark import benchmark_box, benchmark_heatmap  # noqa: E402
+
+__all__ += ["benchmark_heatmap", "benchmark_box"]

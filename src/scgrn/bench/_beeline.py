@@ -1,0 +1,613 @@
+"""``scgrn.bench.beeline``: run GRN methods on the BEELINE benchmarks and score them.
+
+Datasets come from a BEELINE-shaped data folder (``data_dir=`` or ``$SCGRN_DATA_DIR``, see
+:mod:`scgrn.datasets`): the real scRNA-seq sets that have expression (mESC TFs+500, mHSC-L
+TFs+500 and TFs+1000 in the project's data), each scored against every ground truth of its
+folder in both conventions (``"deepsem"`` and ``"beeline"``), and the BoolODE synthetic
+networks and curated models, scored over all ordered gene pairs as BEELINE does
+(``convention="beeline"``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scanpy import logging as logg
+from tqdm.auto import tqdm
+
+from .. import __version__
+from .._settings import resolve_progress_bar
+
+__all__ = ["beeline", "METHODS", "PEERS", "DATASET_KINDS", "available_datasets"]
+
+#: the scgrn tools the runner knows, in the order they are reported
+METHODS = ("deepsem", "grnboost2", "genie3", "pearson", "spearman", "partial_correlation", "pidc")
+#: peer packages (optional extra ``peers``), skipped with a message when not installed
+PEERS = ("regdiffusion", "dazzle")
+#: dataset selectors besides names
+DATASET_KINDS = {"real": ("scRNA-seq",), "synthetic": ("synthetic",), "curated": ("curated",),
+                 "all": ("scRNA-seq", "synthetic", "curated")}
+
+#: settings the benchmark uses unless ``methods_kwargs`` overrides them. GENIE3 with 100
+#: trees per target instead of arboreto's 1000 keeps the full benchmark in budget (1000
+#: trees cost ~90 CPU-minutes on mESC TFs+500 alone).
+DEFAULT_KWARGS: dict[str, dict] = {
+    "genie3": {"n_estimators": 100},
+}
+
+_GT_SHORT = {
+    "STRING": "STRING",
+    "non-specific-ChIP-seq": "Non-specific ChIP",
+    "cell-type-specific-ChIP-seq": "Cell-type ChIP",
+    "lofgof": "LOF/GOF",
+}
+
+_COLUMNS = [
+    "dataset", "kind", "family", "group", "cells", "genes", "replicate", "dropout",
+    "ground_truth", "method", "repeat", "seed", "convention", "EP", "EPR", "AUPRC",
+    "AUPRC_ratio", "AUROC", "k", "density", "seconds", "status", "params",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# methods
+# --------------------------------------------------------------------------------------------
+def _scgrn_tool(name: str) -> tuple[Callable, dict]:
+    from .. import tl
+
+    tools = {
+        "deepsem": (tl.deepsem, {}),
+        "grnboost2": (tl.grnboost2, {}),
+        "genie3": (tl.genie3, {}),
+        "pearson": (tl.correlation, {"method": "pearson"}),
+        "spearman": (tl.correlation, {"method": "spearman"}),
+        "partial_correlation": (tl.partial_correlation, {}),
+        "pidc": (tl.pidc, {}),
+    }
+    return tools[name]
+
+
+_QUIET = {"deepsem", "grnboost2", "genie3", "pidc"}  # tools with a show_progress_bar argument
+_SEEDED = {"deepsem", "grnboost2", "genie3"}
+_PARALLEL = {"grnboost2", "genie3"}
+
+
+def _run_scgrn(name: str, adata, tfs, seed: int, kwargs: dict, n_jobs: int | None) -> np.ndarray:
+    fn, fixed = _scgrn_tool(name)
+    kw = {**fixed, **kwargs}
+    if name in _QUIET:
+        kw.setdefault("show_progress_bar", False)
+    if name in _SEEDED:
+        kw.setdefault("random_state", seed)
+    if name in _PARALLEL and n_jobs is not None:
+        kw.setdefault("n_jobs", n_jobs)
+    out = fn(adata, tfs=tfs, key_added="bench", copy=True, **kw)
+    return np.asarray(out.varp["bench"])
+
+
+def _run_regdiffusion(x: np.ndarray, seed: int, kwargs: dict) -> np.ndarray:
+    import functools
+
+    import regdiffusion as rd
+    from regdiffusion import trainer as rd_trainer
+
+    kw = {"device": "cpu", **kwargs}
+    model = rd.RegDiffusionTrainer(x, seed=seed, **kw)
+    bar = rd_trainer.tqdm  # regdiffusion has no switch for its per-step bar: silence it here
+    rd_trainer.tqdm = functools.partial(bar, disable=True)
+    try:
+        model.train()
+    finally:
+        rd_trainer.tqdm = bar
+    return np.asarray(model.get_adj(), dtype=np.float32)
+
+
+def _run_dazzle(x: np.ndarray, seed: int, kwargs: dict) -> np.ndarray:
+    import copy
+
+    import torch
+    from dazzle import runner
+
+    configs = copy.deepcopy(runner.DEFAULT_DAZZLE_CONFIGS)
+    configs["cuda"] = False
+    configs.update(kwargs)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    model, _ = runner.runDAZZLE(x, configs, progress_bar=False)
+    return np.asarray(model.get_adj(), dtype=np.float32)
+
+
+_PEER_RUNNERS = {"regdiffusion": ("regdiffusion", _run_regdiffusion), "dazzle": ("dazzle", _run_dazzle)}
+
+
+def _peer_available(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(_PEER_RUNNERS[name][0]) is not None
+
+
+def _run_peer(name: str, adata, tfs, seed: int, kwargs: dict) -> np.ndarray:
+    x = np.asarray(adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X, dtype=np.float32)
+    W = _PEER_RUNNERS[name][1](x, seed, kwargs)  # row = regulator, column = target
+    W = np.array(W, dtype=np.float32)
+    np.fill_diagonal(W, 0.0)
+    if tfs is not None:
+        keep = adata.var_names.isin(set(tfs))
+        W[~keep] = 0.0
+    return W
+
+
+def _check_methods(methods) -> list[str]:
+    if methods is None:
+        return list(METHODS)
+    if isinstance(methods, str):
+        methods = [methods]
+    methods = list(dict.fromkeys(str(m) for m in methods))
+    unknown = [m for m in methods if m not in METHODS and m not in PEERS]
+    if unknown:
+        raise ValueError(
+            f"Unknown method(s) {unknown}. scgrn methods: {list(METHODS)}; peers (optional extra "
+            f"`pip install 'scgrn[peers]'`): {list(PEERS)}."
+        )
+    if not methods:
+        raise ValueError("methods is empty; pass at least one method name.")
+    return methods
+
+
+# --------------------------------------------------------------------------------------------
+# datasets
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Dataset:
+    id: str
+    kind: str  # "scRNA-seq", "synthetic", "curated"
+    family: str
+    path: str
+    n_cells: int | None = None
+    replicate: int | None = None
+    dropout: int | None = None
+    ground_truths: list[str] = field(default_factory=list)
+    cell_type: str | None = None
+    n_genes_set: int | None = None
+
+    @property
+    def group(self) -> str:
+        if self.kind == "synthetic":
+            return f"{self.family} ({self.n_cells} cells)"
+        if self.kind == "curated":
+            return self.family + (f" (dropout {self.dropout})" if self.dropout else "")
+        return self.id
+
+
+def available_datasets(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The datasets :func:`beeline` can run, one row each (no expression file is read).
+
+    Parameters
+    ----------
+    data_dir
+        The benchmark data folder; default ``$SCGRN_DATA_DIR``.
+
+    Returns
+    -------
+    DataFrame with columns ``dataset`` (the id to pass in ``datasets=``), ``kind``,
+    ``family``, ``cells``, ``replicate``, ``dropout``, ``ground_truths``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from scgrn.bench import available_datasets
+    >>> from scgrn.datasets._beeline import _example_tree
+    >>> root = _example_tree(tempfile.mkdtemp())
+    >>> available_datasets(root)[["dataset", "kind", "family"]].values.tolist()
+    [['demo-500', 'scRNA-seq', 'demo'], ['dyn-DEMO_100_0', 'synthetic', 'dyn-DEMO']]
+    """
+    return pd.DataFrame(
+        [
+            {"dataset": d.id, "kind": d.kind, "family": d.family, "cells": d.n_cells,
+             "replicate": d.replicate, "dropout": d.dropout,
+             "ground_truths": ",".join(d.ground_truths)}
+            for d in _all_datasets(data_dir)
+        ],
+        columns=["dataset", "kind", "family", "cells", "replicate", "dropout", "ground_truths"],
+    )
+
+
+def _all_datasets(data_dir) -> list[_Dataset]:
+    from ..datasets import list_beeline
+    from ..datasets._beeline import GROUND_TRUTHS
+
+    table = list_beeline(data_dir)
+    table = table[table["has_expression"]]
+    out: list[_Dataset] = []
+    real = table[table["kind"] == "scRNA-seq"]
+    for (ct, size), sub in real.groupby(["name", "variant"], sort=True):
+        gts = [g for g in GROUND_TRUTHS if g in set(sub["ground_truth"])]
+        if not gts:
+            continue
+        n = int(str(size).split("+")[1]) if "+" in str(size) else None
+        out.append(_Dataset(id=f"{ct}-{n}", kind="scRNA-seq", family=ct, path=sub["path"].iloc[0],
+                            ground_truths=gts, cell_type=ct, n_genes_set=n))
+    for kind in ("synthetic", "curated"):
+        sim = table[table["kind"] == kind].sort_values(["name", "n_cells", "dropout", "replicate"])
+        for row in sim.itertuples(index=False):
+            if pd.isna(row.replicate):
+                continue
+            out.append(_Dataset(
+                id=os.path.basename(row.path), kind=kind, family=row.name, path=row.path,
+                n_cells=int(row.n_cells), replicate=int(row.replicate),
+                dropout=int(row.dropout) if not pd.isna(row.dropout) else 0,
+                ground_truths=["refNetwork"],
+            ))
+    return out
+
+
+def _select(datasets, all_sets: list[_Dataset], n_replicates: int | None,
+            n_cells) -> list[_Dataset]:
+    if isinstance(datasets, str):
+        datasets = [datasets]
+    selectors = [str(s) for s in datasets]
+    if not selectors:
+        raise ValueError("datasets is empty; pass e.g. 'all', 'real', 'synthetic' or names.")
+    chosen: dict[str, _Dataset] = {}
+    for sel in selectors:
+        key = sel.strip().lower()
+        if key in DATASET_KINDS:
+            hits = [d for d in all_sets if d.kind in DATASET_KINDS[key]]
+        else:
+            hits = [d for d in all_sets
+                    if key in (d.id.lower(), d.family.lower())
+                    or (d.family.lower().startswith("dyn-") and key == d.family.lower()[4:])]
+        if not hits and key not in DATASET_KINDS:
+            fams = sorted({d.family for d in all_sets})
+            real = [d.id for d in all_sets if d.kind == "scRNA-seq"]
+            raise ValueError(
+                f"Unknown dataset selector {sel!r}. Use 'all', 'real', 'synthetic', 'curated', a "
+                f"family ({fams}), a real set ({real}) or a folder name such as 'dyn-LI_2000_0'."
+            )
+        for d in hits:
+            chosen.setdefault(d.id, d)
+    out = list(chosen.values())
+    if n_cells is not None:
+        cells = {int(n_cells)} if isinstance(n_cells, (int, np.integer)) else {int(c) for c in n_cells}
+        out = [d for d in out if d.kind == "scRNA-seq" or d.n_cells in cells]
+    if n_replicates is not None:
+        if isinstance(n_replicates, bool) or not isinstance(n_replicates, (int, np.integer)) or n_replicates < 1:
+            raise ValueError(f"n_replicates must be a positive int or None, got {n_replicates!r}.")
+        groups: dict[tuple, list[_Dataset]] = {}
+        for d in out:
+            if d.kind != "scRNA-seq":
+                groups.setdefault((d.kind, d.family, d.n_cells, d.dropout), []).append(d)
+        keep = {d.id for g in groups.values()
+                for d in sorted(g, key=lambda d: d.replicate)[: int(n_replicates)]}
+        out = [d for d in out if d.kind == "scRNA-seq" or d.id in keep]
+    order = {"scRNA-seq": 0, "synthetic": 1, "curated": 2}
+    out.sort(key=lambda d: (order[d.kind], d.family, d.n_cells or 0, d.dropout or 0,
+                            d.replicate or 0, d.id))
+    return out
+
+
+def _load(d: _Dataset, data_dir, use_tfs: bool):
+    """``(adata, {ground_truth: reference}, tfs or None)`` for one dataset."""
+    from pathlib import Path
+
+    from ..datasets import beeline, read_beeline_folder
+    from ..datasets._beeline import _read_network
+
+    if d.kind == "scRNA-seq":
+        adata, first = beeline(d.cell_type, n_genes=d.n_genes_set, ground_truth=d.ground_truths[0],
+                               data_dir=data_dir)
+        refs = {d.ground_truths[0]: first}
+        tf_names: set[str] = set()
+        for gt in d.ground_truths:
+            folder = Path(d.path) / gt
+            if gt not in refs:
+                refs[gt] = _read_network(folder / "refNetwork.csv")
+            tf_file = folder / "TFs.csv"
+            if tf_file.is_file():
+                tf_names |= set(pd.read_csv(tf_file, dtype=str).iloc[:, 0].str.strip())
+            else:
+                tf_names |= set(refs[gt]["source"])
+        tfs = [g for g in adata.var_names if g in tf_names] if use_tfs else None
+        return adata, refs, (tfs or None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        adata, net = read_beeline_folder(d.path)
+    return adata, {"refNetwork": net}, None
+
+
+# --------------------------------------------------------------------------------------------
+# the runner
+# --------------------------------------------------------------------------------------------
+def _score(W, var_names, reference, convention: str) -> dict:
+    from ..metrics import evaluate_grn
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = evaluate_grn(W, reference, var_names=var_names, convention=convention)
+    return {k: r[k] for k in ("EP", "EPR", "AUPRC", "AUPRC_ratio", "AUROC", "k", "density")}
+
+
+def beeline(
+    methods: Sequence[str] | str | None = None,
+    datasets: Sequence[str] | str = "all",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    n_replicates: int | None = None,
+    n_cells: int | Iterable[int] | None = None,
+    n_repeats: int = 1,
+    methods_kwargs: Mapping[str, Mapping] | None = None,
+    use_tfs: bool = True,
+    n_jobs: int | None = None,
+    random_state: int = 0,
+    errors: str = "raise",
+    show_progress_bar: bool | None = None,
+) -> pd.DataFrame:
+    """Run GRN methods on BEELINE datasets and score them (the DeepSEM paper's Fig. 3 setup).
+
+    Every method runs once per dataset and repeat (seed ``random_state + repeat``), on the
+    expression as BEELINE ships it (log-normalised). Real scRNA-seq sets are run with the
+    union of their ground truths' TF lists as regulators (``use_tfs``; the DeepSEM and
+    BEELINE evaluations only score TF -> gene edges there) and scored against every ground
+    truth in both conventions; the BoolODE synthetic and curated sets are run with every gene
+    as a regulator and scored over all ordered gene pairs, BEELINE's way
+    (``convention="beeline"``). See :func:`scgrn.metrics.evaluate_grn`.
+
+    Parameters
+    ----------
+    methods
+        Names from :data:`METHODS` (``"deepsem"``, ``"grnboost2"``, ``"genie3"``,
+        ``"pearson"``, ``"spearman"``, ``"partial_correlation"``, ``"pidc"``) and
+        :data:`PEERS` (``"regdiffusion"``, ``"dazzle"``: optional extra ``peers``; a peer that
+        is not installed is skipped with a logged message). ``None``: every scgrn method.
+    datasets
+        Selectors, any mix of ``"all"``, ``"real"``, ``"synthetic"``, ``"curated"``, a family
+        (``"mESC"``, ``"mHSC-L"``, ``"dyn-LI"`` or ``"LI"``, ``"GSD"``, ...), a real set id
+        (``"mESC-500"``, ``"mHSC-L-1000"``) or a folder name (``"dyn-LI_2000_0"``,
+        ``"GSD_2000_0_50"``). :func:`available_datasets` lists them.
+    data_dir
+        The benchmark data folder; default ``$SCGRN_DATA_DIR``.
+    n_replicates
+        Keep only the first ``n_replicates`` replicates of each synthetic / curated family
+        (per cell count and dropout level). ``None``: all (10 each in BEELINE).
+    n_cells
+        Keep only synthetic / curated sets with this many cells (e.g. 2000); real sets are
+        always kept. ``None``: all.
+    n_repeats
+        Runs per method and dataset, seeds ``random_state, random_state + 1, ...``
+        (deterministic methods are still rerun: the timing is repeated too).
+    methods_kwargs
+        Per method keyword arguments, e.g. ``{"deepsem": {"n_models": 4}}``; they override
+        :data:`DEFAULT_KWARGS` (GENIE3 uses 100 trees per target unless set here).
+    use_tfs
+        Restrict regulators to the TFs of real sets (ignored for simulated sets).
+    n_jobs
+        Passed to the tree methods (``grnboost2``, ``genie3``) unless ``methods_kwargs`` sets it.
+    random_state
+        Seed of the first repeat.
+    errors
+        ``"raise"``: a failing method stops the run. ``"warn"``: it is logged and recorded
+        with ``status`` holding the error and NaN metrics.
+    show_progress_bar
+        Progress bar over runs (``None``: ``scgrn.settings.show_progress_bar``).
+
+    Returns
+    -------
+    Tidy :class:`~pandas.DataFrame`, one row per dataset x ground truth x method x repeat x
+    convention: ``dataset``, ``kind`` (``scRNA-seq`` / ``synthetic`` / ``curated``),
+    ``family``, ``group`` (the row label of :func:`scgrn.pl.benchmark_heatmap`: a real set,
+    or a family with its cell count / dropout level), ``cells``, ``genes``, ``replicate``,
+    ``dropout``, ``ground_truth``, ``method``, ``repeat``, ``seed``, ``convention``, ``EP``,
+    ``EPR``, ``AUPRC``, ``AUPRC_ratio``, ``AUROC``, ``k`` (true edges among the candidates),
+    ``density``, ``seconds`` (wall time of the method), ``status`` (``"ok"`` or the error) and
+    ``params`` (the method's keyword arguments, JSON). ``attrs['scgrn_version']`` is set.
+
+    Examples
+    --------
+    A tiny BEELINE-shaped folder stands in for the benchmark data here:
+
+    >>> import tempfile
+    >>> import scgrn
+    >>> from scgrn.datasets._beeline import _example_tree
+    >>> root = _example_tree(tempfile.mkdtemp())
+    >>> res = scgrn.bench.beeline(["pearson", "spearman"], "synthetic", data_dir=root,
+    ...                           show_progress_bar=False)
+    >>> res[["dataset", "method", "convention"]].drop_duplicates().shape[0]
+    2
+    >>> sorted(res.columns[:4])
+    ['dataset', 'family', 'group', 'kind']
+    """
+    methods = _check_methods(methods)
+    if errors not in ("raise", "warn"):
+        raise ValueError(f"errors={errors!r}: use 'raise' or 'warn'.")
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, (int, np.integer)) or n_repeats < 1:
+        raise ValueError(f"n_repeats must be a positive int, got {n_repeats!r}.")
+    methods_kwargs = dict(methods_kwargs or {})
+    unknown = set(methods_kwargs) - set(methods)
+    if unknown:
+        raise ValueError(
+            f"methods_kwargs has entries for {sorted(unknown)}, which are not in methods={methods}."
+        )
+    runnable = []
+    for m in methods:
+        if m in PEERS and not _peer_available(m):
+            logg.warning(
+                f"peer method {m!r} is not installed (`pip install 'scgrn[peers]'`); skipped."
+            )
+            continue
+        runnable.append(m)
+    sets = _select(datasets, _all_datasets(data_dir), n_replicates, n_cells)
+    if not sets:
+        raise ValueError(f"No dataset with expression matches datasets={datasets!r}.")
+    kwargs = {m: {**DEFAULT_KWARGS.get(m, {}), **dict(methods_kwargs.get(m, {}))} for m in runnable}
+    start = logg.info(
+        f"BEELINE benchmark: {len(runnable)} method(s) x {len(sets)} dataset(s) x {n_repeats} repeat(s)"
+    )
+    rows: list[dict] = []
+    show = resolve_progress_bar(show_progress_bar)
+    with tqdm(total=len(sets) * len(runnable) * n_repeats, desc="BEELINE", unit="run",
+              disable=not show) as bar:
+        for d in sets:
+            adata, refs, tfs = _load(d, data_dir, use_tfs)
+            conventions = ("deepsem", "beeline") if d.kind == "scRNA-seq" else ("beeline",)
+            base = {
+                "dataset": d.id, "kind": d.kind, "family": d.family, "group": d.group,
+                "cells": int(adata.n_obs), "genes": int(adata.n_vars),
+                "replicate": d.replicate, "dropout": d.dropout,
+            }
+            for m in runnable:
+                for rep in range(n_repeats):
+                    seed = int(random_state) + rep
+                    bar.set_postfix_str(f"{d.id} {m}")
+                    status, W = "ok", None
+                    t0 = time.perf_counter()
+                    try:
+                        if m in PEERS:
+                            W = _run_peer(m, adata, tfs, seed, kwargs[m])
+                        else:
+                            W = _run_scgrn(m, adata, tfs, seed, kwargs[m], n_jobs)
+                    except Exception as err:  # noqa: BLE001 - recorded, or re-raised
+                        if errors == "raise":
+                            raise
+                        status = f"error: {type(err).__name__}: {err}"
+                        logg.warning(f"{m} failed on {d.id}: {status}")
+                    seconds = time.perf_counter() - t0
+                    for gt, ref in refs.items():
+                        for conv in conventions:
+                            if W is not None:
+                                scores = _score(W, adata.var_names, ref, conv)
+                            else:
+                                scores = dict.fromkeys(
+                                    ("EP", "EPR", "AUPRC", "AUPRC_ratio", "AUROC", "k", "density"),
+                                    np.nan)
+                            group = (f"{d.id} | {ground_truth_label(gt)}"
+                                     if d.kind == "scRNA-seq" else d.group)
+                            rows.append({
+                                **base, "group": group, "ground_truth": gt, "method": m,
+                                "repeat": rep,
+                                "seed": seed, "convention": conv, **scores,
+                                "seconds": seconds, "status": status,
+                                "params": json.dumps(kwargs[m], sort_keys=True, default=str),
+                            })
+                    bar.update(1)
+    table = pd.DataFrame(rows, columns=_COLUMNS)
+    for col in ("replicate", "dropout"):
+        table[col] = table[col].astype("Int64")
+    table.attrs["scgrn_version"] = __version__
+    logg.info(f"    finished: {len(table)} rows", time=start)
+    return table
+
+
+def ground_truth_label(name: str) -> str:
+    """Short label of a ground-truth folder name (for plots)."""
+    return _GT_SHORT.get(name, re.sub(r"[-_]", " ", str(name)))
+
+
+# --------------------------------------------------------------------------------------------
+# command line: ``scgrn bench beeline`` (parser in scgrn.__main__)
+# --------------------------------------------------------------------------------------------
+def _summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Median of each metric per method and convention over heatmap rows."""
+    ok = table[table["status"] == "ok"]
+    per_row = ok.groupby(["convention", "group", "method"], sort=False)[
+        ["EPR", "AUPRC_ratio", "AUROC", "seconds"]].median()
+    out = per_row.groupby(["convention", "method"], sort=False).median()
+    out["datasets"] = per_row.groupby(["convention", "method"], sort=False).size()
+    return out.reset_index()
+
+
+def _cli_beeline(args) -> int:
+    import platform
+    import sys
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .. import pl
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    table = beeline(
+        args.methods, args.datasets, data_dir=args.data_dir,
+        n_replicates=args.n_replicates if args.n_replicates and args.n_replicates > 0 else None,
+        n_cells=args.n_cells if args.n_cells else None, n_repeats=args.n_repeats,
+        n_jobs=args.n_jobs, random_state=args.seed, errors="warn",
+        show_progress_bar=not args.quiet,
+    )
+    wall = time.perf_counter() - t0
+    table.to_csv(out / "beeline_results.csv", index=False)
+    written = ["beeline_results.csv"]
+    for convention in ("beeline", "deepsem"):
+        if convention not in set(table["convention"]) or not (table["status"] == "ok").any():
+            continue
+        for metric in ("EPR", "AUPRC_ratio", "AUROC"):
+            for kind, plot in (("heatmap", pl.benchmark_heatmap), ("box", pl.benchmark_box)):
+                try:
+                    fig = plot(table, metric, convention=convention, return_fig=True)
+                except ValueError as err:  # e.g. every run of a convention failed
+                    logg.warning(f"no {kind} of {metric} ({convention}): {err}")
+                    continue
+                name = f"{kind}_{metric}_{convention}.png"
+                fig.savefig(out / name, dpi=130, bbox_inches="tight")
+                matplotlib.pyplot.close(fig)
+                written.append(name)
+    summary = _summary(table)
+    summary.to_csv(out / "summary.csv", index=False)
+    written.append("summary.csv")
+    info = {
+        "command": _command(args),
+        "scgrn": __version__, "python": platform.python_version(), "machine": platform.platform(),
+        "cpu_count": os.cpu_count(), "wall_seconds": round(wall, 1),
+        "versions": _versions(),
+    }
+    (out / "run_info.json").write_text(json.dumps(info, indent=2))
+    written.append("run_info.json")
+    sys.stdout.write(
+        f"BEELINE benchmark: {table['dataset'].nunique()} datasets, {table['method'].nunique()} "
+        f"methods, {wall / 60:.1f} min\n\n"
+        + summary.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n\n"
+        + f"Wrote {', '.join(written)} to {out}\n"
+    )
+    failed = table.loc[table["status"] != "ok", ["dataset", "method", "status"]].drop_duplicates()
+    if len(failed):
+        sys.stdout.write(f"\n{len(failed)} failed run(s):\n{failed.to_string(index=False)}\n")
+    return 0
+
+
+def _command(args) -> str:
+    """The command line that reproduces this run."""
+    parts = ["scgrn bench beeline"]
+    if args.methods:
+        parts.append("--methods " + " ".join(args.methods))
+    parts.append("--datasets " + " ".join(args.datasets))
+    parts.append(f"--n-replicates {args.n_replicates}")
+    parts.append("--n-cells" + "".join(f" {c}" for c in (args.n_cells or [])))
+    parts.append(f"--n-repeats {args.n_repeats} --seed {args.seed}")
+    if args.n_jobs is not None:
+        parts.append(f"--n-jobs {args.n_jobs}")
+    if args.data_dir:
+        parts.append(f"--data-dir {args.data_dir}")
+    parts.append(f"--out {args.out}")
+    return " ".join(parts)
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("numpy", "scipy", "scikit-learn", "numba", "torch", "anndata", "scanpy",
+                "regdiffusion", "grn-dazzle"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out

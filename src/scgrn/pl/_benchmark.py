@@ -1,0 +1,268 @@
+"""Plots of benchmark tables (:func:`scgrn.bench.beeline`): heatmap and box plot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from ._grn import _show_or_return
+
+__all__ = ["benchmark_heatmap", "benchmark_box"]
+
+#: the value a random ranking scores on average; ``None``: no random level
+RANDOM_LEVEL = {"EPR": 1.0, "AUPRC_ratio": 1.0, "AUROC": 0.5, "EP": None, "AUPRC": None}
+_WORSE_COLOR = "#d9d9d9"
+_METRIC_LABEL = {"EPR": "EPR", "AUPRC_ratio": "AUPRC ratio", "AUROC": "AUROC", "EP": "EP",
+                 "AUPRC": "AUPRC"}
+
+
+def _table(results: pd.DataFrame, metric: str, convention: str | None, kinds, agg: str):
+    """``groups x methods`` table of the aggregated metric (order of first appearance)."""
+    if not isinstance(results, pd.DataFrame):
+        raise TypeError(
+            f"results must be a DataFrame such as scgrn.bench.beeline() returns, got "
+            f"{type(results).__name__}."
+        )
+    for col in ("method", metric):
+        if col not in results.columns:
+            raise ValueError(
+                f"results has no column {col!r} (columns: {list(results.columns)}). Pass the "
+                "table from scgrn.bench.beeline(), or a DataFrame with 'method', 'dataset' and "
+                "metric columns."
+            )
+    df = results
+    if "status" in df.columns:
+        df = df[df["status"] == "ok"]
+    if convention is not None and "convention" in df.columns:
+        if convention not in set(df["convention"]):
+            raise ValueError(
+                f"No rows with convention={convention!r}; available: "
+                f"{sorted(set(df['convention']))}."
+            )
+        df = df[df["convention"] == convention]
+    if kinds is not None and "kind" in df.columns:
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        df = df[df["kind"].isin(kinds)]
+    if df.empty:
+        raise ValueError("No rows left to plot after filtering (convention, kinds, failed runs).")
+    if "group" in df.columns:
+        rows = df["group"].astype(str)
+    elif "dataset" in df.columns:
+        rows = df["dataset"].astype(str)
+        if "ground_truth" in df.columns and df["ground_truth"].nunique() > 1:
+            rows = rows + " | " + df["ground_truth"].astype(str)
+    else:
+        raise ValueError("results needs a 'group' or 'dataset' column for the rows.")
+    df = df.assign(_row=rows.to_numpy())
+    table = df.pivot_table(index="_row", columns="method", values=metric, aggfunc=agg, sort=False)
+    table = table.reindex(index=pd.unique(df["_row"]), columns=pd.unique(df["method"]))
+    table.index.name, table.columns.name = None, None
+    return table
+
+
+def _check_metric(metric: str) -> str:
+    if metric not in RANDOM_LEVEL:
+        raise ValueError(f"metric={metric!r} is not one of {list(RANDOM_LEVEL)}.")
+    return metric
+
+
+def benchmark_heatmap(
+    results: pd.DataFrame,
+    metric: str = "EPR",
+    *,
+    convention: str | None = "beeline",
+    kinds: str | Sequence[str] | None = None,
+    agg: str = "median",
+    cmap: str = "YlOrRd",
+    fmt: str = "{:.2f}",
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Figure | Axes | None:
+    """Datasets x methods heatmap of a benchmark metric, DeepSEM Fig. 3 style.
+
+    Each row (a real dataset with one ground truth, or a simulated family) is coloured from
+    its own minimum to its own maximum, so the best method of every dataset stands out
+    whatever the dataset's difficulty. Cells worse than a random ranking (EPR or AUPRC ratio
+    below 1, AUROC below 0.5) are grey. Every cell is annotated with its value (the ``agg``
+    over replicates and repeats).
+
+    Parameters
+    ----------
+    results
+        The table of :func:`scgrn.bench.beeline` (or any DataFrame with ``method``, ``group``
+        or ``dataset``, and the metric column). Failed runs (``status`` not ``"ok"``) are
+        left out.
+    metric
+        ``"EPR"``, ``"AUPRC_ratio"``, ``"AUROC"``, ``"EP"`` or ``"AUPRC"``.
+    convention
+        Keep rows of this evaluation convention (``"beeline"``, which every dataset has, or
+        ``"deepsem"``, real datasets only); ``None`` keeps all rows.
+    kinds
+        Keep only these dataset kinds (``"scRNA-seq"``, ``"synthetic"``, ``"curated"``).
+    agg
+        How replicates and repeats of a row are combined (a pandas aggregation name).
+    cmap
+        Colour map of the per-row scale.
+    fmt
+        Format of the annotations.
+    ax
+        Axes to draw into; a new figure is created if ``None``.
+    show
+        Show the plot; ``None`` uses ``scanpy.settings.autoshow``.
+    return_fig
+        Return the :class:`~matplotlib.figure.Figure` instead of the Axes.
+
+    Returns
+    -------
+    The Figure if ``return_fig``; otherwise the Axes if ``show`` is false, else ``None``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd, scgrn
+    >>> res = pd.DataFrame({"dataset": ["a", "a", "b", "b"], "method": ["x", "y", "x", "y"],
+    ...                     "EPR": [2.0, 0.8, 1.5, 3.0]})
+    >>> fig = scgrn.pl.benchmark_heatmap(res, convention=None, return_fig=True)
+    >>> type(fig).__name__
+    'Figure'
+    """
+    metric = _check_metric(metric)
+    table = _table(results, metric, convention, kinds, agg)
+    values = table.to_numpy(dtype=float)
+    n_rows, n_cols = values.shape
+    lo = np.nanmin(np.where(np.isnan(values), np.inf, values), axis=1, keepdims=True)
+    hi = np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=1, keepdims=True)
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = np.where(span > 0, (values - lo) / np.where(span > 0, span, 1.0), 1.0)
+    colormap = plt.get_cmap(cmap)
+    rgba = colormap(0.1 + 0.8 * np.nan_to_num(scaled))
+    level = RANDOM_LEVEL[metric]
+    worse = np.zeros_like(values, dtype=bool) if level is None else values < level
+    rgba[worse] = to_rgba(_WORSE_COLOR)
+    rgba[np.isnan(values)] = to_rgba("white")
+
+    if ax is None:
+        label_w = max((len(str(r)) for r in table.index), default=5)
+        fig, ax = plt.subplots(
+            figsize=(1.5 + 0.075 * label_w + 0.85 * n_cols, 1.4 + 0.38 * n_rows),
+            layout="constrained",
+        )
+    else:
+        fig = ax.figure
+    ax.imshow(rgba, aspect="auto", interpolation="nearest")
+    for i in range(n_rows):
+        for j in range(n_cols):
+            v = values[i, j]
+            if np.isnan(v):
+                continue
+            dark = not worse[i, j] and scaled[i, j] > 0.65
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8,
+                    color="white" if dark else ("#636363" if worse[i, j] else "black"),
+                    fontstyle="italic" if worse[i, j] else "normal")
+    ax.set_xticks(np.arange(n_cols), labels=[str(c) for c in table.columns], rotation=40,
+                  ha="right", rotation_mode="anchor")
+    ax.set_yticks(np.arange(n_rows), labels=[str(r) for r in table.index])
+    ax.set_xticks(np.arange(n_cols + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(n_rows + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", linewidth=1.5)
+    ax.tick_params(which="minor", length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    name = _METRIC_LABEL[metric]
+    conv = f", {convention} convention" if convention is not None else ""
+    ax.set_title(f"{name} ({agg} per row{conv})\ncolour: row minimum to row maximum", fontsize=9)
+    if level is not None and worse.any():
+        ax.legend(handles=[Patch(facecolor=_WORSE_COLOR, label=f"worse than random ({name} < {level:g})")],
+                  loc="upper left", bbox_to_anchor=(0.0, -0.02 - 0.12 * max(1, 6 / max(n_rows, 1))),
+                  frameon=False, fontsize=8)
+    return _show_or_return(fig, ax, show=show, return_fig=return_fig)
+
+
+def benchmark_box(
+    results: pd.DataFrame,
+    metric: str = "EPR",
+    *,
+    convention: str | None = "beeline",
+    kinds: str | Sequence[str] | None = None,
+    agg: str = "median",
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Figure | Axes | None:
+    """Box and strip plot of a benchmark metric across datasets, one box per method.
+
+    Each point is one heatmap row (a real dataset with one ground truth, or a simulated
+    family; the ``agg`` over its replicates and repeats). The dashed line is the random
+    ranking's level (1 for EPR and AUPRC ratio, 0.5 for AUROC).
+
+    Parameters
+    ----------
+    results
+        The table of :func:`scgrn.bench.beeline` (see :func:`benchmark_heatmap`).
+    metric
+        ``"EPR"``, ``"AUPRC_ratio"``, ``"AUROC"``, ``"EP"`` or ``"AUPRC"``.
+    convention
+        Keep rows of this convention; ``None`` keeps all.
+    kinds
+        Keep only these dataset kinds (``"scRNA-seq"``, ``"synthetic"``, ``"curated"``).
+    agg
+        How replicates and repeats of a dataset are combined.
+    ax
+        Axes to draw into; a new figure is created if ``None``.
+    show
+        Show the plot; ``None`` uses ``scanpy.settings.autoshow``.
+    return_fig
+        Return the :class:`~matplotlib.figure.Figure` instead of the Axes.
+
+    Returns
+    -------
+    The Figure if ``return_fig``; otherwise the Axes if ``show`` is false, else ``None``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd, scgrn
+    >>> res = pd.DataFrame({"dataset": ["a", "a", "b", "b"], "method": ["x", "y", "x", "y"],
+    ...                     "AUROC": [0.7, 0.4, 0.6, 0.8]})
+    >>> ax = scgrn.pl.benchmark_box(res, "AUROC", convention=None, show=False)
+    >>> ax.get_ylabel()
+    'AUROC'
+    """
+    metric = _check_metric(metric)
+    table = _table(results, metric, convention, kinds, agg)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.6 + 0.75 * table.shape[1], 3.8), layout="constrained")
+    else:
+        fig = ax.figure
+    data = [table[c].dropna().to_numpy() for c in table.columns]
+    positions = np.arange(1, len(data) + 1)
+    ax.boxplot(data, positions=positions, widths=0.55, showfliers=False,
+               medianprops={"color": "#b2182b", "linewidth": 1.5},
+               boxprops={"color": "#4d4d4d"}, whiskerprops={"color": "#4d4d4d"},
+               capprops={"color": "#4d4d4d"})
+    rng = np.random.default_rng(0)
+    for pos, vals in zip(positions, data):
+        ax.scatter(pos + rng.uniform(-0.16, 0.16, vals.size), vals, s=14, color="#2166ac",
+                   alpha=0.75, zorder=3, linewidths=0)
+    level = RANDOM_LEVEL[metric]
+    if level is not None:
+        ax.axhline(level, color="#636363", linestyle="--", linewidth=1, label="random ranking")
+        ax.legend(frameon=False, fontsize=8, loc="best")
+    ax.set_xticks(positions, labels=[str(c) for c in table.columns], rotation=40, ha="right",
+                  rotation_mode="anchor")
+    ax.set_ylabel(_METRIC_LABEL[metric])
+    conv = f", {convention} convention" if convention is not None else ""
+    ax.set_title(f"{_METRIC_LABEL[metric]} across {table.shape[0]} datasets{conv}", fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _show_or_return(fig, ax, show=show, return_fig=return_fig)

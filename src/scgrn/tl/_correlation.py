@@ -1,0 +1,305 @@
+"""Correlation baselines: ``tl.correlation`` (Pearson / Spearman) and ``tl.partial_correlation``.
+
+Also holds the small helpers every baseline tool shares (input checks, the TF row mask and
+the ``varp`` / ``uns`` record), so that all baselines write the same contract as
+:func:`scgrn.tl.deepsem`: ``adata.varp[key]`` float32 genes x genes, row = regulator,
+column = target; ``adata.uns[key]`` with ``method``, ``version``, ``params`` and ``tfs``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from anndata import AnnData
+from scanpy import logging as logg
+from scipy import linalg
+from scipy.stats import rankdata
+
+from .. import __version__
+from .._validate import check_tfs, expression_matrix
+
+__all__ = ["correlation", "partial_correlation"]
+
+#: fewest cells a baseline accepts
+MIN_CELLS = 10
+_CORR_METHODS = ("pearson", "spearman")
+
+
+# --------------------------------------------------------------------------------------------
+# helpers shared by the baseline tools (tl._trees, tl._information)
+# --------------------------------------------------------------------------------------------
+def _baseline_input(adata: AnnData, *, tfs, layer: str | None, min_cells: int = MIN_CELLS):
+    """Validated ``(X, tfs, regulator_index)``: X dense float32 cells x genes (a copy)."""
+    if not isinstance(adata, AnnData):
+        raise TypeError(
+            f"adata must be an AnnData (cells x genes), got {type(adata).__name__}. Wrap a "
+            "matrix as `anndata.AnnData(X)` with gene names in var_names."
+        )
+    X = expression_matrix(adata, layer=layer, min_cells=min_cells, tfs=tfs)
+    tf_list = check_tfs(tfs, adata.var_names)
+    if tf_list is None:
+        regulators = np.arange(adata.n_vars)
+    else:
+        regulators = np.sort(adata.var_names.get_indexer(tf_list))
+    return X, tf_list, regulators
+
+
+def _mask_rows(W: np.ndarray, regulators: np.ndarray) -> np.ndarray:
+    """Zero the diagonal and every row that is not a regulator; return float32."""
+    W = np.asarray(W, dtype=np.float32)
+    np.fill_diagonal(W, 0.0)
+    if regulators.size != W.shape[0]:
+        keep = np.zeros(W.shape[0], dtype=bool)
+        keep[regulators] = True
+        W[~keep] = 0.0
+    return W
+
+
+def _check_random_state(random_state) -> int:
+    """Baselines take an int seed (``None`` draws one, which is then recorded)."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
+        raise TypeError(
+            f"random_state must be an int (or None for a fresh seed), got {random_state!r}."
+        )
+    if not 0 <= int(random_state) < 2**32:
+        raise ValueError(f"random_state must be in [0, 2**32), got {random_state}.")
+    return int(random_state)
+
+
+def _store(
+    adata: AnnData,
+    W: np.ndarray,
+    *,
+    key_added: str,
+    method: str,
+    params: dict,
+    tfs: list[str] | None,
+    copy: bool,
+    start,
+    extra: dict | None = None,
+    note: str = "GRN (row = regulator, column = target)",
+) -> AnnData | None:
+    """Write ``varp[key_added]`` and ``uns[key_added]`` (h5ad-writable) and log the finish."""
+    if not isinstance(key_added, str) or not key_added:
+        raise ValueError(f"key_added must be a non-empty string, got {key_added!r}.")
+    adata = adata.copy() if copy else adata
+    adata.varp[key_added] = np.asarray(W, dtype=np.float32)
+    record = {"method": method, "version": __version__, "params": _clean(params)}
+    if tfs is not None:
+        record["tfs"] = list(tfs)
+    if extra:
+        record.update(_clean(extra))
+    adata.uns[key_added] = record
+    logg.info(
+        "    finished",
+        time=start,
+        deep=(
+            f"added\n    'varp[{key_added!r}]', {note}\n"
+            f"    'uns[{key_added!r}]', method and parameters"
+        ),
+    )
+    return adata if copy else None
+
+
+def _clean(d: dict) -> dict:
+    """Replace values h5ad cannot store (None) and numpy scalars by plain Python values."""
+    out = {}
+    for k, v in d.items():
+        if v is None:
+            v = "None"
+        elif isinstance(v, dict):
+            v = _clean(v)
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def _check_key(key_added, default: str) -> str:
+    return default if key_added is None else key_added
+
+
+# --------------------------------------------------------------------------------------------
+# correlation
+# --------------------------------------------------------------------------------------------
+def _rank(X: np.ndarray) -> np.ndarray:
+    """Column-wise average ranks (Spearman), float64."""
+    return rankdata(X, axis=0, method="average").astype(np.float64)
+
+
+def _corr(X: np.ndarray) -> np.ndarray:
+    """Pearson correlation of the columns of X (float64); constant columns give 0."""
+    Xc = X - X.mean(axis=0, dtype=np.float64)
+    norm = np.sqrt(np.einsum("ij,ij->j", Xc, Xc))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        Z = np.where(norm > 0, Xc / norm, 0.0)
+    C = Z.T @ Z
+    np.clip(C, -1.0, 1.0, out=C)
+    return C
+
+
+def _check_method(method: str) -> str:
+    if method not in _CORR_METHODS:
+        raise ValueError(f"method={method!r} is not one of {list(_CORR_METHODS)}.")
+    return method
+
+
+def correlation(
+    adata: AnnData,
+    *,
+    method: str = "pearson",
+    tfs=None,
+    layer: str | None = None,
+    key_added: str | None = None,
+    copy: bool = False,
+) -> AnnData | None:
+    """Co-expression network: Pearson or Spearman correlation between genes.
+
+    The simplest GRN baseline (BEELINE's "Pearson"/"Spearman" reference points). The
+    matrix is symmetric, so it carries no direction; edges are ranked by ``|r|``.
+
+    Parameters
+    ----------
+    adata
+        Cells x genes, log-normalised expression.
+    method
+        ``"pearson"`` or ``"spearman"`` (Pearson correlation of the per-gene ranks).
+    tfs
+        Transcription factors: only their rows (out-edges) are kept; other rows are zero.
+    layer
+        Read this layer instead of ``adata.X``.
+    key_added
+        Where results go; default: the method name (``"pearson"`` or ``"spearman"``).
+    copy
+        Return a new AnnData instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the new AnnData if ``copy=True``. Writes
+
+    ``adata.varp['pearson' | 'spearman' | key_added]``
+        float32 genes x genes signed correlation, row = regulator, column = target,
+        zero diagonal (and zero rows for non-TFs when ``tfs`` is given).
+    ``adata.uns['pearson' | 'spearman' | key_added]``
+        ``method``, ``version``, ``params`` (``method``, ``layer``) and ``tfs`` if given.
+
+    Examples
+    --------
+    >>> import scgrn
+    >>> adata, truth = scgrn.datasets.planted_network(n_genes=30, n_cells=200)
+    >>> scgrn.tl.correlation(adata, method="spearman")
+    >>> adata.varp["spearman"].shape, adata.uns["spearman"]["method"]
+    ((30, 30), 'spearman')
+    """
+    method = _check_method(method)
+    key_added = _check_key(key_added, method)
+    start = logg.info(f"computing {method} correlation")
+    X, tf_list, regulators = _baseline_input(adata, tfs=tfs, layer=layer)
+    data = _rank(X) if method == "spearman" else X.astype(np.float64)
+    W = _mask_rows(_corr(data), regulators)
+    params = {"method": method, "layer": "X" if layer is None else layer}
+    return _store(adata, W, key_added=key_added, method=method, params=params, tfs=tf_list,
+                  copy=copy, start=start)
+
+
+# --------------------------------------------------------------------------------------------
+# partial correlation
+# --------------------------------------------------------------------------------------------
+def _precision(C: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric matrix: Cholesky when positive definite, else pseudo-inverse."""
+    try:
+        factor = linalg.cho_factor(C, lower=True, check_finite=False)
+        return linalg.cho_solve(factor, np.eye(C.shape[0]), check_finite=False)
+    except linalg.LinAlgError:
+        return linalg.pinvh(C, check_finite=False)
+
+
+def partial_correlation(
+    adata: AnnData,
+    *,
+    method: str = "pearson",
+    shrinkage: str | bool = "auto",
+    tfs=None,
+    layer: str | None = None,
+    key_added: str = "partial_correlation",
+    copy: bool = False,
+) -> AnnData | None:
+    """Partial correlation network (ppcor-style), from the precision matrix.
+
+    The partial correlation of genes ``i`` and ``j`` given all other genes is
+    ``-P_ij / sqrt(P_ii P_jj)`` with ``P`` the inverse of the correlation matrix, as R's
+    ``ppcor::pcor`` computes it (BEELINE's "PPCOR"). When genes outnumber cells the
+    correlation matrix is singular; then (or always, with ``shrinkage=True``) it is first
+    shrunk towards the identity with the Ledoit-Wolf estimator
+    (:func:`sklearn.covariance.ledoit_wolf` on the standardised data), which keeps the
+    inverse well conditioned. Symmetric: the matrix carries no direction.
+
+    Parameters
+    ----------
+    adata
+        Cells x genes, log-normalised expression.
+    method
+        ``"pearson"`` or ``"spearman"`` (on per-gene ranks), as ``ppcor``'s ``method``.
+    shrinkage
+        ``"auto"``: Ledoit-Wolf only when ``n_genes >= n_cells`` (or the correlation matrix
+        is not positive definite); ``True``: always; ``False``: never (a singular matrix is
+        then pseudo-inverted, as ``ppcor`` does).
+    tfs
+        Transcription factors: only their rows (out-edges) are kept; other rows are zero.
+    layer
+        Read this layer instead of ``adata.X``.
+    key_added
+        Where results go.
+    copy
+        Return a new AnnData instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the new AnnData if ``copy=True``. Writes
+
+    ``adata.varp['partial_correlation' | key_added]``
+        float32 genes x genes signed partial correlation, row = regulator, column = target,
+        zero diagonal.
+    ``adata.uns['partial_correlation' | key_added]``
+        ``method``, ``version``, ``params`` (``method``, ``shrinkage``, ``layer``),
+        ``shrinkage_intensity`` (the Ledoit-Wolf intensity used, 0 for none) and ``tfs``.
+
+    Examples
+    --------
+    >>> import scgrn
+    >>> adata, truth = scgrn.datasets.planted_network(n_genes=30, n_cells=200)
+    >>> scgrn.tl.partial_correlation(adata)
+    >>> adata.varp["partial_correlation"].dtype, adata.uns["partial_correlation"]["shrinkage_intensity"]
+    (dtype('float32'), 0.0)
+    """
+    method = _check_method(method)
+    if shrinkage not in ("auto", True, False):
+        raise ValueError(f"shrinkage={shrinkage!r}: use 'auto', True or False.")
+    start = logg.info(f"computing partial correlation ({method})")
+    X, tf_list, regulators = _baseline_input(adata, tfs=tfs, layer=layer)
+    data = _rank(X) if method == "spearman" else X.astype(np.float64)
+    n_cells, n_genes = data.shape
+    sd = data.std(axis=0)
+    Z = np.where(sd > 0, (data - data.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
+    C = (Z.T @ Z) / n_cells
+    intensity = 0.0
+    use_lw = shrinkage is True or (shrinkage == "auto" and n_genes >= n_cells)
+    if shrinkage == "auto" and not use_lw:
+        try:
+            linalg.cho_factor(C, lower=True, check_finite=False)
+        except linalg.LinAlgError:
+            use_lw = True
+    if use_lw:
+        from sklearn.covariance import ledoit_wolf
+
+        C, intensity = ledoit_wolf(Z, assume_centered=True)
+        intensity = float(intensity)
+    P = _precision(C)
+    d = np.sqrt(np.clip(np.diag(P), 1e-300, None))
+    pcor = -P / np.outer(d, d)
+    np.clip(pcor, -1.0, 1.0, out=pcor)
+    W = _mask_rows(pcor, regulators)
+    params = {"method": method, "shrinkage": str(shrinkage), "layer": "X" if layer is None else layer}
+    return _store(adata, W, key_added=key_added, method="partial_correlation", params=params,
+                  tfs=tf_list, copy=copy, start=start, extra={"shrinkage_intensity": intensity})

@@ -1,0 +1,130 @@
+"""datasets.simulate_perturbation_screen and datasets.crop_seq."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scgrn
+from scgrn.datasets import crop_seq, simulate_perturbation_screen
+
+SMALL = dict(n_genes=20, n_perturbations=8, n_double=3, n_cells_per_perturbation=40, n_control=100)
+
+
+@pytest.fixture(scope="module")
+def screen():
+    return simulate_perturbation_screen(random_state=1, **SMALL)
+
+
+def test_shapes_labels_network(screen):
+    adata, net = screen
+    labels = adata.obs["perturbation"]
+    assert adata.shape == (100 + 40 * 11, 20)
+    assert adata.X.dtype == np.float32 and (adata.X >= 0).all() and np.isfinite(adata.X).all()
+    assert labels.cat.categories[0] == "control" and (labels == "control").sum() == 100
+    singles = [lab for lab in labels.cat.categories[1:] if "+" not in lab]
+    doubles = [lab for lab in labels.cat.categories if "+" in lab]
+    assert len(singles) == 8 and len(doubles) == 3
+    for d in doubles:  # doubles combine singly perturbed genes
+        assert all(g in singles for g in d.split("+"))
+    assert set(adata.var_names[adata.var["perturbed"]]) == set(singles)
+    assert list(net.columns) == ["source", "target", "weight"]
+    assert (net["source"] != net["target"]).all() and not net.duplicated(["source", "target"]).any()
+    assert set(net["source"]) == set(adata.var_names[adata.var["is_regulator"]])
+    assert (net["weight"] != 0).all()
+    assert adata.obs["n_knockouts"].max() == 2
+
+
+def test_knockouts_act_on_their_targets(screen):
+    adata, net = screen
+    X = adata.X
+    labels = adata.obs["perturbation"].astype(str).to_numpy()
+    ctrl = X[labels == "control"]
+    mu, sd = ctrl.mean(0), ctrl.std(0)
+    genes = list(adata.var_names)
+    own, downstream, unrelated = [], [], []
+    for lab in pd.unique(labels):
+        if lab == "control":
+            continue
+        ko = lab.split("+")
+        z = (X[labels == lab].mean(0) - mu) / sd
+        for g in ko:  # the knocked gene itself collapses
+            own.append(X[labels == lab][:, genes.index(g)].mean() / mu[genes.index(g)])
+        if len(ko) == 1:
+            tgt = set(net.loc[net["source"] == ko[0], "target"]) - set(ko)
+            # genes reachable from ko (any path) may move; genes not reachable must not
+            reach, frontier = set(), {ko[0]}
+            while frontier:
+                nxt = set(net.loc[net["source"].isin(frontier), "target"]) - reach - set(ko)
+                reach |= nxt
+                frontier = nxt
+            downstream += [abs(z[genes.index(t)]) for t in tgt]
+            unrelated += [abs(z[i]) for i, g in enumerate(genes) if g not in reach and g not in ko]
+    assert max(own) < 0.1  # complete knockout: production removed
+    assert np.median(downstream) > 1.0  # direct targets shift by more than a control SD
+    assert np.percentile(unrelated, 95) < 0.6  # unconnected genes do not move
+
+
+def test_deterministic_and_seeded():
+    a1, n1 = simulate_perturbation_screen(random_state=3, **SMALL)
+    a2, n2 = simulate_perturbation_screen(random_state=3, **SMALL)
+    a3, _ = simulate_perturbation_screen(random_state=4, **SMALL)
+    assert np.array_equal(a1.X, a2.X) and n1.equals(n2)
+    assert not np.array_equal(a1.X, a3.X)
+
+
+def test_knockout_efficiency_leaves_residual_expression():
+    adata, _ = simulate_perturbation_screen(random_state=0, knockout_efficiency=0.5, **SMALL)
+    labels = adata.obs["perturbation"].astype(str).to_numpy()
+    g = [lab for lab in pd.unique(labels) if lab != "control" and "+" not in lab][0]
+    i = list(adata.var_names).index(g)
+    ratio = adata.X[labels == g, i].mean() / adata.X[labels == "control", i].mean()
+    assert 0.2 < ratio < 0.9
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_perturbations=30), "n_perturbations"),
+        (dict(n_double=100), "n_double"),
+        (dict(edge_density=0.0), "edge_density"),
+        (dict(noise=-1.0), "noise"),
+        (dict(knockout_efficiency=1.5), "knockout_efficiency"),
+    ],
+)
+def test_simulator_errors(kwargs, match):
+    params = {**SMALL, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        simulate_perturbation_screen(**params)
+
+
+@pytest.mark.realdata
+def test_crop_seq_labels(shared_data_dir):
+    adata = crop_seq()
+    labels = adata.obs["perturbation"]
+    assert labels.cat.categories[0] == "control"
+    assert (adata.obs["n_guides"] == 1).all()  # multi-guide and guide-less cells dropped
+    assert set(labels.cat.categories) - {"control"} <= set(adata.var_names)
+    assert "CDKN2A" not in adata.var_names and "MLL2" not in set(labels)
+    ctrl = adata.obs["guide_genes"][labels == "control"]
+    assert (ctrl == "NonTargetingControlGuideForHuman").all()
+    assert (labels == "TP53").sum() == 271 and (labels == "control").sum() == 400
+    X = adata.X.toarray()
+    assert np.array_equal(X, np.round(X)) and X.min() >= 0  # raw counts
+
+    full = crop_seq(measured_targets_only=False)
+    assert full.n_vars == 28 and full.n_obs == 4292 and "MLL2" in set(full.obs["perturbation"])
+
+    norm = crop_seq(log_normalize=True)
+    counts = norm.layers["counts"].toarray()
+    expect = np.log1p(1e4 * counts / norm.obs["nUMI"].to_numpy()[:, None])
+    assert np.allclose(norm.X, expect, atol=1e-5)
+
+    # the CRISPR knockouts lower their targets' expression on average (PTEN, STK11)
+    for g in ("PTEN", "STK11"):
+        i = list(norm.var_names).index(g)
+        assert norm.X[labels == g, i].mean() < 0.8 * norm.X[labels == "control", i].mean()
+
+
+def test_crop_seq_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="perturbation"):
+        crop_seq(tmp_path)
