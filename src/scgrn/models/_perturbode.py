@@ -94,7 +94,13 @@ class PerturbODEConfig:
         Entropic regularisation (per-gene squared units of the scaled data) and Sinkhorn
         updates at the final epsilon.
     knockout_level_init
-        Initial residual level ``rho`` of a knocked-out gene (fraction of its control value).
+        Initial residual level ``rho`` of a knocked-out gene.
+    knockout_mode
+        ``"scale"``: a knocked-out gene is clamped at ``rho`` times its control value in
+        every cell. ``"mosaic"``: it is clamped at 0 in a fraction ``1 - rho`` of the cells
+        and left at its control value in the others (CRISPR edits succeed per cell; suits
+        sparse counts, where knockdown lowers the fraction of expressing cells). ``rho``
+        is learned per gene either way; mosaic draws use a straight-through gradient.
     max_decay
         Upper bound of ``gamma`` (keeps RK4 stable: ``max_decay * t_end / n_time_steps``
         must stay below about 2.5).
@@ -125,6 +131,7 @@ class PerturbODEConfig:
     epsilon: float = 0.05
     sinkhorn_iter: int = 10
     knockout_level_init: float = 0.1
+    knockout_mode: str = "scale"
     max_decay: float = 8.0
     mean_weight: float = 1.0
     counterfactual: bool = True
@@ -137,6 +144,8 @@ class PerturbODEConfig:
                 "'knockout' for CRISPR knockout / CRISPRi screens, 'shift' for activation / "
                 "overexpression."
             )
+        if self.knockout_mode not in ("scale", "mosaic"):
+            raise ValueError(f"knockout_mode={self.knockout_mode!r} is not one of ['scale', 'mosaic'].")
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver={self.solver!r} is not one of {list(_SOLVERS)}.")
         if self.n_modules is not None and int(self.n_modules) < 1:
@@ -296,11 +305,13 @@ class PerturbODEModule(nn.Module):
         *,
         knockout_level: torch.Tensor | None = None,
         shift: torch.Tensor | None = None,
+        uniform: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """End states from ``x0`` (``(P, n, genes)``) under the interventions ``mask`` (``(P, genes)``).
 
         ``knockout_level`` / ``shift`` (``(genes,)`` or ``(P, genes)``) default to the
-        learned values.
+        learned values. ``uniform`` (like ``x0``, values in [0, 1)) draws which cells keep
+        their knocked gene with ``knockout_mode="mosaic"``.
         """
         cfg = self.config
         m = mask[:, None, :].to(x0.dtype)
@@ -308,6 +319,12 @@ class PerturbODEModule(nn.Module):
         if cfg.intervention == "knockout":
             rho = self.knockout_level if knockout_level is None else knockout_level
             rho = rho if rho.dim() == 1 else rho[:, None, :]
+            if cfg.knockout_mode == "mosaic":
+                if uniform is None:
+                    raise ValueError("knockout_mode='mosaic' needs uniform draws (uniform=...).")
+                # kept (unedited) cells: 1; straight-through gradient to rho (the mean)
+                keep = (uniform < rho).to(x0.dtype)
+                rho = keep + rho - rho.detach()
             x = x0 * (1.0 - m) + rho * x0 * m
             free = 1.0 - m
 
@@ -415,7 +432,8 @@ def train_perturbode(
         start_idx = _sample(torch.zeros(1, dtype=torch.long), ctrl_count, bs, gen)[0]
         x0 = ctrl_d[start_idx.to(device)].expand(n_groups, bs, n_genes)
         target = xs_d[obs_idx.to(device)]
-        end = module.integrate(x0, mask_d)
+        u = torch.rand(x0.shape, generator=gen).to(device) if config.knockout_mode == "mosaic" else None
+        end = module.integrate(x0, mask_d, uniform=u)
         pred = module.readout(x0, end, mask_d, end[control_code])
         pred = is_ctrl * end + (1.0 - is_ctrl) * pred  # control cells: their own end states
         ot = sinkhorn_divergence(
@@ -680,7 +698,8 @@ class PerturbODE:
             Cells per perturbation, started from control cells drawn with replacement.
             ``None``: start once from every control cell (in order).
         random_state
-            Seed of the draw of control cells (when ``n_obs`` is given).
+            Seed of the draw of control cells (when ``n_obs`` is given) and of which cells
+            keep a knocked gene (``knockout_mode="mosaic"``).
 
         Returns
         -------
@@ -709,7 +728,8 @@ class PerturbODE:
         default = self.default_intervention()
         if self.config.intervention == "knockout":
             level = torch.where(trained, module.knockout_level, torch.tensor(default))
-            end = module.integrate(x0, masks, knockout_level=level)
+            u = torch.rand(x0.shape, generator=torch.Generator().manual_seed(int(random_state) + 1))
+            end = module.integrate(x0, masks, knockout_level=level, uniform=u)
         else:
             shift = torch.where(trained, module.shift, torch.tensor(default))
             end = module.integrate(x0, masks, shift=shift)
