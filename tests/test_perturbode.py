@@ -210,3 +210,21 @@ def test_distribution_distances():
     assert s0 < s1 and 0.8 < s1 - s0 < 1.2  # a unit shift per gene adds about 1
     with pytest.raises(ValueError, match="same number of genes"):
         energy_distance(a, b[:, :3])
+
+
+def test_mosaic_knockout(screen):
+    adata, _ = screen
+    model = PerturbODE(adata, n_modules=4, n_epochs=5, batch_size=16, knockout_mode="mosaic")
+    model.train(show_progress_bar=False)
+    g = model.trained_genes[0]
+    i = list(adata.var_names).index(g)
+    pred = model.predict(g, n_obs=400)
+    rho = float(model.get_parameters().loc[g, "knockout_level"])
+    ctrl = adata.X[adata.obs["perturbation"] == "control"]
+    # the gene is 0 in a fraction 1 - rho of the cells and untouched in the others
+    zero = (pred.X[:, i] == 0).mean()
+    assert abs(zero - (1 - rho)) < 0.08
+    kept = pred.X[pred.X[:, i] > 0, i]
+    assert kept.min() >= ctrl[:, i].min() - 1e-5
+    with pytest.raises(ValueError, match="knockout_mode"):
+        PerturbODE(adata, knockout_mode="partial")

@@ -133,7 +133,7 @@ class PerturbODEConfig:
     knockout_level_init: float = 0.1
     knockout_mode: str = "scale"
     max_decay: float = 8.0
-    mean_weight: float = 1.0
+    mean_weight: float = 10.0
     counterfactual: bool = True
     init_scale: float = 0.1
 
@@ -311,7 +311,8 @@ class PerturbODEModule(nn.Module):
 
         ``knockout_level`` / ``shift`` (``(genes,)`` or ``(P, genes)``) default to the
         learned values. ``uniform`` (like ``x0``, values in [0, 1)) draws which cells keep
-        their knocked gene with ``knockout_mode="mosaic"``.
+        their knocked gene with ``knockout_mode="mosaic"`` (``None``: every cell at the
+        expected level ``rho * x0``).
         """
         cfg = self.config
         m = mask[:, None, :].to(x0.dtype)
@@ -319,9 +320,7 @@ class PerturbODEModule(nn.Module):
         if cfg.intervention == "knockout":
             rho = self.knockout_level if knockout_level is None else knockout_level
             rho = rho if rho.dim() == 1 else rho[:, None, :]
-            if cfg.knockout_mode == "mosaic":
-                if uniform is None:
-                    raise ValueError("knockout_mode='mosaic' needs uniform draws (uniform=...).")
+            if cfg.knockout_mode == "mosaic" and uniform is not None:
                 # kept (unedited) cells: 1; straight-through gradient to rho (the mean)
                 keep = (uniform < rho).to(x0.dtype)
                 rho = keep + rho - rho.detach()

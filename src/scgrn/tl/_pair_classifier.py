@@ -137,7 +137,8 @@ def pair_classifier(
         ``method``, ``arch``, ``version``, ``params`` (every hyperparameter, the settings
         actually used and the seed), ``history`` (training loss per member and epoch; the
         autoencoder's loss), ``grid_search`` (``"ae"``: the validation score of every grid
-        point), ``n_train_networks``, ``fit_seconds``.
+        point), ``n_train_networks``, ``fit_seconds`` (wall) and ``fit_cpu_seconds`` (process
+        CPU time) of the training.
 
     Examples
     --------
@@ -223,6 +224,7 @@ def pair_classifier(
         "history": history,
         "n_train_networks": int(model.n_train_networks),
         "fit_seconds": float(model.fit_seconds),
+        "fit_cpu_seconds": float(model.fit_cpu_seconds),
     }
     if model.grid_results:
         grid = pd.DataFrame(model.grid_results)

@@ -36,7 +36,10 @@ def perturbode(
     value); a shift adds a learned constant drive to it. Control cells are integrated with a
     fixed-step RK4 solver under each perturbation and the end states are matched to that
     perturbation's observed cells by a debiased Sinkhorn divergence, with L1 sparsity on
-    ``A`` and ``B``. The GRN is ``A^T diag(s) B^T`` (``s``: mean sigmoid slope of each
+    ``A`` and ``B``. scgrn additions (switchable): perturbed cells are read out
+    counterfactually (start cell + perturbed trajectory - unperturbed trajectory) and a
+    mean-effect term matches each perturbation's mean change; see
+    :class:`scgrn.models.PerturbODEConfig`. The GRN is ``A^T diag(s) B^T`` (``s``: mean sigmoid slope of each
     module over control cells). Use :class:`scgrn.models.PerturbODE` to predict unseen
     perturbations.
 
@@ -87,7 +90,8 @@ def perturbode(
     ``adata.uns['perturbode' | key_added]``
         ``method``, ``version``, ``params`` (every hyperparameter and the seed),
         ``perturbations`` (training labels), ``default_intervention`` (used for unseen genes),
-        ``training_time_s`` and ``history`` (per-epoch ``loss``, ``ot``, ``l1``).
+        ``training_time_s`` and ``history`` (per-epoch ``loss``, ``ot`` (Sinkhorn loss, up to
+        a constant), ``l1``, ``mean``).
 
     Examples
     --------
