@@ -160,7 +160,7 @@ class DeepSEM:
         """Every hyperparameter (``alpha`` and ``lr_adj`` resolved) plus preset and seed (what ``adata.uns`` records)."""
         return {
             **self.config.to_dict(),
-            "lr_adj": resolved_lr_adj(self.config, len(self.var_names)),
+            "lr_adj": resolved_lr_adj(self.config, len(self.var_names), self._x.shape[0]),
             "alpha": resolved_alpha(self.config, len(self.var_names)),
             "preset": self.preset,
             "random_state": self.random_state,
