@@ -73,6 +73,16 @@ def score_network(
     setting, all positives plus as many random negatives of the same network, ``auroc`` and
     ``aupr_ap`` averaged over ``n_balanced_draws`` draws (``sd`` their standard deviation).
     Scores are ranked as given (higher = more likely an edge).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scgrn.bench import score_network
+    >>> truth = np.zeros((4, 4), bool); truth[0, 1] = truth[2, 3] = True
+    >>> scores = truth + np.random.default_rng(0).random((4, 4)) * 0.5  # edges score higher
+    >>> rows = score_network(truth, scores, n_balanced_draws=3)
+    >>> [(r["setting"], r["metric"], round(r["value"], 2)) for r in rows][:2]
+    [('all_pairs', 'auroc', 1.0), ('all_pairs', 'aupr_ap', 1.0)]
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
 

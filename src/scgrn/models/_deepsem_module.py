@@ -71,6 +71,15 @@ class DeepSEMConfig:
         Epochs before the L1 penalty starts.
     init_noise
         Amplitude of the uniform noise added to ``W``'s initial value ``1 / (n_genes - 1)``.
+
+    Examples
+    --------
+    >>> from scgrn.models import DeepSEMConfig, make_config
+    >>> DeepSEMConfig().n_models
+    8
+    >>> cfg = make_config("default", n_epochs=50)  # a preset with overrides, validated
+    >>> cfg.n_epochs, cfg.optimizer
+    (50, 'joint')
     """
 
     n_models: int = 8
@@ -244,6 +253,15 @@ class DeepSEMEnsemble(nn.Module):
         Hyperparameters.
     seed
         Seed of the parameter initialisation.
+
+    Examples
+    --------
+    >>> from scgrn.models import DeepSEMEnsemble, make_config
+    >>> ens = DeepSEMEnsemble(5, make_config(n_models=3, hidden_dim=4), seed=0)
+    >>> ens.grn().shape  # one W per member, row = regulator, zero diagonal
+    torch.Size([3, 5, 5])
+    >>> float(ens.grn()[0].detach().diagonal().abs().sum())
+    0.0
     """
 
     def __init__(self, n_genes: int, config: DeepSEMConfig, seed: int = 0):

@@ -149,6 +149,17 @@ class PairClassifierConfig:
         L2 penalty of the classifier's optimiser.
     clip_grad
         Gradient-norm clipping of the classifier (0: none).
+
+    Examples
+    --------
+    >>> from scgrn.models import PairClassifierConfig
+    >>> cfg = PairClassifierConfig(arch="cnn", n_models=2)
+    >>> cfg.arch, cfg.n_models, cfg.negatives
+    ('cnn', 2, 'matched')
+    >>> PairClassifierConfig(arch="gru")
+    Traceback (most recent call last):
+    ...
+    ValueError: arch='gru' is not one of ('lstm', 'cnn', 'ae').
     """
 
     arch: str = "lstm"

@@ -117,6 +117,13 @@ class PerturbODEConfig:
         control cells' own end states are matched to the control cells in both cases.
     init_scale
         Standard deviation of the initial ``A`` and ``B`` entries.
+
+    Examples
+    --------
+    >>> from scgrn.models import PerturbODEConfig
+    >>> cfg = PerturbODEConfig(n_epochs=200, intervention="shift")
+    >>> cfg.n_epochs, cfg.intervention, cfg.resolved_n_modules(50)
+    (200, 'shift', 32)
     """
 
     n_modules: int | None = None

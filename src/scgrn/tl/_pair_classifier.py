@@ -150,6 +150,8 @@ def pair_classifier(
     >>> adata.varp["pair_cnn"].shape, float(adata.varp["pair_cnn"][0, 0])
     ((8, 8), 0.0)
     """
+    if isinstance(train, PairClassifier):
+        arch = train.config.arch  # a fitted model brings its own architecture
     if arch not in ARCHS:
         raise ValueError(f"arch={arch!r} is not one of {ARCHS}.")
     start = logg.info(f"running pair classifier (arch={arch!r})")
