@@ -130,6 +130,15 @@ PRESETS: dict[str, dict] = {
         lr_adj=2e-5, optimizer="alternate", standardise="nonzero", loss_on="nonzero",
         dropout_augmentation=0.0, chi=0.0, delay_sparsity=0, n_models=10,
     ),
+    # The paper's cell-embedding settings (alpha=10, beta=1, z-score and loss on non-zero
+    # entries, alternating RMSprop as in DeepSEM's embedding model), kept CPU-fast: narrower
+    # MLP, fewer epochs and members. Used by ``tl.deepsem(..., preset="embedding")`` for
+    # ``obsm["X_deepsem"]``; see benchmarks/results/clustering.md.
+    "embedding": dict(
+        hidden_dim=32, n_epochs=30, batch_size=64, alpha=10.0, beta=1.0, lr_nn=1e-3,
+        lr_adj=None, optimizer="alternate", standardise="nonzero", loss_on="nonzero",
+        dropout_augmentation=0.0, chi=0.0, delay_sparsity=0, n_models=2,
+    ),
 }
 
 
