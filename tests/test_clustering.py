@@ -131,6 +131,22 @@ def test_embedding_separates_clear_groups(embedded):
     assert s["ARI"] > 0.9, s
 
 
+def test_embedding_units(grouped):
+    model = scgrn.models.DeepSEM(grouped, preset="embedding", n_epochs=2)
+    model.train(show_progress_bar=False)
+    z = model.get_latent_representation()
+    sd = np.asarray(grouped.X).std(0)
+    np.testing.assert_allclose(model.get_latent_representation(units="expression"), z * sd, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="units"):
+        model.get_latent_representation(units="counts")
+    out = scgrn.tl.deepsem(grouped, preset="embedding", copy=True, **FAST)
+    assert out.uns["deepsem"]["params"]["embedding_units"] == "expression"
+    out = scgrn.tl.deepsem(grouped, n_models=1, copy=True, **FAST)  # other presets keep z-scored units
+    assert out.uns["deepsem"]["params"]["embedding_units"] == "standardised"
+    with pytest.raises(ValueError, match="embedding_units"):
+        scgrn.tl.deepsem(grouped, embedding_units="counts", copy=True, **FAST)
+
+
 def test_embedding_copy_and_key_added(grouped):
     out = scgrn.tl.deepsem(grouped, preset="embedding", key_added="emb", copy=True, **FAST)
     assert "X_emb" in out.obsm and "X_emb" not in grouped.obsm
