@@ -177,6 +177,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    import scanpy as sc
+
+    sc.settings.verbosity = 2  # one line per run
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/clustering.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])

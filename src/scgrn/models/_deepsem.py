@@ -58,7 +58,8 @@ class DeepSEM:
         :meth:`get_grn`. Names must be in ``adata.var_names``.
     preset
         ``"default"`` (scgrn's tuned recipe), ``"general"`` (the paper's STRING /
-        non-specific recipe) or ``"celltype_specific"`` (the paper's ChIP-seq recipe).
+        non-specific recipe), ``"celltype_specific"`` (the paper's ChIP-seq recipe) or
+        ``"embedding"`` (the paper's cell-embedding settings, CPU-fast).
         See :data:`scgrn.models.PRESETS`.
     **hyperparameters
         Overrides of any :class:`~scgrn.models.DeepSEMConfig` field.

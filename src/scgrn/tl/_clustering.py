@@ -14,6 +14,17 @@ from .._keys import LEIDEN_MATCHED
 __all__ = ["leiden_matched"]
 
 
+def _require_leiden() -> None:
+    import importlib.util
+
+    missing = [m for m in ("igraph", "leidenalg") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(
+            f"tl.leiden_matched needs {' and '.join(missing)}: "
+            '`pip install igraph leidenalg` (or `pip install "scgrn[clustering]"`).'
+        )
+
+
 def _graph(adata: AnnData, neighbors_key: str):
     import igraph as ig
 
@@ -123,6 +134,7 @@ def leiden_matched(
     if not 1 <= n_clusters <= adata.n_obs:
         raise ValueError(f"n_clusters must be between 1 and the number of cells, got {n_clusters}.")
 
+    _require_leiden()
     start = logg.info(f"running Leiden with the resolution matched to {n_clusters} clusters")
     adata = adata.copy() if copy else adata
     built = None
