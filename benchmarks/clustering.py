@@ -60,7 +60,8 @@ def _fmt(mean, sd, digits=3):
     return f"{mean:.{digits}f} ± {0.0 if pd.isna(sd) else sd:.{digits}f}"
 
 
-def write_markdown(table: pd.DataFrame, out: Path, command: str, elapsed: float, methods: list[str]) -> str:
+def write_markdown(table: pd.DataFrame, out: Path, command: str, elapsed: float, methods: list[str],
+                   threads: int = 1) -> str:
     summary = scgrn.bench.summarise_clustering(table)
     datasets = list(dict.fromkeys(table["dataset"]))
     info = table.drop_duplicates("dataset").set_index("dataset")
@@ -74,7 +75,7 @@ def write_markdown(table: pd.DataFrame, out: Path, command: str, elapsed: float,
         "",
         f"Command: `{command}`  ",
         f"Machine: {_cpu()}, {os.cpu_count()} cores (shared with other jobs; run under `nice -n 19`, "
-        f"`OMP_NUM_THREADS=1`, torch threads {torch.get_num_threads()}), {platform.system()} "
+        f"`OMP_NUM_THREADS=1`, torch threads {threads}), {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}.  ",
         "Versions: " + ", ".join(f"{p} {_version(p)}" for p in
                                  ("scgrn", "torch", "scanpy", "leidenalg", "scikit-learn", "scvi-tools")) + ".  ",
@@ -194,7 +195,7 @@ def main() -> None:
         )
     elapsed = time.perf_counter() - t0
     table.to_csv(out / "clustering.csv", index=False)
-    print(write_markdown(table, out, command, elapsed, args.methods))
+    print(write_markdown(table, out, command, elapsed, args.methods, threads=args.threads))
     umap_figure(embeddings, out)
 
 

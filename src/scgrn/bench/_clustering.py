@@ -128,6 +128,9 @@ def embed_cells(
             max_epochs = int(np.clip(round(30_000 / adata.n_obs), 20, 150))
         counts, kind = _counts_for_scvi(adata)
         data = AnnData(X=counts, obs=pd.DataFrame(index=adata.obs_names.copy()))
+        import torch
+
+        threads = torch.get_num_threads()  # Lightning may change torch's thread count: restore it
         scvi.settings.seed = int(seed)
         scvi.model.SCVI.setup_anndata(data)
         model = scvi.model.SCVI(data, **kw)
@@ -135,6 +138,7 @@ def embed_cells(
             warnings.simplefilter("ignore")
             model.train(max_epochs=max_epochs, accelerator="cpu", enable_progress_bar=False)
         x = model.get_latent_representation()
+        torch.set_num_threads(threads)
         return np.asarray(x, dtype=np.float32), {**kw, "max_epochs": max_epochs, "input": kind}
     raise ValueError(f"Unknown method {method!r}; choose from {METHODS}.")
 
