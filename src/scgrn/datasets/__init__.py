@@ -26,3 +26,7 @@ __all__ += ["dream4", "planted_time_series"]
 from ._perturbation import crop_seq, simulate_perturbation_screen  # noqa: E402
 
 __all__ += ["simulate_perturbation_screen", "crop_seq"]
+
+from ._clustering import clustering, list_clustering  # noqa: E402
+
+__all__ += ["clustering", "list_clustering"]

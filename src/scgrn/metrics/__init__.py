@@ -30,3 +30,7 @@ __all__ = [
 from ._distribution import energy_distance, precision_recall_at_k, sinkhorn_w2  # noqa: E402
 
 __all__ += ["precision_recall_at_k", "energy_distance", "sinkhorn_w2"]
+
+from ._cluster import cluster_scores  # noqa: E402
+
+__all__ += ["cluster_scores"]

@@ -27,6 +27,19 @@ from ._deepsem_module import (
 MIN_CELLS = 10
 
 
+def _gene_scale(x: np.ndarray, mode: str) -> np.ndarray:
+    """Per-gene standard deviation that :func:`standardise` divides by (1 where it is 0)."""
+    x = np.asarray(x, dtype=np.float32)
+    if mode == "all":
+        std = x.std(0)
+    else:
+        observed = x != 0
+        counts = np.maximum(observed.sum(0), 1)
+        mean = (x * observed).sum(0) / counts
+        std = np.sqrt((((x - mean) * observed) ** 2).sum(0) / counts)
+    return np.where(std > 0, std, 1.0).astype(np.float32)
+
+
 class DeepSEM:
     """DeepSEM (Shu et al., Nat. Comput. Sci. 2021): a beta-VAE whose per-gene encoder and
     decoder are joined only through a GRN layer ``(I - W^T)`` and its inverse.
@@ -45,7 +58,8 @@ class DeepSEM:
         :meth:`get_grn`. Names must be in ``adata.var_names``.
     preset
         ``"default"`` (scgrn's tuned recipe), ``"general"`` (the paper's STRING /
-        non-specific recipe) or ``"celltype_specific"`` (the paper's ChIP-seq recipe).
+        non-specific recipe), ``"celltype_specific"`` (the paper's ChIP-seq recipe) or
+        ``"embedding"`` (the paper's cell-embedding settings, CPU-fast).
         See :data:`scgrn.models.PRESETS`.
     **hyperparameters
         Overrides of any :class:`~scgrn.models.DeepSEMConfig` field.
@@ -127,7 +141,9 @@ class DeepSEM:
         return grn
 
     @torch.no_grad()
-    def get_latent_representation(self, adata: AnnData | None = None, *, layer: str | None = None) -> np.ndarray:
+    def get_latent_representation(
+        self, adata: AnnData | None = None, *, layer: str | None = None, units: str = "standardised"
+    ) -> np.ndarray:
         """Posterior mean after the GRN layer, ``(n_cells, n_genes)``, averaged over members.
 
         Members are sign-aligned to the first before averaging (a member's shared
@@ -137,7 +153,17 @@ class DeepSEM:
         ----------
         adata
             Cells to embed; default the training cells. Must have the training ``var_names``.
+        layer
+            Layer to read from ``adata`` (default: the training layer).
+        units
+            ``"standardised"``: the model's own units (every gene z-scored, so every gene
+            weighs the same in distances). ``"expression"``: each gene's column multiplied
+            by that gene's standard deviation in the input (the one the z-score divided by),
+            so that genes weigh as in log-expression space, as for PCA on log data; this
+            keeps rare, noisy genes from dominating neighbour graphs.
         """
+        if units not in ("standardised", "expression"):
+            raise ValueError(f"units must be 'standardised' or 'expression', got {units!r}.")
         module = self._require_trained()
         if adata is None:
             x = self._x
@@ -154,7 +180,10 @@ class DeepSEM:
         mu = torch.cat(chunks, dim=1)  # (E, cells, genes)
         signs = torch.sign((mu * mu[:1]).sum(dim=(1, 2)))
         signs[signs == 0] = 1
-        return (mu * signs[:, None, None]).mean(0).numpy().astype(np.float32)
+        latent = (mu * signs[:, None, None]).mean(0).numpy()
+        if units == "expression":
+            latent = latent * _gene_scale(x, self.config.standardise)
+        return latent.astype(np.float32)
 
     def params(self) -> dict:
         """Every hyperparameter (``alpha`` and ``lr_adj`` resolved) plus preset and seed (what ``adata.uns`` records)."""

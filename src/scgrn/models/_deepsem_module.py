@@ -147,6 +147,17 @@ PRESETS: dict[str, dict] = {
         lr_adj=2e-5, optimizer="alternate", standardise="nonzero", loss_on="nonzero",
         dropout_augmentation=0.0, chi=0.0, delay_sparsity=0, n_models=10,
     ),
+    # Cell embeddings: the paper's embedding settings (alpha=10, beta=1, reconstruction loss on
+    # non-zero entries, alternating RMSprop as in DeepSEM's embedding model) with a z-score over
+    # all values, kept CPU-fast (narrow MLP, 10 epochs of 128 cells, one member). Chosen on the
+    # clustering sets (benchmarks/results/clustering.md): z-scoring over non-zero values only
+    # clustered worse on the sparse UMI sets. ``tl.deepsem`` exports this preset's embedding in
+    # expression units (``embedding_units="expression"``).
+    "embedding": dict(
+        hidden_dim=32, n_epochs=10, batch_size=128, alpha=10.0, beta=1.0, lr_nn=1e-3,
+        lr_adj=None, optimizer="alternate", standardise="all", loss_on="nonzero",
+        dropout_augmentation=0.0, chi=0.0, delay_sparsity=0, n_models=1,
+    ),
 }
 
 

@@ -18,6 +18,7 @@ def deepsem(
     preset: str = "default",
     n_models: int | None = None,
     key_added: str = DEEPSEM,
+    embedding_units: str | None = None,
     random_state: int = 0,
     device: str = "auto",
     show_progress_bar: bool | None = None,
@@ -48,11 +49,18 @@ def deepsem(
         STRING / non-specific networks (alpha=100, beta=1, z-score over all values, loss on
         all entries, alternating RMSprop). ``"celltype_specific"``: the paper's recipe for
         cell-type-specific ChIP-seq networks (alpha=1, beta=0.01, z-score and loss on
-        non-zero values).
+        non-zero values). ``"embedding"``: for the cell embedding (the paper's embedding
+        settings alpha=10, beta=1, loss on non-zero values; 10 epochs, one member), e.g.
+        for ``sc.pp.neighbors(adata, use_rep="X_deepsem")``.
     n_models
         Ensemble members (``None``: the preset's).
     key_added
         Where results go (see Returns).
+    embedding_units
+        Units of ``obsm['X_' + key_added]``: ``"standardised"`` (the model's z-scored units)
+        or ``"expression"`` (each gene rescaled by its standard deviation, so genes weigh as
+        in log-expression space; better neighbour graphs on sparse data). ``None``:
+        ``"expression"`` for ``preset="embedding"``, else ``"standardised"``.
     random_state
         Seed; the same seed gives the same matrix on CPU.
     device
@@ -73,7 +81,7 @@ def deepsem(
         float32 genes x genes GRN, row = regulator, column = target; the ensemble's mean
         ``|W|`` carrying the sign of the mean ``W``.
     ``adata.obsm['X_deepsem' | 'X_' + key_added]``
-        float32 cells x genes posterior mean after the GRN layer.
+        float32 cells x genes posterior mean after the GRN layer, in ``embedding_units``.
     ``adata.uns['deepsem' | key_added]``
         ``method``, ``version``, ``params`` (every hyperparameter, preset and seed),
         ``tfs`` (if given) and ``history`` (per-epoch losses, epochs x members).
@@ -89,6 +97,10 @@ def deepsem(
     ['source', 'target', 'weight']
     """
     start = logg.info(f"running DeepSEM (preset={preset!r})")
+    if embedding_units is None:
+        embedding_units = "expression" if preset == "embedding" else "standardised"
+    if embedding_units not in ("standardised", "expression"):
+        raise ValueError(f"embedding_units must be 'standardised' or 'expression', got {embedding_units!r}.")
     if n_models is not None:
         hyperparameters["n_models"] = n_models
     model = DeepSEM(adata, layer=layer, tfs=tfs, preset=preset, **hyperparameters)
@@ -96,11 +108,11 @@ def deepsem(
 
     adata = adata.copy() if copy else adata
     adata.varp[key_added] = model.get_grn()
-    adata.obsm[embedding_key(key_added)] = model.get_latent_representation()
+    adata.obsm[embedding_key(key_added)] = model.get_latent_representation(units=embedding_units)
     record = {
         "method": "deepsem",
         "version": __version__,
-        "params": {**model.params(), "layer": "X" if layer is None else layer},
+        "params": {**model.params(), "layer": "X" if layer is None else layer, "embedding_units": embedding_units},
         "history": model.history,
     }
     if model.tfs is not None:

@@ -1,0 +1,231 @@
+"""``scgrn.tl.leiden_matched``: Leiden clustering with the resolution bisected to a target count."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scanpy import logging as logg
+
+from .._keys import LEIDEN_MATCHED
+
+__all__ = ["leiden_matched"]
+
+
+def _require_leiden() -> None:
+    import importlib.util
+
+    missing = [m for m in ("igraph", "leidenalg") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(
+            f"tl.leiden_matched needs {' and '.join(missing)}: "
+            '`pip install igraph leidenalg` (or `pip install "scgrn[clustering]"`).'
+        )
+
+
+def _graph(adata: AnnData, neighbors_key: str):
+    import igraph as ig
+
+    conn_key = adata.uns[neighbors_key]["connectivities_key"]
+    adjacency = adata.obsp[conn_key].tocoo()
+    upper = adjacency.row < adjacency.col  # symmetric: keep one direction
+    g = ig.Graph(n=adata.n_obs, edges=list(zip(adjacency.row[upper], adjacency.col[upper])), directed=False)
+    g.es["weight"] = adjacency.data[upper].astype(float)
+    return g
+
+
+def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
+    import leidenalg
+
+    partition = leidenalg.find_partition(
+        graph,
+        leidenalg.RBConfigurationVertexPartition,
+        weights="weight",
+        resolution_parameter=float(resolution),
+        n_iterations=-1,
+        seed=int(seed),
+    )
+    return np.asarray(partition.membership)
+
+
+def leiden_matched(
+    adata: AnnData,
+    *,
+    n_clusters: int | None = None,
+    groupby: str | None = None,
+    use_rep: str | None = None,
+    n_neighbors: int = 30,
+    neighbors_key: str | None = None,
+    key_added: str = LEIDEN_MATCHED,
+    resolution_range: tuple[float, float] = (0.0, 3.0),
+    max_steps: int = 40,
+    random_state: int = 0,
+    copy: bool = False,
+) -> AnnData | None:
+    """Leiden clustering whose resolution is bisected until it gives ``n_clusters`` clusters.
+
+    This is the protocol of embedding benchmarks such as DeepSEM's (Shu et al. 2021):
+    clusterings of different representations are compared at the same number of clusters,
+    the number of true cell types, so that ARI/NMI measure the representation rather than
+    the resolution.
+
+    The graph is the existing one under ``neighbors_key`` if given; otherwise, if
+    ``use_rep`` is given (or no graph exists), a ``n_neighbors`` graph is built on
+    ``use_rep`` (``None``: ``X_pca`` if present, else ``X``) with :func:`scanpy.pp.neighbors`
+    and stored under ``key_added + "_neighbors"``.
+
+    Parameters
+    ----------
+    adata
+        Cells x genes.
+    n_clusters
+        Target number of clusters.
+    groupby
+        Instead of ``n_clusters``: a column of ``obs`` whose number of categories is the target.
+    use_rep
+        Representation to build the graph on (e.g. ``"X_deepsem"``).
+    n_neighbors
+        Neighbours of the graph when one is built (the protocol uses 30).
+    neighbors_key
+        Use this existing :func:`scanpy.pp.neighbors` result (``"neighbors"`` for the default).
+    key_added
+        Where results go (see Returns).
+    resolution_range
+        Initial bracket of the bisection; the upper end is doubled until it gives at least
+        ``n_clusters`` clusters.
+    max_steps
+        Leiden runs allowed for the search. If no resolution gives exactly ``n_clusters``,
+        the closest count found is kept and a warning says so.
+    random_state
+        Seed of every Leiden run.
+    copy
+        Return a new AnnData instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the new AnnData if ``copy=True``. Writes
+
+    ``adata.obs['leiden_matched' | key_added]``
+        categorical cluster labels ``"0"``, ``"1"``, ... (largest cluster first).
+    ``adata.uns['leiden_matched' | key_added]``
+        ``resolution``, ``n_clusters`` (found), ``target``, ``n_steps``, ``params``.
+    ``adata.obsp`` / ``adata.uns[key_added + '_neighbors']``
+        the graph, when one was built here.
+
+    Examples
+    --------
+    >>> import scanpy as sc, scgrn
+    >>> adata = sc.datasets.pbmc68k_reduced()
+    >>> scgrn.tl.leiden_matched(adata, groupby="bulk_labels", use_rep="X_pca")
+    >>> adata.obs["leiden_matched"].nunique()
+    10
+    """
+    import scanpy as sc
+
+    if (n_clusters is None) == (groupby is None):
+        raise ValueError("Give exactly one of n_clusters= and groupby=.")
+    if groupby is not None:
+        if groupby not in adata.obs:
+            raise KeyError(f"{groupby!r} is not a column of adata.obs.")
+        n_clusters = int(adata.obs[groupby].dropna().nunique())
+    n_clusters = int(n_clusters)
+    if not 1 <= n_clusters <= adata.n_obs:
+        raise ValueError(f"n_clusters must be between 1 and the number of cells, got {n_clusters}.")
+
+    _require_leiden()
+    start = logg.info(f"running Leiden with the resolution matched to {n_clusters} clusters")
+    adata = adata.copy() if copy else adata
+    built = None
+    if neighbors_key is None and (use_rep is not None or "neighbors" not in adata.uns):
+        if use_rep is None:
+            use_rep = "X_pca" if "X_pca" in adata.obsm else "X"
+        built = f"{key_added}_neighbors"
+        sc.pp.neighbors(
+            adata, n_neighbors=n_neighbors, use_rep=use_rep, key_added=built, random_state=random_state
+        )
+        neighbors_key = built
+    neighbors_key = neighbors_key or "neighbors"
+    if neighbors_key not in adata.uns:
+        raise KeyError(f"No neighbour graph {neighbors_key!r} in adata.uns; run sc.pp.neighbors or pass use_rep=.")
+    graph = _graph(adata, neighbors_key)
+
+    cache: dict[float, np.ndarray] = {}
+
+    def run(resolution: float) -> int:
+        if resolution not in cache:
+            cache[resolution] = _leiden(graph, resolution, random_state)
+        return len(np.unique(cache[resolution]))
+
+    lo, hi = map(float, resolution_range)
+    steps = 0
+    best = None  # (|count - target|, resolution)
+    # grow the bracket until the upper end gives enough clusters
+    while run(hi) < n_clusters and steps < max_steps and hi < 1e4:
+        lo, hi = hi, hi * 2
+        steps += 1
+    for _ in range(max_steps - steps):
+        for r in (lo, hi):
+            if r in cache:
+                gap = abs(len(np.unique(cache[r])) - n_clusters)
+                if best is None or gap < best[0]:
+                    best = (gap, r)
+        if best is not None and best[0] == 0:
+            break
+        mid = 0.5 * (lo + hi)
+        count = run(mid)
+        steps += 1
+        if count < n_clusters:
+            lo = mid
+        elif count > n_clusters:
+            hi = mid
+        else:
+            best = (0, mid)
+            break
+    if best is None or best[0] != 0:
+        for r, labels in cache.items():
+            gap = abs(len(np.unique(labels)) - n_clusters)
+            if best is None or gap < best[0]:
+                best = (gap, r)
+    resolution = best[1]
+    membership = cache[resolution]
+    found = len(np.unique(membership))
+    if found != n_clusters:
+        warnings.warn(
+            f"leiden_matched: no resolution in {steps} steps gave {n_clusters} clusters; "
+            f"kept {found} (resolution {resolution:.4g}).",
+            UserWarning,
+            stacklevel=2,
+        )
+    # relabel by size, largest first, as scanpy does
+    sizes = np.bincount(membership)
+    order = np.argsort(-sizes, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    labels = rank[membership].astype(str)
+    categories = [str(i) for i in range(len(order))]
+    adata.obs[key_added] = pd.Categorical(labels, categories=categories)
+    adata.uns[key_added] = {
+        "resolution": float(resolution),
+        "n_clusters": int(found),
+        "target": int(n_clusters),
+        "n_steps": int(steps),
+        "params": {
+            "groupby": groupby,
+            "use_rep": use_rep,
+            "n_neighbors": int(n_neighbors),
+            "neighbors_key": neighbors_key,
+            "random_state": int(random_state),
+        },
+    }
+    logg.info(
+        "    finished",
+        time=start,
+        deep=(
+            f"added\n    'obs[{key_added!r}]', {found} clusters at resolution {resolution:.4g}\n"
+            f"    'uns[{key_added!r}]', resolution and parameters"
+            + (f"\n    'uns[{built!r}]', 'obsp', the neighbour graph" if built else "")
+        ),
+    )
+    return adata if copy else None
