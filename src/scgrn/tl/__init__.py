@@ -18,3 +18,7 @@ from ._information import pidc  # noqa: E402
 from ._trees import genie3, grnboost2  # noqa: E402
 
 __all__ += ["grnboost2", "genie3", "correlation", "partial_correlation", "pidc"]
+
+from ._simulate import simulate, simulate_baseline  # noqa: E402
+
+__all__ += ["simulate", "simulate_baseline"]
