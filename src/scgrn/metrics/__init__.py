@@ -30,3 +30,8 @@ __all__ = [
 from ._distribution import energy_distance, precision_recall_at_k, sinkhorn_w2  # noqa: E402
 
 __all__ += ["precision_recall_at_k", "energy_distance", "sinkhorn_w2"]
+
+from ._consistency import grn_consistency, top_edge_overlap  # noqa: E402
+from ._realism import realism_auc, simulation_closeness  # noqa: E402
+
+__all__ += ["realism_auc", "simulation_closeness", "grn_consistency", "top_edge_overlap"]
