@@ -181,3 +181,13 @@ def test_top_edge_overlap_known():
     b[0, 1], b[3, 2] = 5, 4
     res = scgrn.metrics.top_edge_overlap(a, b, top=(2 / 12,))
     assert res["k"].iloc[0] == 2 and res["consistency"].iloc[0] == 0.5
+
+
+def test_mouse_bladder_loader_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="mouse_bladder_2100"):
+        scgrn.datasets.mouse_bladder(data_dir=tmp_path)
+
+
+def test_mouse_bladder_loader(shared_data_dir):
+    adata = scgrn.datasets.mouse_bladder()
+    assert adata.shape == (2100, 20670) and adata.obs["label"].nunique() == 16

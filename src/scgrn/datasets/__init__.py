@@ -26,3 +26,7 @@ __all__ += ["dream4", "planted_time_series"]
 from ._perturbation import crop_seq, simulate_perturbation_screen  # noqa: E402
 
 __all__ += ["simulate_perturbation_screen", "crop_seq"]
+
+from ._clustering_sets import mouse_bladder  # noqa: E402
+
+__all__ += ["mouse_bladder"]
