@@ -55,6 +55,9 @@ def test_counts_output_scale_names_integers(counts):
     assert rec["scale"] == "counts" and rec["groupby"] == "kind" and rec["groups"] == ["a", "b"]
     assert rec["params"]["random_state"] == 1 and rec["params"]["n_models"] == 2
     assert set(rec["final_loss"]) == {"a", "b"}
+    from scgrn.models._simulate import AUTO_GRID
+
+    assert all(v in AUTO_GRID for v in rec["noise_scale"].values())  # resolved per group
     sim.write_h5ad(__import__("tempfile").mktemp(suffix=".h5ad"))  # h5ad-writable provenance
 
 
@@ -98,6 +101,14 @@ def test_model_simulate_and_modes(counts):
     np.testing.assert_array_equal(sim.X, model.simulate(30, random_state=0).X)
     with pytest.raises(ValueError, match="mode"):
         model.simulate(5, mode="nope")
+    with pytest.raises(ValueError, match="noise_scale"):
+        model.simulate(5, noise_scale="big")
+    # more latent noise moves simulated cells further from the training cells
+    from scgrn.models._simulate import nearest_distances
+
+    near = model.simulate(60, noise_scale=0.0, spread=0.0, calibrate=False).X
+    far = model.simulate(60, noise_scale=4.0, calibrate=False).X
+    assert np.median(nearest_distances(ad.X, far)) > np.median(nearest_distances(ad.X, near))
 
 
 def test_input_checks(counts):

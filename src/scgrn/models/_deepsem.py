@@ -23,9 +23,19 @@ from ._deepsem_module import (
     standardise,
     train_deepsem,
 )
-from ._simulate import SIMULATION_MODES, decode_samples, quantile_map, standardisation_stats, unstandardise
+from ._simulate import (
+    AUTO_GRID,
+    SIMULATION_MODES,
+    decode_samples,
+    nearest_distances,
+    quantile_map,
+    standardisation_stats,
+    unstandardise,
+)
 
 MIN_CELLS = 10
+#: default weight of the data-shaped latent noise in :meth:`DeepSEM.simulate`
+DEFAULT_SPREAD = 0.4
 
 
 class DeepSEM:
@@ -174,29 +184,57 @@ class DeepSEM:
         return (mu * signs[:, None, None]).mean(0).numpy().astype(np.float32)
 
     def _simulate_values(
-        self, n_obs: int, *, mode: str, noise_scale: float, rng: np.random.Generator
+        self, n_obs: int, *, mode: str, noise_scale: float, spread: float, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """Decoded cells on the training scale (before calibration) and their source cells."""
         module = self._require_trained()
         scaled, _, _ = standardise(self._x, self.config.standardise)
-        decoded, source = decode_samples(module, scaled, int(n_obs), mode=mode, noise_scale=noise_scale, rng=rng)
+        decoded, source = decode_samples(
+            module, scaled, int(n_obs), mode=mode, noise_scale=noise_scale, spread=spread, rng=rng
+        )
         mean, std = standardisation_stats(self._x, self.config.standardise)
         return unstandardise(decoded, mean, std), source
+
+    def _auto_noise_scale(self, *, mode: str, spread: float, rng: np.random.Generator, n_probe: int = 200) -> float:
+        """Smallest noise scale (of :data:`AUTO_GRID`) whose simulated cells are, in median,
+        as far from their nearest training cell as a training cell is from its nearest
+        other training cell (a stand-in for a new real cell)."""
+        x = self._x
+        if x.shape[0] < 3:
+            return 1.0
+        target = float(np.median(nearest_distances(x)))
+        n_probe = int(min(n_probe, max(x.shape[0], 50)))
+        for c in AUTO_GRID:
+            y, _ = self._simulate_values(n_probe, mode=mode, noise_scale=c, spread=spread, rng=rng)
+            if float(np.median(nearest_distances(x, quantile_map(y, x, rng)))) >= target:
+                return float(c)
+        return float(AUTO_GRID[-1])
+
+    def _resolve_noise_scale(self, noise_scale, *, mode, spread, rng) -> float:
+        if isinstance(noise_scale, str):
+            if noise_scale != "auto":
+                raise ValueError(f"noise_scale must be a number or 'auto', got {noise_scale!r}.")
+            return self._auto_noise_scale(mode=mode, spread=spread, rng=rng)
+        return float(noise_scale)
 
     def simulate(
         self,
         n_obs: int | None = None,
         *,
         mode: str = "posterior",
-        noise_scale: float = 1.0,
+        noise_scale: float | str = "auto",
+        spread: float = DEFAULT_SPREAD,
         calibrate: bool = True,
         random_state: int = 0,
     ) -> AnnData:
         """Simulate cells through the learned GRN (DeepSEM's "scRNA-seq simulation").
 
-        Each simulated cell starts from a training cell, perturbs its latent
-        ``z = mu + noise_scale * sigma * n`` and decodes it through the inverse GRN layer
-        of one ensemble member (cells are spread over members), then undoes the z-scoring.
+        Each simulated cell starts from a training cell ``s``, perturbs its latent
+        ``z = mu_s + noise_scale * (sigma_s * n + spread * (mu_t - mu_u) / sqrt(2))``
+        (``n ~ N(0, I)``; ``t, u`` two random training cells, so part of the noise follows
+        the directions in which real cells differ) and decodes it through the inverse GRN
+        layer of one ensemble member (cells are spread over members), then undoes the
+        z-scoring. ``noise_scale=1, spread=0`` is the paper's ``z = mu + sigma * n``.
 
         Parameters
         ----------
@@ -206,7 +244,13 @@ class DeepSEM:
             ``"posterior"`` (the paper's scheme, above) or ``"prior"`` (``z ~ N(0, noise_scale^2 I)``,
             no source cell).
         noise_scale
-            Multiplies the latent noise (1 = the model's own posterior spread).
+            Multiplies the latent noise. ``"auto"``: the smallest value on a grid for which
+            simulated cells are, in median, as far from their nearest training cell as a
+            training cell is from its nearest other training cell, so that the simulator
+            does not replay its input (a well-trained DeepSEM reconstructs its input closely,
+            and the paper's ``noise_scale=1`` then gives near-copies).
+        spread
+            Weight of the data-shaped part of the noise (``0``: the posterior noise only).
         calibrate
             Map every gene onto the training cells' empirical distribution by rank (see
             :func:`scgrn.tl.simulate`); ``False`` returns the decoder's output, clipped to the
@@ -237,7 +281,8 @@ class DeepSEM:
         if n_obs < 1:
             raise ValueError(f"n_obs must be a positive integer, got {n_obs!r}.")
         rng = np.random.default_rng(random_state)
-        y, source = self._simulate_values(n_obs, mode=mode, noise_scale=noise_scale, rng=rng)
+        noise_scale = self._resolve_noise_scale(noise_scale, mode=mode, spread=spread, rng=rng)
+        y, source = self._simulate_values(n_obs, mode=mode, noise_scale=noise_scale, spread=spread, rng=rng)
         if calibrate:
             y = quantile_map(y, self._x, rng)
         else:
@@ -254,6 +299,7 @@ class DeepSEM:
                 **{k: v for k, v in self.params().items() if v is not None},
                 "mode": mode,
                 "noise_scale": float(noise_scale),
+                "spread": float(spread),
                 "calibrate": bool(calibrate),
                 "simulation_random_state": int(random_state),
             },

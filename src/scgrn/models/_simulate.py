@@ -14,6 +14,8 @@ These helpers use only the ensemble's public ``encode``/``decode`` methods.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -98,6 +100,7 @@ def decode_samples(
     *,
     mode: str = "posterior",
     noise_scale: float = 1.0,
+    spread: float = 0.0,
     rng: np.random.Generator,
     chunk: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -106,15 +109,19 @@ def decode_samples(
     Cell ``j`` is decoded by ensemble member ``j % n_models`` (every member carries its own
     GRN). ``mode="posterior"`` (the paper's scheme): cell ``j`` starts from training cell
     ``source[j]`` (training cells taken in a random order, each about ``n / n_cells`` times),
-    ``z = mu + noise_scale * sigma * n``. ``mode="prior"``: ``z = noise_scale * n``, no
-    source cell (``source`` is then drawn at random and used only for library sizes).
+    ``z = mu + noise_scale * sigma * n`` (``n ~ N(0, I)``), plus, when ``spread > 0``,
+    ``noise_scale * spread * (mu_t - mu_u) / sqrt(2)`` for two training cells ``t, u`` drawn
+    at random: a draw with the training cells' own latent covariance, so the perturbation
+    moves along the directions in which real cells of the group differ, not only gene by
+    gene. ``mode="prior"``: ``z = noise_scale * n``, no source cell (``source`` is then
+    drawn at random and used only for library sizes).
 
     Returns the decoded cells ``(n, n_genes)`` and the source cell of each.
     """
     if mode not in SIMULATION_MODES:
         raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}.")
-    if noise_scale < 0:
-        raise ValueError(f"noise_scale must be >= 0, got {noise_scale!r}.")
+    if noise_scale < 0 or spread < 0:
+        raise ValueError(f"noise_scale and spread must be >= 0, got {noise_scale!r} and {spread!r}.")
     n_cells, n_genes = scaled.shape
     e = module.config.n_models
     reps = int(np.ceil(n / n_cells))
@@ -139,9 +146,29 @@ def decode_samples(
             xb = data[torch.as_tensor(source[padded])]  # (E, b, G)
             mu, logvar = module.encode(xb, i_minus_w)
             z = mu + noise_scale * torch.exp(0.5 * logvar) * eps
+            if spread > 0:
+                pair = torch.as_tensor(rng.integers(n_cells, size=(2, e, b)))
+                mu_t, _ = module.encode(data[pair[0]], i_minus_w)
+                mu_u, _ = module.encode(data[pair[1]], i_minus_w)
+                z = z + noise_scale * spread * (mu_t - mu_u) / math.sqrt(2.0)
         else:
             z = noise_scale * eps
         dec = module.decode(z, i_minus_w).numpy()
         for k, c in enumerate(cols):
             out[c] = dec[k, : len(c)]
     return out, source
+
+
+def nearest_distances(reference: np.ndarray, query: np.ndarray | None = None) -> np.ndarray:
+    """Euclidean distance of each query cell to its nearest reference cell; ``query=None``:
+    of each reference cell to its nearest *other* reference cell (leave-one-out)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=1 if query is not None else 2).fit(reference)
+    if query is not None:
+        return nn.kneighbors(query)[0][:, 0]
+    return nn.kneighbors(reference)[0][:, 1]
+
+
+#: noise scales tried by ``noise_scale="auto"``
+AUTO_GRID = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)

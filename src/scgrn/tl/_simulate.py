@@ -15,7 +15,7 @@ from scipy.special import ndtr, ndtri
 from .. import __version__
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import expression_matrix
-from ..models._deepsem import DeepSEM
+from ..models._deepsem import DEFAULT_SPREAD, DeepSEM
 from ..models._deepsem_module import train_deepsem
 from ..models._simulate import log_normalise, quantile_map
 
@@ -26,6 +26,17 @@ SCALES = ("auto", "counts", "log")
 #: fewest cells a group may have
 MIN_GROUP_CELLS = 2
 BASELINES = ("independent", "copula")
+#: DeepSEM settings for simulation, under any the user passes: one member (simulation
+#: needs no GRN ensemble), a faster MLP learning rate and smaller batches, because a
+#: simulator must reconstruct its cells well, which the GRN presets' 30 epochs do not reach
+SIMULATION_DEFAULTS = dict(n_models=1, lr_nn=1e-3, batch_size=32)
+#: ``n_epochs=None``: enough epochs for about this many optimiser steps (30 to 300 epochs)
+AUTO_STEPS = 1000
+
+
+def _auto_epochs(n_cells: int, batch_size: int) -> int:
+    steps_per_epoch = max(1, n_cells // min(batch_size, n_cells))
+    return int(np.clip(np.ceil(AUTO_STEPS / steps_per_epoch), 30, 300))
 
 
 def _looks_like_counts(x: np.ndarray) -> bool:
@@ -149,7 +160,8 @@ def simulate(
     layer: str | None = None,
     scale: str = "auto",
     mode: str = "posterior",
-    noise_scale: float = 1.0,
+    noise_scale: float | str = "auto",
+    spread: float = DEFAULT_SPREAD,
     calibrate: bool = True,
     preset: str = "default",
     key_added: str = SIMULATE,
@@ -160,11 +172,13 @@ def simulate(
 ) -> AnnData:
     """Simulate realistic cells through a learned GRN (DeepSEM's "scRNA-seq simulation").
 
-    A DeepSEM ensemble is trained on the cells (one model **per group** when ``groupby`` is
+    A DeepSEM model is trained on the cells (one model **per group** when ``groupby`` is
     given, so every cell type gets its own GRN, as in the DeepSEM paper); each simulated
-    cell starts from a training cell of its group, perturbs the latent
-    ``z = mu + noise_scale * sigma * n`` and is decoded through the inverse GRN layer of one
-    ensemble member, then mapped back to the input's scale:
+    cell starts from a training cell ``s`` of its group, perturbs the latent
+    ``z = mu_s + noise_scale * (sigma_s * n + spread * (mu_t - mu_u) / sqrt(2))`` (the
+    paper's ``mu + sigma * n`` plus a data-shaped part: ``t, u`` are two random training
+    cells of the group) and is decoded through the inverse GRN layer, then mapped back to
+    the input's scale:
 
     - **log-normalised input**: the z-scoring is undone; with ``calibrate=True`` (default)
       every gene then takes the training cells' values by rank (the model decides which
@@ -196,7 +210,12 @@ def simulate(
         ``"posterior"`` (the paper's scheme) or ``"prior"`` (``z ~ N(0, I)``, no source
         cell; library sizes drawn from the training cells).
     noise_scale
-        Multiplies the latent noise.
+        Multiplies the latent noise; ``"auto"`` picks, per group, the smallest value for which
+        simulated cells are (in median) as far from their nearest training cell as training
+        cells are from each other, so the simulator does not replay its input (see
+        :meth:`scgrn.models.DeepSEM.simulate`).
+    spread
+        Weight of the data-shaped part of the noise (0: the paper's scheme only).
     calibrate
         Per-gene calibration to the training distribution (above).
     preset
@@ -210,7 +229,10 @@ def simulate(
     show_progress_bar
         Progress bar over epochs (``None``: ``scgrn.settings.show_progress_bar``).
     **hyperparameters
-        Any :class:`scgrn.models.DeepSEMConfig` field (``n_models``, ``n_epochs``, ...).
+        Any :class:`scgrn.models.DeepSEMConfig` field (``n_models``, ``n_epochs``, ...),
+        over the preset and over simulation's own defaults ``n_models=1, lr_nn=1e-3,
+        batch_size=32`` and ``n_epochs`` for about 1000 optimiser steps per group
+        (30 to 300 epochs).
 
     Returns
     -------
@@ -219,7 +241,8 @@ def simulate(
     sparse when the input was sparse); ``obs['simulated'] = True``; ``obs[groupby]``
     when ``groupby`` is given; ``uns['simulate' | key_added]``: ``method``, ``version``,
     ``scale``, ``groupby``, ``groups``, ``n_obs`` per group, ``params`` (every
-    hyperparameter, mode, noise scale, calibration, seed) and ``final_loss`` per group.
+    hyperparameter, mode, noise scale, calibration, seed), and per group ``final_loss``,
+    ``noise_scale`` (as resolved) and ``n_epochs``.
 
     Examples
     --------
@@ -241,7 +264,7 @@ def simulate(
     rng = np.random.default_rng(random_state)
     dev = resolve_device(device)
     bar = resolve_progress_bar(show_progress_bar)
-    parts, final_loss, params = [], {}, None
+    parts, final_loss, params, noise_used, epochs_used = [], {}, None, {}, {}
     for g, idx, n in zip(groups, index, sizes):
         if n == 0:
             parts.append(np.zeros((0, adata.n_vars)))
@@ -251,14 +274,20 @@ def simulate(
             xlog, library, target_sum = log_normalise(xg)
         else:
             xlog = xg
-        model = DeepSEM._from_array(xlog, adata.var_names, preset=preset, **hyperparameters)
+        hp = {**SIMULATION_DEFAULTS, **hyperparameters}
+        if hp.get("n_epochs") is None:
+            hp["n_epochs"] = _auto_epochs(len(idx), int(hp["batch_size"]))
+        model = DeepSEM._from_array(xlog, adata.var_names, preset=preset, **hp)
         model.random_state = int(random_state)
         model.module, model.history = train_deepsem(
             xlog, model.config, seed=int(random_state), device=dev, show_progress_bar=bar
         )
         params = model.params()
         final_loss[str(g)] = float(model.history["reconstruction"][-1].mean())
-        y, source = model._simulate_values(n, mode=mode, noise_scale=noise_scale, rng=rng)
+        scale_g = model._resolve_noise_scale(noise_scale, mode=mode, spread=spread, rng=rng)
+        noise_used[str(g)] = scale_g
+        epochs_used[str(g)] = int(hp["n_epochs"])
+        y, source = model._simulate_values(n, mode=mode, noise_scale=scale_g, spread=spread, rng=rng)
         if scale == "counts":
             lib = library[source] if mode == "posterior" else library[rng.integers(len(library), size=n)]
             parts.append(_counts_from_log(y, lib, target_sum, xg, calibrate, rng))
@@ -278,12 +307,15 @@ def simulate(
             **{k: v for k, v in (params or {}).items() if v is not None},
             "layer": "X" if layer is None else layer,
             "mode": mode,
-            "noise_scale": float(noise_scale),
+            "noise_scale": str(noise_scale),
+            "spread": float(spread),
             "calibrate": bool(calibrate),
             "random_state": int(random_state),
             "models": "one per group" if groupby is not None else "one",
         },
         "final_loss": final_loss,
+        "noise_scale": noise_used,
+        "n_epochs": epochs_used,
     }
     sim = _assemble(adata, parts, groups, groupby, scale, x_dtype, sparse_in, record, key_added)
     logg.info(
