@@ -202,3 +202,20 @@ def test_mouse_bladder_loader_missing(tmp_path):
 def test_mouse_bladder_loader(shared_data_dir):
     adata = scgrn.datasets.mouse_bladder()
     assert adata.shape == (2100, 20670) and adata.obs["label"].nunique() == 16
+
+
+def test_augmentation_bench(counts):
+    res = scgrn.bench.augmentation(
+        counts, groupby="kind", target="b", fractions=(0.5, 0.04), n_added=60, n_trees=20, n_pcs=10,
+        arms=("none", "upsample", "simulate", "copula"), simulate_kwargs=dict(n_epochs=3, hidden_dim=8),
+    )
+    assert len(res) == 8 and set(res["arm"]) == {"none", "upsample", "simulate", "copula"}
+    kept = res.set_index(["fraction", "arm"])["n_target_kept"]
+    assert kept[(0.5, "none")] == 16 and kept[(0.04, "none")] == 1
+    one = res[(res["fraction"] == 0.04) & (res["arm"].isin(["simulate", "copula"]))]
+    assert one["aupr"].isna().all()  # one kept cell: nothing to simulate from
+    ok = res.dropna()
+    assert ((ok["aupr"] >= 0) & (ok["aupr"] <= 1)).all()
+    assert (res.loc[res["arm"] == "upsample", "n_added"] == 60).all()
+    with pytest.raises(ValueError, match="arm"):
+        scgrn.bench.augmentation(counts, groupby="kind", target="b", arms=("gan",))

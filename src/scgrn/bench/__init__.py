@@ -7,3 +7,7 @@ __all__ = ["dream4", "dream_aupr", "score_network"]
 from ._beeline import available_datasets, beeline  # noqa: E402
 
 __all__ += ["beeline", "available_datasets"]
+
+from ._augmentation import augmentation  # noqa: E402
+
+__all__ += ["augmentation"]

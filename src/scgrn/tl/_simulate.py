@@ -14,7 +14,7 @@ from scipy.special import ndtr, ndtri
 
 from .. import __version__
 from .._settings import resolve_device, resolve_progress_bar
-from .._validate import expression_matrix
+from .._validate import _to_dense_float32, expression_matrix
 from ..models._deepsem import DEFAULT_SPREAD, DeepSEM
 from ..models._deepsem_module import train_deepsem
 from ..models._simulate import log_normalise, quantile_map
@@ -49,7 +49,14 @@ def _read_input(adata: AnnData, *, layer: str | None, scale: str) -> tuple[np.nd
         raise TypeError(f"adata must be an AnnData (cells x genes), got {type(adata).__name__}.")
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}.")
-    x = expression_matrix(adata, layer=layer, min_cells=MIN_GROUP_CELLS, expect=None)
+    stored = adata.layers[layer] if layer is not None and layer in adata.layers else adata.X
+    nonzero = np.asarray((stored != 0).sum(0)).ravel() > 0 if stored is not None else None
+    if nonzero is not None and 0 < nonzero.sum() < adata.n_vars:
+        # genes that are zero in every cell are allowed here (they simulate as zeros): check the rest
+        expression_matrix(adata[:, nonzero], layer=layer, min_cells=MIN_GROUP_CELLS, expect=None)
+        x = _to_dense_float32(stored)
+    else:
+        x = expression_matrix(adata, layer=layer, min_cells=MIN_GROUP_CELLS, expect=None)
     where = f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
     if scale == "auto":
         scale = "counts" if _looks_like_counts(x) else "log"
@@ -317,6 +324,9 @@ def simulate(
         "noise_scale": noise_used,
         "n_epochs": epochs_used,
     }
+    zero = ~(x != 0).any(0)
+    for part in parts:  # genes never seen expressed stay zero (uncalibrated Poisson draws included)
+        part[:, zero] = 0
     sim = _assemble(adata, parts, groups, groupby, scale, x_dtype, sparse_in, record, key_added)
     logg.info(
         "    finished",
