@@ -219,3 +219,15 @@ def test_augmentation_bench(counts):
     assert (res.loc[res["arm"] == "upsample", "n_added"] == 60).all()
     with pytest.raises(ValueError, match="arm"):
         scgrn.bench.augmentation(counts, groupby="kind", target="b", arms=("gan",))
+
+
+def test_plots(counts):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    sims = {"copula": scgrn.tl.simulate_baseline(counts, n_obs=60, groupby="kind")}
+    ax = scgrn.pl.simulation(counts, sims, color="kind", n_pcs=5, show=False)
+    assert len(ax.collections) == 3  # real + two groups
+    res = scgrn.metrics.top_edge_overlap(np.eye(10) + np.arange(100).reshape(10, 10), np.arange(100).reshape(10, 10))
+    fig = scgrn.pl.grn_consistency({"a": res}, return_fig=True)
+    assert fig.axes[0].get_ylabel().startswith("GRN consistency")
