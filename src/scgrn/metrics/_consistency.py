@@ -108,7 +108,8 @@ def grn_consistency(
     ----------
     real, simulated
         AnnData (``X`` or ``layer``) with the same ``var_names``, or arrays with the same
-        genes (then named ``g0, g1, ...``). Raw counts (``log1p="auto"``: non-negative
+        genes (then named ``g0, g1, ...``). ``simulated`` may be a ``{name: data}`` mapping
+        of several simulators (the real GRN is then inferred once). Raw counts (``log1p="auto"``: non-negative
         integers, maximum above 30) are normalised to the real cells' median library size
         and log1p-transformed first.
     method
@@ -128,7 +129,8 @@ def grn_consistency(
     Returns
     -------
     DataFrame with one row per fraction: ``top``, ``k`` (edges compared), ``consistency``
-    (shared share of the top ``k``) and ``random`` (expected share for unrelated networks).
+    (shared share of the top ``k``) and ``random`` (expected share for unrelated networks);
+    with a mapping, one block per simulator and a first column ``simulator``.
 
     Examples
     --------
@@ -139,23 +141,30 @@ def grn_consistency(
     """
     if method not in CONSISTENCY_METHODS:
         raise ValueError(f"method must be one of {CONSISTENCY_METHODS}, got {method!r}.")
-    names = []
-    for d in (real, simulated):
-        names.append(pd.Index(d.var_names) if isinstance(d, AnnData) else None)
-    if names[0] is not None and names[1] is not None and not names[0].equals(names[1]):
+    many = isinstance(simulated, dict)
+    sims = dict(simulated) if many else {"simulated": simulated}
+    names = [pd.Index(d.var_names) if isinstance(d, AnnData) else None for d in [real, *sims.values()]]
+    known = [n for n in names if n is not None]
+    if any(not n.equals(known[0]) for n in known):
         raise ValueError("real and simulated must have the same var_names in the same order.")
-    var_names = next((n for n in names if n is not None), None)
-    r, s = _comparable([_matrix(real, layer), _matrix(simulated, layer)], log1p)
+    var_names = known[0] if known else None
+    mats = _comparable([_matrix(real, layer)] + [_matrix(d, layer) for d in sims.values()], log1p)
     if var_names is None:
-        var_names = pd.Index([f"g{i}" for i in range(r.shape[1])])
+        var_names = pd.Index([f"g{i}" for i in range(mats[0].shape[1])])
     grns = []
-    for x in (r, s):
+    for x in mats:
         ad = AnnData(x.astype(np.float32), var=pd.DataFrame(index=var_names.astype(str)))
-        # genes that are zero in one set cannot enter the judge: tiny jitter keeps them
+        # genes that are constant in one set cannot enter every judge: a tiny jitter keeps them
         constant = x.std(0) == 0
         if constant.any():
             rng = np.random.default_rng(random_state)
             ad.X[:, constant] += rng.normal(scale=1e-6, size=(x.shape[0], int(constant.sum()))).astype(np.float32)
         grns.append(_infer(ad, method, tfs, random_state, method_kwargs))
     regulators = None if tfs is None else np.sort(var_names.get_indexer(list(tfs)))
-    return top_edge_overlap(grns[0], grns[1], top=top, regulators=regulators)
+    frames = []
+    for name, grn in zip(sims, grns[1:]):
+        res = top_edge_overlap(grns[0], grn, top=top, regulators=regulators)
+        if many:
+            res.insert(0, "simulator", name)
+        frames.append(res)
+    return pd.concat(frames, ignore_index=True)

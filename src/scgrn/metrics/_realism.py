@@ -32,8 +32,10 @@ def _comparable(mats: list[np.ndarray], log1p: str | bool) -> list[np.ndarray]:
     shapes = {m.shape[1] for m in mats}
     if len(shapes) != 1:
         raise ValueError(f"the matrices have different numbers of genes: {sorted(shapes)}.")
-    if log1p == "auto":
-        log1p = all(_is_counts(m) for m in mats)
+    if log1p == "auto":  # all non-negative integers, one at least looking like counts
+        log1p = any(_is_counts(m) for m in mats) and all(
+            (m >= 0).all() and np.all(m == np.round(m)) for m in mats
+        )
     if not log1p:
         return mats
     lib0 = mats[0].sum(1)
