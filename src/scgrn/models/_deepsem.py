@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,14 @@ class DeepSEM:
             y, _ = self._simulate_values(n_probe, mode=mode, noise_scale=c, spread=spread, rng=rng)
             if float(np.median(nearest_distances(x, quantile_map(y, x, rng)))) >= target:
                 return float(c)
+        warnings.warn(
+            f"noise_scale='auto' reached the largest value tried ({AUTO_GRID[-1]}) before simulated "
+            "cells were as far from the training cells as these are from each other; the simulated "
+            "cells may sit closer to the training cells than new real cells would. Check with "
+            "scgrn.metrics.simulation_closeness, or raise `spread`.",
+            UserWarning,
+            stacklevel=3,
+        )
         return float(AUTO_GRID[-1])
 
     def _resolve_noise_scale(self, noise_scale, *, mode, spread, rng) -> float:
