@@ -42,6 +42,7 @@ def counts():
     return _counts()
 
 
+@pytest.mark.filterwarnings("ignore:noise_scale='auto' reached")  # a 3-epoch model
 def test_counts_output_scale_names_integers(counts):
     sim = scgrn.tl.simulate(counts, groupby="kind", n_obs=90, random_state=1, **FAST)
     assert sim.n_obs == 90 and list(sim.var_names) == list(counts.var_names)
