@@ -171,4 +171,4 @@ def nearest_distances(reference: np.ndarray, query: np.ndarray | None = None) ->
 
 
 #: noise scales tried by ``noise_scale="auto"``
-AUTO_GRID = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+AUTO_GRID = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 24.0)
