@@ -17,3 +17,7 @@ from ._clustering import (  # noqa: E402
 )
 
 __all__ += ["clustering", "prepare_clustering", "embed_cells", "score_embedding", "summarise_clustering"]
+
+from ._augmentation import augmentation  # noqa: E402
+
+__all__ += ["augmentation"]

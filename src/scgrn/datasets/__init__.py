@@ -27,6 +27,6 @@ from ._perturbation import crop_seq, simulate_perturbation_screen  # noqa: E402
 
 __all__ += ["simulate_perturbation_screen", "crop_seq"]
 
-from ._clustering import clustering, list_clustering  # noqa: E402
+from ._clustering import clustering, list_clustering, mouse_bladder  # noqa: E402
 
-__all__ += ["clustering", "list_clustering"]
+__all__ += ["clustering", "list_clustering", "mouse_bladder"]

@@ -34,3 +34,8 @@ __all__ += ["precision_recall_at_k", "energy_distance", "sinkhorn_w2"]
 from ._cluster import cluster_scores  # noqa: E402
 
 __all__ += ["cluster_scores"]
+
+from ._consistency import grn_consistency, top_edge_overlap  # noqa: E402
+from ._realism import realism_auc, simulation_closeness  # noqa: E402
+
+__all__ += ["realism_auc", "simulation_closeness", "grn_consistency", "top_edge_overlap"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,19 @@ from ._deepsem_module import (
     standardise,
     train_deepsem,
 )
+from ._simulate import (
+    AUTO_GRID,
+    SIMULATION_MODES,
+    decode_samples,
+    nearest_distances,
+    quantile_map,
+    standardisation_stats,
+    unstandardise,
+)
 
 MIN_CELLS = 10
+#: default weight of the data-shaped latent noise in :meth:`DeepSEM.simulate`
+DEFAULT_SPREAD = 0.4
 
 
 def _gene_scale(x: np.ndarray, mode: str) -> np.ndarray:
@@ -116,6 +128,22 @@ class DeepSEM:
             show_progress_bar=resolve_progress_bar(show_progress_bar),
         )
 
+    @classmethod
+    def _from_array(cls, x: np.ndarray, var_names, *, preset: str = "default", **hyperparameters) -> "DeepSEM":
+        """A model on an already validated cells x genes matrix (no minimum of cells, genes
+        may be constant): what :func:`scgrn.tl.simulate` uses per group."""
+        model = cls.__new__(cls)
+        model.config = make_config(preset, **hyperparameters)
+        model.preset = preset
+        model._x = np.asarray(x, dtype=np.float32)
+        model.tfs = None
+        model.var_names = pd.Index(var_names).copy()
+        model.layer = None
+        model.module = None
+        model.history = {}
+        model.random_state = 0
+        return model
+
     def _require_trained(self) -> DeepSEMEnsemble:
         if self.module is None:
             raise RuntimeError("The model is not trained yet: call `.train()` first.")
@@ -184,6 +212,137 @@ class DeepSEM:
         if units == "expression":
             latent = latent * _gene_scale(x, self.config.standardise)
         return latent.astype(np.float32)
+
+    def _simulate_values(
+        self, n_obs: int, *, mode: str, noise_scale: float, spread: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded cells on the training scale (before calibration) and their source cells."""
+        module = self._require_trained()
+        scaled, _, _ = standardise(self._x, self.config.standardise)
+        decoded, source = decode_samples(
+            module, scaled, int(n_obs), mode=mode, noise_scale=noise_scale, spread=spread, rng=rng
+        )
+        mean, std = standardisation_stats(self._x, self.config.standardise)
+        return unstandardise(decoded, mean, std), source
+
+    def _auto_noise_scale(self, *, mode: str, spread: float, rng: np.random.Generator, n_probe: int = 200) -> float:
+        """Smallest noise scale (of :data:`AUTO_GRID`) whose simulated cells are, in median,
+        as far from their nearest training cell as a training cell is from its nearest
+        other training cell (a stand-in for a new real cell)."""
+        x = self._x
+        if x.shape[0] < 3:
+            return 1.0
+        target = float(np.median(nearest_distances(x)))
+        n_probe = int(min(n_probe, max(x.shape[0], 50)))
+        for c in AUTO_GRID:
+            y, _ = self._simulate_values(n_probe, mode=mode, noise_scale=c, spread=spread, rng=rng)
+            if float(np.median(nearest_distances(x, quantile_map(y, x, rng)))) >= target:
+                return float(c)
+        warnings.warn(
+            f"noise_scale='auto' reached the largest value tried ({AUTO_GRID[-1]}) before simulated "
+            "cells were as far from the training cells as these are from each other; the simulated "
+            "cells may sit closer to the training cells than new real cells would. Check with "
+            "scgrn.metrics.simulation_closeness, or raise `spread`.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return float(AUTO_GRID[-1])
+
+    def _resolve_noise_scale(self, noise_scale, *, mode, spread, rng) -> float:
+        if isinstance(noise_scale, str):
+            if noise_scale != "auto":
+                raise ValueError(f"noise_scale must be a number or 'auto', got {noise_scale!r}.")
+            return self._auto_noise_scale(mode=mode, spread=spread, rng=rng)
+        return float(noise_scale)
+
+    def simulate(
+        self,
+        n_obs: int | None = None,
+        *,
+        mode: str = "posterior",
+        noise_scale: float | str = "auto",
+        spread: float = DEFAULT_SPREAD,
+        calibrate: bool = True,
+        random_state: int = 0,
+    ) -> AnnData:
+        """Simulate cells through the learned GRN (DeepSEM's "scRNA-seq simulation").
+
+        Each simulated cell starts from a training cell ``s``, perturbs its latent
+        ``z = mu_s + noise_scale * (sigma_s * n + spread * (mu_t - mu_u) / sqrt(2))``
+        (``n ~ N(0, I)``; ``t, u`` two random training cells, so part of the noise follows
+        the directions in which real cells differ) and decodes it through the inverse GRN
+        layer of one ensemble member (cells are spread over members), then undoes the
+        z-scoring. ``noise_scale=1, spread=0`` is the paper's ``z = mu + sigma * n``.
+
+        Parameters
+        ----------
+        n_obs
+            Cells to simulate (``None``: as many as the training cells).
+        mode
+            ``"posterior"`` (the paper's scheme, above) or ``"prior"`` (``z ~ N(0, noise_scale^2 I)``,
+            no source cell).
+        noise_scale
+            Multiplies the latent noise. ``"auto"``: the smallest value on a grid for which
+            simulated cells are, in median, as far from their nearest training cell as a
+            training cell is from its nearest other training cell, so that the simulator
+            does not replay its input (a well-trained DeepSEM reconstructs its input closely,
+            and the paper's ``noise_scale=1`` then gives near-copies).
+        spread
+            Weight of the data-shaped part of the noise (``0``: the posterior noise only).
+        calibrate
+            Map every gene onto the training cells' empirical distribution by rank (see
+            :func:`scgrn.tl.simulate`); ``False`` returns the decoder's output, clipped to the
+            training range of each gene.
+        random_state
+            Seed of the sampling.
+
+        Returns
+        -------
+        AnnData with the training ``var_names``, ``X`` float32 on the training scale
+        (log-normalised), ``obs['simulated'] = True``, ``obs['source_cell']`` (index of
+        the training cell each started from, -1 in ``"prior"`` mode) and
+        ``uns['simulate']`` (method, version, params).
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.krumsiek11()
+        >>> model = scgrn.models.DeepSEM(adata, n_models=2, n_epochs=2)
+        >>> model.train(show_progress_bar=False)
+        >>> sim = model.simulate(100)
+        >>> sim.shape, bool(sim.obs["simulated"].all())
+        ((100, 11), True)
+        """
+        if mode not in SIMULATION_MODES:
+            raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}.")
+        n_obs = self._x.shape[0] if n_obs is None else int(n_obs)
+        if n_obs < 1:
+            raise ValueError(f"n_obs must be a positive integer, got {n_obs!r}.")
+        rng = np.random.default_rng(random_state)
+        noise_scale = self._resolve_noise_scale(noise_scale, mode=mode, spread=spread, rng=rng)
+        y, source = self._simulate_values(n_obs, mode=mode, noise_scale=noise_scale, spread=spread, rng=rng)
+        if calibrate:
+            y = quantile_map(y, self._x, rng)
+        else:
+            y = np.clip(y, self._x.min(0), self._x.max(0))
+        obs = pd.DataFrame(
+            {"simulated": True, "source_cell": source if mode == "posterior" else -1},
+            index=pd.Index([f"sim-{i}" for i in range(n_obs)]),
+        )
+        sim = AnnData(np.asarray(y, dtype=np.float32), obs=obs, var=pd.DataFrame(index=self.var_names.copy()))
+        sim.uns["simulate"] = {
+            "method": "deepsem",
+            "version": __version__,
+            "params": {
+                **{k: v for k, v in self.params().items() if v is not None},
+                "mode": mode,
+                "noise_scale": float(noise_scale),
+                "spread": float(spread),
+                "calibrate": bool(calibrate),
+                "simulation_random_state": int(random_state),
+            },
+        }
+        return sim
 
     def params(self) -> dict:
         """Every hyperparameter (``alpha`` and ``lr_adj`` resolved) plus preset and seed (what ``adata.uns`` records)."""

@@ -8,3 +8,7 @@ __all__ = ["grn", "training_history"]
 from ._benchmark import benchmark_box, benchmark_heatmap  # noqa: E402
 
 __all__ += ["benchmark_heatmap", "benchmark_box"]
+
+from ._simulation import grn_consistency, simulation  # noqa: E402
+
+__all__ += ["simulation", "grn_consistency"]

@@ -22,3 +22,7 @@ __all__ += ["grnboost2", "genie3", "correlation", "partial_correlation", "pidc"]
 from ._clustering import leiden_matched  # noqa: E402
 
 __all__ += ["leiden_matched"]
+
+from ._simulate import simulate, simulate_baseline  # noqa: E402
+
+__all__ += ["simulate", "simulate_baseline"]

@@ -1,0 +1,234 @@
+"""tl.simulate / DeepSEM.simulate / tl.simulate_baseline and the simulation metrics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from anndata import AnnData
+from scipy import sparse
+
+import scgrn
+from scgrn.models._deepsem_module import standardise
+from scgrn.models._simulate import quantile_map, standardisation_stats, unstandardise
+
+FAST = dict(n_models=2, n_epochs=3, hidden_dim=8, show_progress_bar=False)
+
+
+def _counts(n_cells=120, n_genes=25, seed=0):
+    """Counts with two cell types and a correlated gene module (library sizes vary)."""
+    rng = np.random.default_rng(seed)
+    kind = np.repeat(["a", "b"], [n_cells - n_cells // 3, n_cells // 3])
+    base = rng.gamma(1.0, 1.0, size=n_genes)
+    module = rng.normal(size=(n_cells, 1))
+    rate = base * np.exp(0.6 * module * (np.arange(n_genes) < 8))
+    rate[kind == "b", 10:15] *= 8
+    lib = rng.lognormal(0, 0.4, size=(n_cells, 1)) * 20
+    x = rng.poisson(rate * lib / base.sum() * 4).astype(np.float32)
+    x[:, (x.sum(0) == 0)] = 1  # no all-zero genes
+    x[0, :] = np.maximum(x[0, :], 40)  # a max above 30: looks like counts
+    ad = AnnData(x, obs=pd.DataFrame({"kind": pd.Categorical(kind)}, index=[f"c{i}" for i in range(n_cells)]),
+                 var=pd.DataFrame(index=[f"G{i}" for i in range(n_genes)]))
+    return ad
+
+
+def _log(ad):
+    out = ad.copy()
+    lib = out.X.sum(1, keepdims=True)
+    out.X = np.log1p(out.X / lib * np.median(lib)).astype(np.float32)
+    return out
+
+
+@pytest.fixture(scope="module")
+def counts():
+    return _counts()
+
+
+@pytest.mark.filterwarnings("ignore:noise_scale='auto' reached")  # a 3-epoch model
+def test_counts_output_scale_names_integers(counts):
+    sim = scgrn.tl.simulate(counts, groupby="kind", n_obs=90, random_state=1, **FAST)
+    assert sim.n_obs == 90 and list(sim.var_names) == list(counts.var_names)
+    assert sim.obs["simulated"].all() and sim.obs["simulated"].dtype == bool
+    assert set(sim.obs["kind"]) == {"a", "b"}
+    assert (sim.obs["kind"] == "a").sum() == 60  # split in proportion to group sizes (80:40)
+    x = sim.X
+    assert np.all(x >= 0) and np.all(x == np.round(x))
+    assert x.max() > 1  # counts, not log values
+    rec = sim.uns["simulate"]
+    assert rec["scale"] == "counts" and rec["groupby"] == "kind" and rec["groups"] == ["a", "b"]
+    assert rec["params"]["random_state"] == 1 and rec["params"]["n_models"] == 2
+    assert set(rec["final_loss"]) == {"a", "b"}
+    from scgrn.models._simulate import AUTO_GRID
+
+    assert all(v in AUTO_GRID for v in rec["noise_scale"].values())  # resolved per group
+    sim.write_h5ad(__import__("tempfile").mktemp(suffix=".h5ad"))  # h5ad-writable provenance
+
+
+def test_log_output_scale_and_calibration(counts):
+    ad = _log(counts)
+    sim = scgrn.tl.simulate(ad, n_obs=200, **FAST)
+    assert sim.uns["simulate"]["scale"] == "log" and sim.X.dtype == np.float32
+    assert not np.all(sim.X == np.round(sim.X))
+    # calibrated: every value of a gene is one of that gene's real values
+    for g in range(0, ad.n_vars, 6):
+        assert np.isin(sim.X[:, g], ad.X[:, g]).all()
+    raw = scgrn.tl.simulate(ad, n_obs=50, calibrate=False, **FAST)
+    assert raw.X.min() >= ad.X.min() - 1e-6 and raw.X.max() <= ad.X.max() + 1e-6
+
+
+def test_sparse_int_input_kept(counts):
+    ad = counts.copy()
+    ad.X = sparse.csr_matrix(ad.X.astype(np.int64))
+    sim = scgrn.tl.simulate_baseline(ad, method="independent", n_obs=30)
+    assert sparse.issparse(sim.X) and np.issubdtype(sim.X.dtype, np.integer)
+
+
+def test_determinism(counts):
+    a = scgrn.tl.simulate(counts, n_obs=40, random_state=3, **FAST)
+    b = scgrn.tl.simulate(counts, n_obs=40, random_state=3, **FAST)
+    c = scgrn.tl.simulate(counts, n_obs=40, random_state=4, **FAST)
+    np.testing.assert_array_equal(a.X, b.X)
+    assert not np.array_equal(a.X, c.X)
+
+
+def test_model_simulate_and_modes(counts):
+    ad = _log(counts)
+    model = scgrn.models.DeepSEM(ad, n_models=2, n_epochs=2, hidden_dim=8)
+    with pytest.raises(RuntimeError, match="train"):
+        model.simulate(5)
+    model.train(show_progress_bar=False)
+    sim = model.simulate(30, random_state=0)
+    assert sim.shape == (30, ad.n_vars) and (sim.obs["source_cell"] >= 0).all()
+    prior = model.simulate(30, mode="prior", random_state=0)
+    assert (prior.obs["source_cell"] == -1).all()
+    np.testing.assert_array_equal(sim.X, model.simulate(30, random_state=0).X)
+    with pytest.raises(ValueError, match="mode"):
+        model.simulate(5, mode="nope")
+    with pytest.raises(ValueError, match="noise_scale"):
+        model.simulate(5, noise_scale="big")
+    # more latent noise moves simulated cells further from the training cells
+    from scgrn.models._simulate import nearest_distances
+
+    near = model.simulate(60, noise_scale=0.0, spread=0.0, calibrate=False).X
+    far = model.simulate(60, noise_scale=4.0, calibrate=False).X
+    assert np.median(nearest_distances(ad.X, far)) > np.median(nearest_distances(ad.X, near))
+
+
+def test_input_checks(counts):
+    with pytest.raises(ValueError, match="non-integer"):
+        scgrn.tl.simulate(_log(counts), scale="counts", **FAST)
+    with pytest.raises(KeyError, match="groupby"):
+        scgrn.tl.simulate(counts, groupby="missing", **FAST)
+    with pytest.warns(UserWarning, match="negative"):
+        scaled = _log(counts)
+        scaled.X = scaled.X - scaled.X.mean(0)
+        scgrn.tl.simulate_baseline(scaled, n_obs=10)
+    with pytest.raises(ValueError, match="unknown group"):
+        scgrn.tl.simulate_baseline(counts, groupby="kind", n_obs={"zzz": 3})
+
+
+def test_standardisation_inverse():
+    x = np.abs(np.random.default_rng(0).normal(size=(50, 6))).astype(np.float32)
+    x[x < 0.5] = 0
+    for mode in ("all", "nonzero"):
+        scaled, _, _ = standardise(x, mode)
+        mean, std = standardisation_stats(x, mode)
+        np.testing.assert_allclose(unstandardise(scaled, mean, std), x, atol=1e-5)
+
+
+def test_quantile_map_marginals():
+    rng = np.random.default_rng(0)
+    ref = rng.poisson(0.5, size=(200, 4)).astype(float)
+    out = quantile_map(rng.normal(size=(200, 4)), ref, rng)
+    np.testing.assert_array_equal(np.sort(out, 0), np.sort(ref, 0))  # same n: same multiset
+
+
+def test_baselines(counts):
+    for method in ("independent", "copula"):
+        sim = scgrn.tl.simulate_baseline(counts, method=method, groupby="kind", random_state=0)
+        assert sim.shape == counts.shape and sim.uns["simulate"]["method"] == method
+        assert np.all(sim.X == np.round(sim.X))
+        again = scgrn.tl.simulate_baseline(counts, method=method, groupby="kind", random_state=0)
+        np.testing.assert_array_equal(sim.X, again.X)
+    with pytest.raises(ValueError, match="method"):
+        scgrn.tl.simulate_baseline(counts, method="gan")
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def test_realism_auc_halves_and_different():
+    rng = np.random.default_rng(0)
+    x = rng.poisson(rng.gamma(1, 2, size=30), size=(300, 30)).astype(float)
+    x[0, 0] = 50
+    half = scgrn.metrics.realism_auc(x[:150], x[150:], n_pcs=10, n_trees=50)
+    assert 0.35 < half < 0.65
+    other = x.copy()
+    other[:, :10] = rng.poisson(8, size=(300, 10))
+    assert scgrn.metrics.realism_auc(x, other, n_pcs=10, n_trees=50) > 0.95
+
+
+def test_simulation_closeness_detects_copies():
+    rng = np.random.default_rng(0)
+    train, held = rng.normal(size=(100, 8)), rng.normal(size=(40, 8))
+    copies = scgrn.metrics.simulation_closeness(train, train[:40] + 1e-3, held)
+    assert copies["ratio"] < 0.1 and copies["closer_than_heldout_p5"] == 1.0
+    fresh = scgrn.metrics.simulation_closeness(train, rng.normal(size=(40, 8)), held)
+    assert fresh["identical_fraction"] == 0.0 and 0.6 < fresh["ratio"] < 1.6
+
+
+def test_grn_consistency_identical_and_independent(counts):
+    ad = _log(counts)
+    same = scgrn.metrics.grn_consistency(ad, ad, method="pearson")
+    assert (same["consistency"] == 1.0).all() and list(same.columns) == ["top", "k", "consistency", "random"]
+    ind = scgrn.tl.simulate_baseline(ad, method="independent", random_state=0)
+    res = scgrn.metrics.grn_consistency(ad, ind, method="spearman", top=(0.05,))
+    assert res["consistency"].iloc[0] < 0.6
+    trees = scgrn.metrics.grn_consistency(ad, ad, method="genie3", n_estimators=20, top=(0.02, 0.1))
+    assert (trees["consistency"] == 1.0).all()
+    with pytest.raises(ValueError, match="method"):
+        scgrn.metrics.grn_consistency(ad, ad, method="magic")
+
+
+def test_top_edge_overlap_known():
+    a = np.zeros((4, 4))
+    a[0, 1], a[2, 3] = 5, 4
+    b = np.zeros((4, 4))
+    b[0, 1], b[3, 2] = 5, 4
+    res = scgrn.metrics.top_edge_overlap(a, b, top=(2 / 12,))
+    assert res["k"].iloc[0] == 2 and res["consistency"].iloc[0] == 0.5
+
+
+def test_mouse_bladder_loader_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="mouse_bladder_2100"):
+        scgrn.datasets.mouse_bladder(data_dir=tmp_path)
+
+
+def test_mouse_bladder_loader(shared_data_dir):
+    adata = scgrn.datasets.mouse_bladder()
+    assert adata.shape == (2100, 20670) and adata.obs["label"].nunique() == 16
+
+
+def test_augmentation_bench(counts):
+    res = scgrn.bench.augmentation(
+        counts, groupby="kind", target="b", fractions=(0.5, 0.04), n_added=60, n_trees=20, n_pcs=10,
+        arms=("none", "upsample", "simulate", "copula"), simulate_kwargs=dict(n_epochs=3, hidden_dim=8),
+    )
+    assert len(res) == 8 and set(res["arm"]) == {"none", "upsample", "simulate", "copula"}
+    kept = res.set_index(["fraction", "arm"])["n_target_kept"]
+    assert kept[(0.5, "none")] == 16 and kept[(0.04, "none")] == 1
+    one = res[(res["fraction"] == 0.04) & (res["arm"].isin(["simulate", "copula"]))]
+    assert one["aupr"].isna().all()  # one kept cell: nothing to simulate from
+    ok = res.dropna()
+    assert ((ok["aupr"] >= 0) & (ok["aupr"] <= 1)).all()
+    assert (res.loc[res["arm"] == "upsample", "n_added"] == 60).all()
+    with pytest.raises(ValueError, match="arm"):
+        scgrn.bench.augmentation(counts, groupby="kind", target="b", arms=("gan",))
+
+
+def test_plots(counts):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    sims = {"copula": scgrn.tl.simulate_baseline(counts, n_obs=60, groupby="kind")}
+    ax = scgrn.pl.simulation(counts, sims, color="kind", n_pcs=5, show=False)
+    assert len(ax.collections) == 3  # real + two groups
+    res = scgrn.metrics.top_edge_overlap(np.eye(10) + np.arange(100).reshape(10, 10), np.arange(100).reshape(10, 10))
+    fig = scgrn.pl.grn_consistency({"a": res}, return_fig=True)
+    assert fig.axes[0].get_ylabel().startswith("GRN consistency")
