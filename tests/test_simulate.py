@@ -232,3 +232,22 @@ def test_plots(counts):
     res = scgrn.metrics.top_edge_overlap(np.eye(10) + np.arange(100).reshape(10, 10), np.arange(100).reshape(10, 10))
     fig = scgrn.pl.grn_consistency({"a": res}, return_fig=True)
     assert fig.axes[0].get_ylabel().startswith("GRN consistency")
+
+
+def test_auto_noise_warning_points_at_the_caller(counts, monkeypatch):
+    """The end-of-grid warning is attributed to the user's line, not to scgrn's internals."""
+    import scgrn.models._deepsem as deepsem_module
+
+    def never_far_enough(reference, query=None):  # training cells infinitely far apart: grid exhausted
+        n = len(reference) if query is None else len(query)
+        return np.full(n, np.inf if query is None else 0.0)
+
+    monkeypatch.setattr(deepsem_module, "nearest_distances", never_far_enough)
+    with pytest.warns(UserWarning, match="reached the largest value") as record:
+        scgrn.tl.simulate(_log(counts), n_obs=20, **FAST)
+    assert {w.filename for w in record if "reached the largest" in str(w.message)} == {__file__}
+    model = scgrn.models.DeepSEM(_log(counts), n_models=1, n_epochs=2, hidden_dim=8)
+    model.train(show_progress_bar=False)
+    with pytest.warns(UserWarning, match="reached the largest value") as record:
+        model.simulate(20)
+    assert {w.filename for w in record if "reached the largest" in str(w.message)} == {__file__}

@@ -244,7 +244,8 @@ class DeepSEM:
             "cells may sit closer to the training cells than new real cells would. Check with "
             "scgrn.metrics.simulation_closeness, or raise `spread`.",
             UserWarning,
-            stacklevel=3,
+            # _auto_noise_scale <- _resolve_noise_scale <- DeepSEM.simulate / tl.simulate <- caller
+            stacklevel=4,
         )
         return float(AUTO_GRID[-1])
 
