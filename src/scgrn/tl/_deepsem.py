@@ -86,6 +86,15 @@ def deepsem(
         ``method``, ``version``, ``params`` (every hyperparameter, preset and seed),
         ``tfs`` (if given) and ``history`` (per-epoch losses, epochs x members).
 
+    Notes
+    -----
+    On the CPU, training after ``sc.pp.neighbors`` or ``sc.tl.umap`` in the same process can be
+    several times slower: numba's default OpenMP thread pool, once started, competes with
+    torch's. Set ``os.environ["NUMBA_THREADING_LAYER"] = "workqueue"`` before importing scanpy
+    to avoid it. When building a graph on the embedding, give ``sc.pp.neighbors`` a
+    ``key_added`` other than ``key_added`` here (e.g. ``"neighbors_deepsem"``): scanpy
+    writes its record to ``uns[key_added]`` and would replace this tool's.
+
     Examples
     --------
     >>> import scgrn
