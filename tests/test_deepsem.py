@@ -65,6 +65,29 @@ def test_orientation_of_the_grn_layer():
     np.testing.assert_allclose(remixed.numpy()[0, 0], [1.0, 0.0, 0.0], atol=1e-6)
 
 
+def test_tabulated_mlp_matches_the_exact_one():
+    """The training-time lookup table must give the MLP's values and gradients, not a new model."""
+    import torch
+
+    from scgrn.models import DeepSEMEnsemble, make_config
+
+    module = DeepSEMEnsemble(5, make_config(n_models=2, hidden_dim=16), seed=0)
+    x = (torch.randn(2, 3000, generator=torch.Generator().manual_seed(0)) * 4).requires_grad_(True)
+    exact = module.decoder(x)
+    grad_exact = torch.autograd.grad(exact.sum(), [x, module.decoder.w2])
+    table = module.decoder.forward_tabulated(x, 512)
+    grad_table = torch.autograd.grad(table.sum(), [x, module.decoder.w2])
+    scale = exact.abs().mean().item()
+    assert (table - exact).abs().max().item() < 1e-3 * scale
+    weight_error = (grad_table[1] - grad_exact[1]).norm() / grad_exact[1].norm()
+    assert weight_error.item() < 1e-3
+    # the input gradient is the interpolation slope: close to the MLP's derivative
+    assert np.corrcoef(grad_table[0].numpy().ravel(), grad_exact[0].numpy().ravel())[0, 1] > 0.999
+    # a coarse table is measurably worse: the test can fail
+    coarse = module.decoder.forward_tabulated(x, 4)
+    assert (coarse - exact).abs().max().item() > 1e-2 * scale
+
+
 def test_varp_is_the_models_w_untransposed(krumsiek):
     """tl.deepsem stores the model's W as is (row = regulator): no transpose at the boundary."""
     adata, _ = krumsiek
