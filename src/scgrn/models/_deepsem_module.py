@@ -91,7 +91,7 @@ class DeepSEMConfig:
     """
 
     n_models: int = 8
-    hidden_dim: int = 32
+    hidden_dim: int = 128
     n_epochs: int = 30
     batch_size: int = 64
     alpha: float | None = None
@@ -142,9 +142,12 @@ class DeepSEMConfig:
 
 PRESETS: dict[str, dict] = {
     # scgrn's default: the DeepSEM model (GRN layer, inverse GRN layer, beta-VAE) trained with
-    # DAZZLE's dropout augmentation, delayed sparsity and joint Adam, a narrower MLP (32), 30
-    # epochs, gene-count-scaled alpha and lr_adj, and an 8-member vectorised ensemble. Chosen
-    # from a few runs on mHSC-L TFs+500 (see the 0.1.0 notes); not yet tuned on all of BEELINE.
+    # DAZZLE's dropout augmentation, delayed sparsity and joint Adam, the paper's MLP width
+    # (128, affordable because training evaluates the MLPs on a 512-point grid), 30 epochs,
+    # gene-count-scaled alpha and lr_adj, and an 8-member vectorised ensemble. Chosen by a
+    # two-seed sweep on the three BEELINE sets with expression
+    # (benchmarks/results/deepsem_tuning_log.md): width 32 and 256, 60 epochs and 4 members
+    # were worse on mESC STRING.
     "default": {},
     # The paper's recipe for STRING / non-specific ChIP-seq networks (DeepSEM repo, Hyperparameter.MD).
     "general": dict(
