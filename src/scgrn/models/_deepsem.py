@@ -118,6 +118,15 @@ class DeepSEM:
             ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
         show_progress_bar
             Show a progress bar over epochs (``None``: ``scgrn.settings.show_progress_bar``).
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.krumsiek11()
+        >>> model = scgrn.models.DeepSEM(adata, n_models=2, n_epochs=2)
+        >>> model.train(random_state=1, show_progress_bar=False)
+        >>> model.history["reconstruction"].shape  # (epochs, members)
+        (2, 2)
         """
         self.random_state = int(random_state)
         self.module, self.history = train_deepsem(
@@ -158,6 +167,15 @@ class DeepSEM:
         members
             Return every member's ``W`` as ``(n_models, n_genes, n_genes)`` instead of the
             ensemble aggregate.
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.krumsiek11()
+        >>> model = scgrn.models.DeepSEM(adata, n_models=2, n_epochs=2)
+        >>> model.train(show_progress_bar=False)
+        >>> model.get_grn().shape, model.get_grn(members=True).shape
+        ((11, 11), (2, 11, 11))
         """
         w = self._require_trained().grn().detach().numpy()
         if members:
@@ -189,6 +207,15 @@ class DeepSEM:
             by that gene's standard deviation in the input (the one the z-score divided by),
             so that genes weigh as in log-expression space, as for PCA on log data; this
             keeps rare, noisy genes from dominating neighbour graphs.
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.krumsiek11()
+        >>> model = scgrn.models.DeepSEM(adata, preset="embedding", n_epochs=2)
+        >>> model.train(show_progress_bar=False)
+        >>> model.get_latent_representation(units="expression").shape  # cells x genes
+        (640, 11)
         """
         if units not in ("standardised", "expression"):
             raise ValueError(f"units must be 'standardised' or 'expression', got {units!r}.")
@@ -346,7 +373,15 @@ class DeepSEM:
         return sim
 
     def params(self) -> dict:
-        """Every hyperparameter (``alpha`` and ``lr_adj`` resolved) plus preset and seed (what ``adata.uns`` records)."""
+        """Every hyperparameter (``alpha`` and ``lr_adj`` resolved) plus preset and seed (what ``adata.uns`` records).
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.krumsiek11()
+        >>> scgrn.models.DeepSEM(adata, n_epochs=5).params()["n_epochs"]
+        5
+        """
         return {
             **self.config.to_dict(),
             "lr_adj": resolved_lr_adj(self.config, len(self.var_names), self._x.shape[0]),

@@ -795,6 +795,16 @@ class PairClassifier:
         Returns
         -------
         ``self`` (fitted).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from scgrn.models import PairClassifier
+        >>> x = np.random.default_rng(0).random((3, 21, 6)).astype("float32")
+        >>> A = np.zeros((6, 6), bool); A[0, 1] = A[2, 3] = True
+        >>> clf = PairClassifier("lstm", n_epochs=1, n_models=1).fit([(x, A)], show_progress_bar=False)
+        >>> clf.n_times
+        21
         """
         c = self.config
         show = resolve_progress_bar(show_progress_bar)
@@ -905,6 +915,17 @@ class PairClassifier:
         -------
         float32 ``(n_genes, n_genes)``, row = regulator, column = target, diagonal 0; each
         entry the per-series probabilities aggregated by ``config.aggregate``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from scgrn.models import PairClassifier
+        >>> x = np.random.default_rng(0).random((3, 21, 6)).astype("float32")
+        >>> A = np.zeros((6, 6), bool); A[0, 1] = A[2, 3] = True
+        >>> clf = PairClassifier("cnn", n_epochs=1, n_models=1).fit([(x, A)], show_progress_bar=False)
+        >>> p = clf.predict(x)
+        >>> p.shape, float(p.diagonal().max()), bool(((p >= 0) & (p <= 1)).all())
+        ((6, 6), 0.0, True)
         """
         module = self._require_fitted()
         net = _as_network(x, None, self.config.normalize)
@@ -920,7 +941,18 @@ class PairClassifier:
         return out
 
     def params(self) -> dict:
-        """Every hyperparameter, the settings actually used (grid choice) and the seed."""
+        """Every hyperparameter, the settings actually used (grid choice) and the seed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from scgrn.models import PairClassifier
+        >>> x = np.random.default_rng(0).random((3, 21, 6)).astype("float32")
+        >>> A = np.zeros((6, 6), bool); A[0, 1] = A[2, 3] = True
+        >>> clf = PairClassifier("cnn", n_epochs=1, n_models=1).fit([(x, A)], show_progress_bar=False)
+        >>> clf.params()["arch"], clf.params()["random_state"]
+        ('cnn', 0)
+        """
         chosen = {f"used_{k}": v for k, v in self.chosen.items()}
         return {**self.config.to_dict(), **chosen, "random_state": self.random_state}
 

@@ -611,6 +611,16 @@ class PerturbODE:
             ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
         show_progress_bar
             Progress bar over epochs (``None``: ``scgrn.settings.show_progress_bar``).
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.simulate_perturbation_screen(
+        ...     n_genes=12, n_perturbations=4, n_double=1, n_cells_per_perturbation=30, n_control=60)
+        >>> model = scgrn.models.PerturbODE(adata, n_modules=4, n_epochs=5, batch_size=16)
+        >>> model.train(show_progress_bar=False)
+        >>> len(model.history["loss"])  # one value per epoch
+        5
         """
         self.random_state = int(random_state)
         groups = list(self.targets)
@@ -637,6 +647,17 @@ class PerturbODE:
         ``G = A^T diag(s) B^T`` with ``s`` the mean sigmoid slope of each module over the
         control cells: the control-averaged Jacobian ``d(regulation of target)/d(regulator)``
         in units of the per-gene standard deviations. Signed (+ activation, - repression).
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.simulate_perturbation_screen(
+        ...     n_genes=12, n_perturbations=4, n_double=1, n_cells_per_perturbation=30, n_control=60)
+        >>> model = scgrn.models.PerturbODE(adata, n_modules=4, n_epochs=5, batch_size=16)
+        >>> model.train(show_progress_bar=False)
+        >>> g = model.get_grn()
+        >>> g.shape, float(abs(g.diagonal()).max())
+        ((12, 12), 0.0)
         """
         module = self._require_trained()
         g = module.grn(torch.as_tensor(self._control_x))
@@ -648,6 +669,17 @@ class PerturbODE:
         ``inputs = A^T``: how strongly each gene drives each module (the regulator side).
         ``outputs = B``: how strongly each module drives each gene (the target side).
         Columns are ``module_0``, ``module_1``, ... .
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.simulate_perturbation_screen(
+        ...     n_genes=12, n_perturbations=4, n_double=1, n_cells_per_perturbation=30, n_control=60)
+        >>> model = scgrn.models.PerturbODE(adata, n_modules=4, n_epochs=5, batch_size=16)
+        >>> model.train(show_progress_bar=False)
+        >>> inputs, outputs = model.get_modules()
+        >>> inputs.shape, list(outputs.columns[:2])
+        ((12, 4), ['module_0', 'module_1'])
         """
         module = self._require_trained()
         cols = [f"module_{i}" for i in range(module.A.shape[0])]
@@ -658,7 +690,18 @@ class PerturbODE:
     def get_parameters(self) -> pd.DataFrame:
         """Per-gene parameters: ``decay``, ``basal``, ``knockout_level`` (or ``shift``), and
         ``trained`` (the gene was targeted in training; its intervention parameter is learned,
-        else the default for unseen genes is used by :meth:`predict`)."""
+        else the default for unseen genes is used by :meth:`predict`).
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.simulate_perturbation_screen(
+        ...     n_genes=12, n_perturbations=4, n_double=1, n_cells_per_perturbation=30, n_control=60)
+        >>> model = scgrn.models.PerturbODE(adata, n_modules=4, n_epochs=5, batch_size=16)
+        >>> model.train(show_progress_bar=False)
+        >>> list(model.get_parameters().columns)
+        ['decay', 'basal', 'knockout_level', 'trained']
+        """
         module = self._require_trained()
         df = pd.DataFrame(index=self.var_names)
         df["decay"] = module.decay.detach().numpy()
@@ -712,6 +755,17 @@ class PerturbODE:
         AnnData with the model's ``var_names``, ``X`` in the data's units,
         ``obs["perturbation"]``, ``obs["predicted"] = True``, ``obs["control_cell"]`` (the
         start state's index among the control cells) and ``uns["perturbode_prediction"]``.
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.simulate_perturbation_screen(
+        ...     n_genes=12, n_perturbations=4, n_double=1, n_cells_per_perturbation=30, n_control=60)
+        >>> model = scgrn.models.PerturbODE(adata, n_modules=4, n_epochs=5, batch_size=16)
+        >>> model.train(show_progress_bar=False)
+        >>> pred = model.predict(["G00", "G01+G02"], n_obs=10)
+        >>> pred.n_obs, sorted(pred.obs["perturbation"].unique())
+        (20, ['G00', 'G01+G02'])
         """
         module = self._require_trained()
         labels = [perturbation] if isinstance(perturbation, str) else [str(p) for p in perturbation]
