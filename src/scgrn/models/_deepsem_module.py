@@ -261,8 +261,10 @@ class _EnsembleMLP(nn.Module):
         self.w3 = xavier(hidden_dim, out_dim)
         self.b3 = nn.Parameter(torch.zeros(n_models, 1, out_dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: (E, N) scalars -> (E, N, out)."""
+    def forward(self, x: torch.Tensor, grid: int | None = None) -> torch.Tensor:
+        """``x``: (E, N) scalars -> (E, N, out); ``grid``: see :meth:`forward_tabulated`."""
+        if grid is not None:
+            return self.forward_tabulated(x, grid)
         h = _tanh(torch.addcmul(self.b1, x.unsqueeze(-1), self.w1))  # 1-wide input: no matmul
         h = _tanh(torch.baddbmm(self.b2, h, self.w2))
         return torch.baddbmm(self.b3, h, self.w3)
@@ -337,9 +339,6 @@ class DeepSEMEnsemble(nn.Module):
     def i_minus_w(self) -> torch.Tensor:
         return torch.eye(self.n_genes, device=self.adj.device) - self.grn()
 
-    def _mlp(self, mlp: _EnsembleMLP, x: torch.Tensor, grid: int | None) -> torch.Tensor:
-        return mlp(x) if grid is None else mlp.forward_tabulated(x, grid)
-
     def encode(self, x: torch.Tensor, i_minus_w: torch.Tensor | None = None, grid: int | None = None):
         """Posterior mean and log-variance after the GRN layer; ``x``: (E, B, G).
 
@@ -349,7 +348,7 @@ class DeepSEMEnsemble(nn.Module):
         if i_minus_w is None:
             i_minus_w = self.i_minus_w()
         e, b, g = x.shape
-        h = self._mlp(self.encoder, x.reshape(e, b * g), grid).reshape(e, b, g, 2)
+        h = self.encoder(x.reshape(e, b * g), grid).reshape(e, b, g, 2)
         # z = h (I - W) for mean and log-variance at once: (E, 2B, G) @ (E, G, G)
         h = h.permute(0, 3, 1, 2).reshape(e, 2 * b, g)
         z = torch.bmm(h, i_minus_w).reshape(e, 2, b, g)
@@ -364,7 +363,7 @@ class DeepSEMEnsemble(nn.Module):
         e, b, g = z.shape
         # z (I - W)^-1 by an LU solve (never form the inverse)
         mixed = torch.linalg.solve(i_minus_w, z, left=False)
-        return self._mlp(self.decoder, mixed.reshape(e, b * g), grid).reshape(e, b, g)
+        return self.decoder(mixed.reshape(e, b * g), grid).reshape(e, b, g)
 
     def forward(self, x, observed, dropped, generator):
         """Per-member losses for one mini-batch.
@@ -385,7 +384,7 @@ class DeepSEMEnsemble(nn.Module):
         losses = {"reconstruction": reconstruction, "kl": kl, "sparsity": sparsity}
         if self.config.dropout_augmentation > 0:
             e, b, g = z.shape
-            logits = self._mlp(self.dropout_classifier, z.reshape(e, b * g), grid).reshape(e, b, g)
+            logits = self.dropout_classifier(z.reshape(e, b * g), grid).reshape(e, b, g)
             p = self.config.dropout_augmentation
             pos_weight = torch.tensor((1 - p) / p, device=z.device)
             bce = nn.functional.binary_cross_entropy_with_logits(
