@@ -140,8 +140,13 @@ def simulators(name: str, train: AnnData, args, seed: int, with_scvi: bool, abla
             n_epochs=SIM_KW.get("n_epochs", _auto_epochs(train.n_obs, SIMULATION_DEFAULTS["batch_size"])))
         model.train(random_state=seed, show_progress_bar=False)
         fit = time.perf_counter() - t
-        for label, kw in [("scgrn, paper noise (1, spread 0)", dict(noise_scale=1.0, spread=0.0)),
-                          ("scgrn, auto noise, spread 0", dict(spread=0.0))]:
+        for label, kw in [
+            ("scgrn, paper noise (1, spread 0)", dict(noise_scale=1.0, spread=0.0, neighbours=1, technical_noise="none")),
+            ("scgrn, until 2026-11 (auto noise, spread 0.4, 1 neighbour, no count noise)",
+             dict(spread=0.4, neighbours=1, technical_noise="none")),
+            ("scgrn, no count noise", dict(technical_noise="none")),
+            ("scgrn, 1 neighbour", dict(neighbours=1)),
+        ]:
             t = time.perf_counter()
             out[label] = (model.simulate(train.n_obs, random_state=seed, **kw), fit + time.perf_counter() - t)
     for method in ("independent", "copula"):

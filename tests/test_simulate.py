@@ -42,7 +42,7 @@ def counts():
     return _counts()
 
 
-@pytest.mark.filterwarnings("ignore:noise_scale='auto' reached")  # a 3-epoch model
+@pytest.mark.filterwarnings("ignore:noise_scale/neighbours='auto' reached")  # a 3-epoch model
 def test_counts_output_scale_names_integers(counts):
     sim = scgrn.tl.simulate(counts, groupby="kind", n_obs=90, random_state=1, **FAST)
     assert sim.n_obs == 90 and list(sim.var_names) == list(counts.var_names)
@@ -59,6 +59,10 @@ def test_counts_output_scale_names_integers(counts):
     from scgrn.models._simulate import AUTO_GRID
 
     assert all(v in AUTO_GRID for v in rec["noise_scale"].values())  # resolved per group
+    from scgrn.models._deepsem import NEIGHBOUR_GRID
+
+    assert all(v in NEIGHBOUR_GRID for v in rec["neighbours"].values())
+    assert set(rec["technical_noise"].values()) == {"poisson"}  # counts in, Poisson noise
     sim.write_h5ad(__import__("tempfile").mktemp(suffix=".h5ad"))  # h5ad-writable provenance
 
 
@@ -243,11 +247,61 @@ def test_auto_noise_warning_points_at_the_caller(counts, monkeypatch):
         return np.full(n, np.inf if query is None else 0.0)
 
     monkeypatch.setattr(deepsem_module, "nearest_distances", never_far_enough)
-    with pytest.warns(UserWarning, match="reached the largest value") as record:
+    with pytest.warns(UserWarning, match="reached the largest values") as record:
         scgrn.tl.simulate(_log(counts), n_obs=20, **FAST)
     assert {w.filename for w in record if "reached the largest" in str(w.message)} == {__file__}
     model = scgrn.models.DeepSEM(_log(counts), n_models=1, n_epochs=2, hidden_dim=8)
     model.train(show_progress_bar=False)
-    with pytest.warns(UserWarning, match="reached the largest value") as record:
+    with pytest.warns(UserWarning, match="reached the largest values") as record:
         model.simulate(20)
     assert {w.filename for w in record if "reached the largest" in str(w.message)} == {__file__}
+
+
+def test_count_size_factors_recover_normalised_counts(counts):
+    from scgrn.models._simulate import count_size_factors
+
+    x = counts.X[1:]  # the fixture's first cell has no count below 40: its unit is ambiguous
+    x = np.vstack([x, [2, 3, 5] + [0] * (x.shape[1] - 3)])  # smallest count 2: found by the search
+    lib = x.sum(1)
+    s = count_size_factors(np.log1p(x / lib[:, None] * 100.0).astype(np.float32))
+    np.testing.assert_allclose(s, 100.0 / lib, rtol=1e-4)
+    assert count_size_factors(np.log1p(np.random.default_rng(0).gamma(1.0, 1.0, (20, 5)))) is None
+
+
+def test_technical_noise_resolution(counts):
+    logged = _log(counts)
+    sim = scgrn.tl.simulate(logged, n_obs=30, noise_scale=0.5, **FAST)
+    assert set(sim.uns["simulate"]["technical_noise"].values()) == {"poisson"}
+    scaled = logged.copy()
+    scaled.X = np.sqrt(scaled.X)  # not log1p(normalised counts): no counts to recover
+    sim = scgrn.tl.simulate(scaled, n_obs=30, noise_scale=0.5, **FAST)
+    assert set(sim.uns["simulate"]["technical_noise"].values()) == {"none"}
+    with pytest.raises(ValueError, match="technical_noise='poisson' needs counts"):
+        scgrn.tl.simulate(scaled, n_obs=30, technical_noise="poisson", **FAST)
+    with pytest.raises(ValueError, match="technical_noise must be"):
+        scgrn.tl.simulate(logged, technical_noise="gaussian", **FAST)
+
+
+def test_neighbours_average_the_source_latent(counts):
+    ad = _log(counts)
+    model = scgrn.models.DeepSEM(ad, n_models=2, n_epochs=2, hidden_dim=8)
+    model.train(show_progress_bar=False)
+    kw = dict(noise_scale=0.0, technical_noise="none", calibrate=False)
+    own = model.simulate(40, neighbours=1, **kw).X
+    pooled = model.simulate(40, neighbours=ad.n_obs, **kw).X  # every source averages all cells
+    assert len(np.unique(own.round(5), axis=0)) > 2
+    assert len(np.unique(pooled.round(5), axis=0)) <= 2  # one profile per ensemble member
+    with pytest.raises(ValueError, match="neighbours"):
+        model.simulate(5, neighbours=0)
+
+
+def test_poisson_noise_moves_cells_off_their_decoded_profile(counts):
+    ad = _log(counts)
+    model = scgrn.models.DeepSEM(ad, n_models=1, n_epochs=2, hidden_dim=8)
+    model.train(show_progress_bar=False)
+    kw = dict(noise_scale=0.0, neighbours=1, calibrate=False, random_state=0)
+    plain = model.simulate(40, technical_noise="none", **kw)
+    noisy = model.simulate(40, technical_noise="poisson", **kw)
+    assert noisy.uns["simulate"]["params"]["technical_noise"] == "poisson"
+    np.testing.assert_array_equal(plain.obs["source_cell"], noisy.obs["source_cell"])
+    assert np.abs(noisy.X - plain.X).mean() > 0.05

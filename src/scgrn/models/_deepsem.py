@@ -27,8 +27,10 @@ from ._deepsem_module import (
 from ._simulate import (
     AUTO_GRID,
     SIMULATION_MODES,
+    count_size_factors,
     decode_samples,
     nearest_distances,
+    poisson_observe,
     quantile_map,
     standardisation_stats,
     unstandardise,
@@ -36,7 +38,11 @@ from ._simulate import (
 
 MIN_CELLS = 10
 #: default weight of the data-shaped latent noise in :meth:`DeepSEM.simulate`
-DEFAULT_SPREAD = 0.4
+DEFAULT_SPREAD = 0.0
+#: training cells whose latent means ``neighbours="auto"`` tries averaging into a source's
+NEIGHBOUR_GRID = (1, 2, 3, 5, 8, 12, 20)
+#: ``technical_noise`` values of :meth:`DeepSEM.simulate` and :func:`scgrn.tl.simulate`
+TECHNICAL_NOISE = ("auto", "poisson", "none")
 
 
 def _gene_scale(x: np.ndarray, mode: str) -> np.ndarray:
@@ -241,47 +247,90 @@ class DeepSEM:
         return latent.astype(np.float32)
 
     def _simulate_values(
-        self, n_obs: int, *, mode: str, noise_scale: float, spread: float, rng: np.random.Generator
+        self, n_obs: int, *, mode: str, noise_scale: float, spread: float, neighbours: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """Decoded cells on the training scale (before calibration) and their source cells."""
         module = self._require_trained()
         scaled, _, _ = standardise(self._x, self.config.standardise)
         decoded, source = decode_samples(
-            module, scaled, int(n_obs), mode=mode, noise_scale=noise_scale, spread=spread, rng=rng
+            module, scaled, int(n_obs), mode=mode, noise_scale=noise_scale, spread=spread,
+            neighbours=neighbours, rng=rng,
         )
         mean, std = standardisation_stats(self._x, self.config.standardise)
         return unstandardise(decoded, mean, std), source
 
-    def _auto_noise_scale(self, *, mode: str, spread: float, rng: np.random.Generator, n_probe: int = 200) -> float:
-        """Smallest noise scale (of :data:`AUTO_GRID`) whose simulated cells are, in median,
-        as far from their nearest training cell as a training cell is from its nearest
-        other training cell (a stand-in for a new real cell)."""
+    def _simulate_cells(
+        self, n_obs: int, *, mode, noise_scale, spread, neighbours, size_factors, rng
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Decoded cells after the observation step: (log values, counts or ``None``, sources).
+
+        With ``size_factors`` (the training cells' ``s`` in ``x = log1p(s * counts)``) each
+        cell's counts are drawn around its decoded profile with its source cell's factor.
+        """
+        y, source = self._simulate_values(
+            n_obs, mode=mode, noise_scale=noise_scale, spread=spread, neighbours=neighbours, rng=rng
+        )
+        if size_factors is None:
+            return y, None, source
+        s = np.asarray(size_factors, dtype=np.float64)[source]
+        counts = poisson_observe(y, s, rng)
+        return np.log1p(counts * s[:, None]).astype(np.float32), counts, source
+
+    def _size_factors(self, technical_noise: str) -> np.ndarray | None:
+        """Size factors for Poisson technical noise, or ``None`` for none (see :meth:`simulate`)."""
+        if technical_noise not in TECHNICAL_NOISE:
+            raise ValueError(f"technical_noise must be one of {TECHNICAL_NOISE}, got {technical_noise!r}.")
+        if technical_noise == "none":
+            return None
+        s = count_size_factors(self._x)
+        if s is None and technical_noise == "poisson":
+            raise ValueError(
+                "technical_noise='poisson' needs counts, but the training data are not "
+                "log1p(normalised counts) (scanpy's normalize_total + log1p), so no counts can be "
+                "recovered. Simulate from raw counts with scgrn.tl.simulate, or pass "
+                "technical_noise='auto' or 'none'."
+            )
+        return s
+
+    def _resolve_sampling(
+        self, noise_scale, neighbours, *, mode: str, spread: float, size_factors, rng: np.random.Generator,
+        n_probe: int = 200,
+    ) -> tuple[float, int]:
+        """Resolve ``"auto"`` noise scale and neighbours: the least departure from the source
+        cells for which simulated cells are, in median, as far from their nearest training
+        cell as a training cell is from its nearest other training cell (a stand-in for a new
+        real cell). Neighbours are tried first (:data:`NEIGHBOUR_GRID`, at the smallest noise),
+        then the noise scale (:data:`AUTO_GRID`, at the most neighbours)."""
+        for name, value in (("noise_scale", noise_scale), ("neighbours", neighbours)):
+            if isinstance(value, str) and value != "auto":
+                raise ValueError(f"{name} must be a number or 'auto', got {value!r}.")
+        if not isinstance(neighbours, str) and int(neighbours) < 1:
+            raise ValueError(f"neighbours must be a positive integer or 'auto', got {neighbours!r}.")
         x = self._x
+        scales = list(AUTO_GRID) if noise_scale == "auto" else [float(noise_scale)]
+        counts = [k for k in NEIGHBOUR_GRID if k <= x.shape[0]] if neighbours == "auto" else [int(neighbours)]
+        if len(scales) == 1 and len(counts) == 1:
+            return scales[0], counts[0]
         if x.shape[0] < 3:
-            return 1.0
+            return (1.0 if noise_scale == "auto" else scales[0]), counts[0]
         target = float(np.median(nearest_distances(x)))
         n_probe = int(min(n_probe, max(x.shape[0], 50)))
-        for c in AUTO_GRID:
-            y, _ = self._simulate_values(n_probe, mode=mode, noise_scale=c, spread=spread, rng=rng)
+        for c, k in [(scales[0], k) for k in counts] + [(c, counts[-1]) for c in scales[1:]]:
+            y, _, _ = self._simulate_cells(
+                n_probe, mode=mode, noise_scale=c, spread=spread, neighbours=k, size_factors=size_factors, rng=rng
+            )
             if float(np.median(nearest_distances(x, quantile_map(y, x, rng)))) >= target:
-                return float(c)
+                return float(c), int(k)
         warnings.warn(
-            f"noise_scale='auto' reached the largest value tried ({AUTO_GRID[-1]}) before simulated "
-            "cells were as far from the training cells as these are from each other; the simulated "
-            "cells may sit closer to the training cells than new real cells would. Check with "
-            "scgrn.metrics.simulation_closeness, or raise `spread`.",
+            f"noise_scale/neighbours='auto' reached the largest values tried ({scales[-1]}, {counts[-1]}) "
+            "before simulated cells were as far from the training cells as these are from each other; "
+            "the simulated cells may sit closer to the training cells than new real cells would. Check "
+            "with scgrn.metrics.simulation_closeness, or raise `spread`.",
             UserWarning,
-            # _auto_noise_scale <- _resolve_noise_scale <- DeepSEM.simulate / tl.simulate <- caller
-            stacklevel=4,
+            # _resolve_sampling <- DeepSEM.simulate / tl.simulate <- caller
+            stacklevel=3,
         )
-        return float(AUTO_GRID[-1])
-
-    def _resolve_noise_scale(self, noise_scale, *, mode, spread, rng) -> float:
-        if isinstance(noise_scale, str):
-            if noise_scale != "auto":
-                raise ValueError(f"noise_scale must be a number or 'auto', got {noise_scale!r}.")
-            return self._auto_noise_scale(mode=mode, spread=spread, rng=rng)
-        return float(noise_scale)
+        return float(scales[-1]), int(counts[-1])
 
     def simulate(
         self,
@@ -290,6 +339,8 @@ class DeepSEM:
         mode: str = "posterior",
         noise_scale: float | str = "auto",
         spread: float = DEFAULT_SPREAD,
+        neighbours: int | str = "auto",
+        technical_noise: str = "auto",
         calibrate: bool = True,
         random_state: int = 0,
     ) -> AnnData:
@@ -300,7 +351,12 @@ class DeepSEM:
         (``n ~ N(0, I)``; ``t, u`` two random training cells, so part of the noise follows
         the directions in which real cells differ) and decodes it through the inverse GRN
         layer of one ensemble member (cells are spread over members), then undoes the
-        z-scoring. ``noise_scale=1, spread=0`` is the paper's ``z = mu + sigma * n``.
+        z-scoring. ``mu_s`` is the mean latent of ``s`` and its ``neighbours - 1`` nearest
+        training cells, which averages away the source's own technical noise; fresh
+        technical noise is then drawn in count space (``technical_noise``), so that a
+        simulated cell is a new cell of the source's state, not a noisy copy of the source.
+        ``noise_scale=1, spread=0, neighbours=1, technical_noise="none"`` is the paper's
+        ``z = mu + sigma * n``.
 
         Parameters
         ----------
@@ -314,9 +370,23 @@ class DeepSEM:
             simulated cells are, in median, as far from their nearest training cell as a
             training cell is from its nearest other training cell, so that the simulator
             does not replay its input (a well-trained DeepSEM reconstructs its input closely,
-            and the paper's ``noise_scale=1`` then gives near-copies).
+            and the paper's ``noise_scale=1`` then gives near-copies). With both ``"auto"``,
+            the neighbours are raised first (``1, 2, 3, 5, 8, 12, 20`` at noise 0), then the
+            noise (at 20 neighbours): the least departure from the source cells that meets
+            the criterion.
         spread
             Weight of the data-shaped part of the noise (``0``: the posterior noise only).
+        neighbours
+            Training cells (the source and its nearest ones in the latent space) whose latent
+            means are averaged into the source's ``mu`` (``1``: the source alone), or
+            ``"auto"`` (above).
+        technical_noise
+            ``"poisson"``: counts are drawn around each decoded profile,
+            ``Poisson(expm1(y) / s)``, with the source cell's size factor ``s`` (recovered
+            from ``log1p(normalised counts)`` training data: the smallest non-zero
+            ``expm1`` of a cell is one count), and log-normalised again. ``"none"``: the
+            decoded profile as it is. ``"auto"``: ``"poisson"`` when counts can be
+            recovered, else ``"none"``.
         calibrate
             Map every gene onto the training cells' empirical distribution by rank (see
             :func:`scgrn.tl.simulate`); ``False`` returns the decoder's output, clipped to the
@@ -329,7 +399,7 @@ class DeepSEM:
         AnnData with the training ``var_names``, ``X`` float32 on the training scale
         (log-normalised), ``obs['simulated'] = True``, ``obs['source_cell']`` (index of
         the training cell each started from, -1 in ``"prior"`` mode) and
-        ``uns['simulate']`` (method, version, params).
+        ``uns['simulate']`` (method, version, params; ``technical_noise`` as resolved).
 
         Examples
         --------
@@ -347,8 +417,10 @@ class DeepSEM:
         if n_obs < 1:
             raise ValueError(f"n_obs must be a positive integer, got {n_obs!r}.")
         rng = np.random.default_rng(random_state)
-        noise_scale = self._resolve_noise_scale(noise_scale, mode=mode, spread=spread, rng=rng)
-        y, source = self._simulate_values(n_obs, mode=mode, noise_scale=noise_scale, spread=spread, rng=rng)
+        size_factors = self._size_factors(technical_noise)
+        kw = dict(mode=mode, spread=spread, size_factors=size_factors, rng=rng)
+        noise_scale, neighbours = self._resolve_sampling(noise_scale, neighbours, **kw)
+        y, _, source = self._simulate_cells(n_obs, noise_scale=noise_scale, neighbours=neighbours, **kw)
         if calibrate:
             y = quantile_map(y, self._x, rng)
         else:
@@ -366,6 +438,8 @@ class DeepSEM:
                 "mode": mode,
                 "noise_scale": float(noise_scale),
                 "spread": float(spread),
+                "neighbours": int(neighbours),
+                "technical_noise": "none" if size_factors is None else "poisson",
                 "calibrate": bool(calibrate),
                 "simulation_random_state": int(random_state),
             },

@@ -9,6 +9,13 @@ simulated value decides which training value it takes, so the dependence between
 comes from the model while every gene's marginal matches the training cells, zeros
 included).
 
+Two steps make simulated cells look like new cells rather than noisy copies of their
+sources: the source's latent mean is averaged with those of its nearest training cells
+(``neighbours``), which removes most of the source's own technical noise, and
+:func:`poisson_observe` then draws fresh count noise around the decoded profile, with the
+source's size factor (:func:`count_size_factors` recovers size factors from
+``log1p(normalised counts)`` data).
+
 These helpers use only the ensemble's public ``encode``/``decode`` methods.
 """
 
@@ -40,6 +47,70 @@ def log_normalise(counts: np.ndarray, target_sum: float | None = None) -> tuple[
     safe = np.where(library > 0, library, 1.0)
     x = np.log1p(counts / safe[:, None] * target_sum)
     return x.astype(np.float32), library, float(target_sum)
+
+
+def count_size_factors(x: np.ndarray, tol: float = 0.15, min_share: float = 0.99, max_count: int = 64) -> np.ndarray | None:
+    """Per-cell factors ``s`` with ``x = log1p(s * counts)``, or ``None`` when ``x`` is not of that form.
+
+    ``normalize_total`` + ``log1p`` data keep integer counts up to one factor per cell: the
+    smallest non-zero ``expm1(x)`` of a cell is usually one count (else ``k`` counts, with
+    ``k`` the smallest integer up to ``max_count`` that makes the cell's values integers).
+    The data count as recoverable when at least ``min_share`` of the cells resolve, each
+    with all its non-zero entries within ``tol`` of an integer; the others get the median
+    factor. Cells without any expression get ``s = 1``.
+
+    Examples
+    --------
+    >>> counts = np.array([[1.0, 0.0, 3.0], [2.0, 3.0, 0.0]])
+    >>> s = count_size_factors(np.log1p(counts / counts.sum(1, keepdims=True) * 10))
+    >>> np.round(s, 3).tolist()
+    [2.5, 2.0]
+    >>> rng = np.random.default_rng(0)
+    >>> count_size_factors(np.log1p(rng.gamma(1.0, 1.0, size=(20, 5)))) is None  # not counts
+    True
+    """
+    e = np.expm1(np.asarray(x, dtype=np.float64))
+    positive = e > 0
+    if not positive.any() or (e < 0).any():
+        return None
+    smallest = np.where(positive, e, np.inf).min(1)
+    expressed = np.isfinite(smallest)
+    units = np.where(positive, e / np.where(expressed, smallest, 1.0)[:, None], 0.0)
+
+    def resolves(rows, k):  # do these cells hold integers when their smallest value is k counts?
+        scaled = units[rows] * k
+        return (np.abs(scaled - np.round(scaled)) <= tol).all(1)
+
+    k_min = np.where(resolves(slice(None), 1), 1, 0)
+    for k in range(2, max_count + 1):  # rare: cells whose smallest count is above one
+        todo = np.flatnonzero(expressed & (k_min == 0))
+        if not len(todo):
+            break
+        k_min[todo[resolves(todo, k)]] = k
+    ok = ~expressed | (k_min > 0)
+    if ok.mean() < min_share:
+        return None
+    s = np.ones(len(e))
+    s[expressed & ok] = smallest[expressed & ok] / k_min[expressed & ok]
+    s[~ok] = np.median(s[expressed & ok])
+    return s
+
+
+def poisson_observe(y: np.ndarray, size_factor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Counts drawn around decoded log profiles: ``Poisson(expm1(y) / size_factor)`` per cell.
+
+    ``y`` is on the ``log1p(size_factor * counts)`` scale (negative values count as 0);
+    ``log1p(size_factor * counts)`` of the result is back on that scale.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> counts = poisson_observe(np.log1p(np.array([[0.0, 20.0]])), np.array([2.0]), rng)
+    >>> counts.shape, float(counts[0, 0])  # a zero profile gives zero counts; the other gene ~ Poisson(10)
+    ((1, 2), 0.0)
+    """
+    rate = np.expm1(np.clip(np.asarray(y, dtype=np.float64), 0, None)) / np.asarray(size_factor)[:, None]
+    return rng.poisson(rate).astype(np.float64)
 
 
 def standardisation_stats(x: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -101,6 +172,7 @@ def decode_samples(
     mode: str = "posterior",
     noise_scale: float = 1.0,
     spread: float = 0.0,
+    neighbours: int = 1,
     rng: np.random.Generator,
     chunk: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +185,10 @@ def decode_samples(
     ``noise_scale * spread * (mu_t - mu_u) / sqrt(2)`` for two training cells ``t, u`` drawn
     at random: a draw with the training cells' own latent covariance, so the perturbation
     moves along the directions in which real cells of the group differ, not only gene by
-    gene. ``mode="prior"``: ``z = noise_scale * n``, no source cell (``source`` is then
+    gene. With ``neighbours > 1`` the source's ``mu`` is replaced by the mean ``mu`` of its
+    ``neighbours`` nearest training cells in the member's latent space (itself included),
+    which averages away most of the source cell's own technical noise.
+    ``mode="prior"``: ``z = noise_scale * n``, no source cell (``source`` is then
     drawn at random and used only for library sizes).
 
     Returns the decoded cells ``(n, n_genes)`` and the source cell of each.
@@ -122,6 +197,8 @@ def decode_samples(
         raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}.")
     if noise_scale < 0 or spread < 0:
         raise ValueError(f"noise_scale and spread must be >= 0, got {noise_scale!r} and {spread!r}.")
+    if int(neighbours) < 1:
+        raise ValueError(f"neighbours must be a positive integer, got {neighbours!r}.")
     n_cells, n_genes = scaled.shape
     e = module.config.n_models
     reps = int(np.ceil(n / n_cells))
@@ -134,6 +211,10 @@ def decode_samples(
     seed = int(rng.integers(2**31 - 1))
     generator = torch.Generator().manual_seed(seed)
     data = torch.as_tensor(np.asarray(scaled, dtype=np.float32))
+    if mode == "posterior":
+        mu_all, logvar_all = _encode_all(module, data, i_minus_w, chunk)
+        if neighbours > 1:
+            mu_all = _neighbour_means(mu_all, int(min(neighbours, n_cells)))
     for start in range(0, width, chunk):
         cols = [p[start : start + chunk] for p in per_member]
         b = max(len(c) for c in cols)
@@ -143,8 +224,9 @@ def decode_samples(
         padded = np.stack([np.concatenate([c, np.full(b - len(c), c[0] if len(c) else 0)]) for c in cols])
         eps = torch.randn((e, b, n_genes), generator=generator)
         if mode == "posterior":
-            xb = data[torch.as_tensor(source[padded])]  # (E, b, G)
-            mu, logvar = module.encode(xb, i_minus_w)
+            rows = torch.as_tensor(source[padded])  # (E, b) training cells
+            mu = torch.gather(mu_all, 1, rows[..., None].expand(-1, -1, n_genes))
+            logvar = torch.gather(logvar_all, 1, rows[..., None].expand(-1, -1, n_genes))
             z = mu + noise_scale * torch.exp(0.5 * logvar) * eps
             if spread > 0:
                 pair = torch.as_tensor(rng.integers(n_cells, size=(2, e, b)))
@@ -159,6 +241,25 @@ def decode_samples(
     return out, source
 
 
+def _encode_all(module, data: torch.Tensor, i_minus_w, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every member's posterior mean and log-variance of every training cell, (E, cells, genes)."""
+    e = module.config.n_models
+    parts = [module.encode(data[s : s + chunk].expand(e, -1, -1), i_minus_w) for s in range(0, data.shape[0], chunk)]
+    return torch.cat([p[0] for p in parts], dim=1), torch.cat([p[1] for p in parts], dim=1)
+
+
+def _neighbour_means(mu: torch.Tensor, k: int) -> torch.Tensor:
+    """Per member, each cell's latent mean averaged over its ``k`` nearest cells (itself included)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    out = torch.empty_like(mu)
+    for m in range(mu.shape[0]):  # a few members; the search itself is vectorised
+        points = mu[m].numpy()
+        _, nbr = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(points)
+        out[m] = torch.as_tensor(points[nbr].mean(1))
+    return out
+
+
 def nearest_distances(reference: np.ndarray, query: np.ndarray | None = None) -> np.ndarray:
     """Euclidean distance of each query cell to its nearest reference cell; ``query=None``:
     of each reference cell to its nearest *other* reference cell (leave-one-out)."""
@@ -171,4 +272,4 @@ def nearest_distances(reference: np.ndarray, query: np.ndarray | None = None) ->
 
 
 #: noise scales tried by ``noise_scale="auto"``
-AUTO_GRID = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 24.0)
+AUTO_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 24.0)

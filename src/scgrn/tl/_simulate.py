@@ -15,7 +15,7 @@ from scipy.special import ndtr, ndtri
 from .. import __version__
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import _to_dense_float32, expression_matrix
-from ..models._deepsem import DEFAULT_SPREAD, DeepSEM
+from ..models._deepsem import DEFAULT_SPREAD, TECHNICAL_NOISE, DeepSEM
 from ..models._deepsem_module import train_deepsem
 from ..models._simulate import log_normalise, quantile_map
 
@@ -170,6 +170,8 @@ def simulate(
     mode: str = "posterior",
     noise_scale: float | str = "auto",
     spread: float = DEFAULT_SPREAD,
+    neighbours: int | str = "auto",
+    technical_noise: str = "auto",
     calibrate: bool = True,
     preset: str = "default",
     key_added: str = SIMULATE,
@@ -184,18 +186,24 @@ def simulate(
     given, so every cell type gets its own GRN, as in the DeepSEM paper); each simulated
     cell starts from a training cell ``s`` of its group, perturbs the latent
     ``z = mu_s + noise_scale * (sigma_s * n + spread * (mu_t - mu_u) / sqrt(2))`` (the
-    paper's ``mu + sigma * n`` plus a data-shaped part: ``t, u`` are two random training
-    cells of the group) and is decoded through the inverse GRN layer, then mapped back to
-    the input's scale:
+    paper's ``mu + sigma * n``, optionally plus a data-shaped part: ``t, u`` are two random
+    training cells of the group), where ``mu_s`` averages the latent means of ``s`` and its
+    nearest training cells (``neighbours``) so that the source's own technical noise is
+    averaged away, and is decoded through the inverse GRN layer. Fresh technical noise is
+    then drawn in count space (``technical_noise``) and the cell is mapped back to the
+    input's scale:
 
-    - **log-normalised input**: the z-scoring is undone; with ``calibrate=True`` (default)
-      every gene then takes the training cells' values by rank (the model decides which
-      cells are high or low in each gene, jointly across genes; the training cells decide
-      the values, so zeros and the marginal of every gene are reproduced).
+    - **log-normalised input**: the z-scoring is undone; counts are drawn around the
+      decoded profile with the source cell's size factor (when the data are
+      ``log1p(normalised counts)``, from which counts can be recovered) and log-normalised
+      again; with ``calibrate=True`` (default) every gene then takes the training cells'
+      values by rank (the model decides which cells are high or low in each gene, jointly
+      across genes; the training cells decide the values, so zeros and the marginal of
+      every gene are reproduced).
     - **raw counts**: the model is trained on ``log1p(counts / library * median library)``;
-      a simulated cell's expected counts are ``expm1(y) * library / median``, with the
-      library size of its source cell; with ``calibrate=True`` every gene takes the
-      training cells' integer counts by the rank of its expected count, else a Poisson draw.
+      a simulated cell's counts are drawn around ``expm1(y) * library / median``, with the
+      library size of its source cell; with ``calibrate=True`` every gene then takes the
+      training cells' integer counts by rank.
 
     Parameters
     ----------
@@ -218,12 +226,21 @@ def simulate(
         ``"posterior"`` (the paper's scheme) or ``"prior"`` (``z ~ N(0, I)``, no source
         cell; library sizes drawn from the training cells).
     noise_scale
-        Multiplies the latent noise; ``"auto"`` picks, per group, the smallest value for which
-        simulated cells are (in median) as far from their nearest training cell as training
-        cells are from each other, so the simulator does not replay its input (see
+        Multiplies the latent noise; ``"auto"`` picks, per group, the smallest value (and,
+        with ``neighbours="auto"``, the fewest neighbours) for which simulated cells are (in
+        median) as far from their nearest training cell as training cells are from each
+        other, so the simulator does not replay its input (see
         :meth:`scgrn.models.DeepSEM.simulate`).
     spread
         Weight of the data-shaped part of the noise (0: the paper's scheme only).
+    neighbours
+        Training cells (the source and its nearest ones in the latent space) whose latent
+        means are averaged into the source's; ``1`` uses the source alone; ``"auto"``
+        chooses it per group together with ``noise_scale``.
+    technical_noise
+        ``"poisson"``, ``"none"`` or ``"auto"`` (Poisson when the input is counts or
+        log-normalised counts whose counts can be recovered, else none); see
+        :meth:`scgrn.models.DeepSEM.simulate`.
     calibrate
         Per-gene calibration to the training distribution (above).
     preset
@@ -249,8 +266,9 @@ def simulate(
     sparse when the input was sparse); ``obs['simulated'] = True``; ``obs[groupby]``
     when ``groupby`` is given; ``uns['simulate' | key_added]``: ``method``, ``version``,
     ``scale``, ``groupby``, ``groups``, ``n_obs`` per group, ``params`` (every
-    hyperparameter, mode, noise scale, calibration, seed), and per group ``final_loss``,
-    ``noise_scale`` (as resolved) and ``n_epochs``.
+    hyperparameter, mode, noise scale, neighbours, calibration, seed), and per group
+    ``final_loss``, ``noise_scale``, ``neighbours`` and ``technical_noise`` (as resolved)
+    and ``n_epochs``.
 
     Examples
     --------
@@ -263,6 +281,8 @@ def simulate(
     ((200, 11), True, 'log')
     """
     start = logg.info(f"simulating cells with DeepSEM (mode={mode!r})")
+    if technical_noise not in TECHNICAL_NOISE:
+        raise ValueError(f"technical_noise must be one of {TECHNICAL_NOISE}, got {technical_noise!r}.")
     x, scale = _read_input(adata, layer=layer, scale=scale)
     stored = adata.layers[layer] if layer is not None else adata.X
     sparse_in = sparse.issparse(stored)
@@ -272,7 +292,7 @@ def simulate(
     rng = np.random.default_rng(random_state)
     dev = resolve_device(device)
     bar = resolve_progress_bar(show_progress_bar)
-    parts, final_loss, params, noise_used, epochs_used = [], {}, None, {}, {}
+    parts, final_loss, params, noise_used, epochs_used, technical_used, neighbours_used = [], {}, None, {}, {}, {}, {}
     for g, idx, n in zip(groups, index, sizes):
         if n == 0:
             parts.append(np.zeros((0, adata.n_vars)))
@@ -292,13 +312,21 @@ def simulate(
         )
         params = model.params()
         final_loss[str(g)] = float(model.history["reconstruction"][-1].mean())
-        scale_g = model._resolve_noise_scale(noise_scale, mode=mode, spread=spread, rng=rng)
+        if scale == "counts":  # log_normalise gives x = log1p(counts * s), s = target_sum / library
+            size_factors = None if technical_noise == "none" else target_sum / np.where(library > 0, library, target_sum)
+        else:
+            size_factors = model._size_factors(technical_noise)
+        kw = dict(mode=mode, spread=spread, size_factors=size_factors, rng=rng)
+        scale_g, neighbours_g = model._resolve_sampling(noise_scale, neighbours, **kw)
         noise_used[str(g)] = scale_g
+        neighbours_used[str(g)] = neighbours_g
+        technical_used[str(g)] = "none" if size_factors is None else "poisson"
         epochs_used[str(g)] = int(hp["n_epochs"])
-        y, source = model._simulate_values(n, mode=mode, noise_scale=scale_g, spread=spread, rng=rng)
-        if scale == "counts":
-            lib = library[source] if mode == "posterior" else library[rng.integers(len(library), size=n)]
-            parts.append(_counts_from_log(y, lib, target_sum, xg, calibrate, rng))
+        y, counts, source = model._simulate_cells(n, noise_scale=scale_g, neighbours=neighbours_g, **kw)
+        if scale == "counts" and counts is not None:
+            parts.append(quantile_map(counts, xg, rng) if calibrate else counts)
+        elif scale == "counts":
+            parts.append(_counts_from_log(y, library[source], target_sum, xg, calibrate, rng))
         elif calibrate:
             parts.append(quantile_map(y, xg, rng))
         else:
@@ -317,12 +345,16 @@ def simulate(
             "mode": mode,
             "noise_scale": str(noise_scale),
             "spread": float(spread),
+            "neighbours": str(neighbours),
+            "technical_noise": technical_noise,
             "calibrate": bool(calibrate),
             "random_state": int(random_state),
             "models": "one per group" if groupby is not None else "one",
         },
         "final_loss": final_loss,
         "noise_scale": noise_used,
+        "neighbours": neighbours_used,
+        "technical_noise": technical_used,
         "n_epochs": epochs_used,
     }
     zero = ~(x != 0).any(0)
