@@ -87,7 +87,9 @@ class PerturbODEConfig:
     lr
         Adam learning rate (cosine decay to a tenth of it over the epochs).
     l1
-        Weight of the L1 penalty ``(sum|A| + sum|B|) / n_genes``.
+        Weight of the L1 penalty ``(sum|A| + sum|B|) / n_genes``. The default 0.1 (was
+        0.01) comes from a sweep on simulated screens (``benchmarks/results/perturbode.md``):
+        weaker sparsity lets genes never perturbed in training drive spurious effects.
     t_end, n_time_steps, solver
         Integration horizon, fixed steps and scheme (``"rk4"`` or ``"euler"``).
     epsilon, sinkhorn_iter
@@ -131,7 +133,7 @@ class PerturbODEConfig:
     n_epochs: int = 800
     batch_size: int = 128
     lr: float = 0.01
-    l1: float = 0.01
+    l1: float = 0.1
     t_end: float = 3.0
     n_time_steps: int = 12
     solver: str = "rk4"
