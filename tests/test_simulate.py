@@ -268,6 +268,7 @@ def test_count_size_factors_recover_normalised_counts(counts):
     assert count_size_factors(np.log1p(np.random.default_rng(0).gamma(1.0, 1.0, (20, 5)))) is None
 
 
+@pytest.mark.filterwarnings("ignore:noise_scale/neighbours='auto' reached")  # a 3-epoch model
 def test_technical_noise_resolution(counts):
     logged = _log(counts)
     sim = scgrn.tl.simulate(logged, n_obs=30, noise_scale=0.5, **FAST)
