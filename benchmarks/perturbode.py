@@ -383,7 +383,7 @@ def main(argv=None):
         f"Versions: {versions}  ",
         f"Machine: 2-core CPU shared with other jobs (1 torch thread; 1-min load average during "
         f"training {timing['load_avg_1min'].min():.1f}-{timing['load_avg_1min'].max():.1f}), no GPU.  ",
-        f"PerturbODE: default settings (n_epochs={args.n_epochs}, n_modules=min(genes, 32), l1=0.1, mean_weight=10, "
+        f"PerturbODE: default settings (n_epochs={args.n_epochs}, n_modules=min(genes, 32), l1=0.3 with a warm-up over the first 20 % of the epochs, mean_weight=10, "
         f"counterfactual readout, RK4 12 steps, t_end=3; CROP-seq knockout_mode={args.cropseq_knockout_mode!r}). "
         f"DeepSEM: `scgrn.tl.deepsem` default preset with n_models={args.deepsem_models}, default epochs.",
         "",

@@ -3,8 +3,11 @@
 Prints one JSON line: recall at k, held-out wins against the linear additive baseline on the
 energy distance, median energies. The rows of benchmarks/results/perturbode_l1_sweep.csv came from
 
-    for s in 0 1 2 3 4; do for l1 in 0.1 0.3; do
-        OMP_NUM_THREADS=1 python benchmarks/perturbode_l1_sweep.py $s "{\"l1\": $l1}"; done; done
+    for s in 0 1 2 3 4; do for l1 in 0.1 0.3; do for w in 0.0 0.2; do
+        OMP_NUM_THREADS=1 python benchmarks/perturbode_l1_sweep.py $s "{\"l1\": $l1, \"l1_warmup\": $w}"
+    done; done; done
+
+(plus single runs at l1 0.01 and 0.03). Keys are PerturbODE hyperparameters.
 """
 import json
 import sys

@@ -87,9 +87,14 @@ class PerturbODEConfig:
     lr
         Adam learning rate (cosine decay to a tenth of it over the epochs).
     l1
-        Weight of the L1 penalty ``(sum|A| + sum|B|) / n_genes``. The default 0.1 (was
+        Weight of the L1 penalty ``(sum|A| + sum|B|) / n_genes``. The default 0.3 (was
         0.01) comes from a sweep on simulated screens (``benchmarks/results/perturbode.md``):
         weaker sparsity lets genes never perturbed in training drive spurious effects.
+    l1_warmup
+        Fraction of the epochs over which the L1 weight rises linearly from 0 to ``l1``.
+        A gene-to-gene effect is a product ``B[:, m] A[m, :]`` of two small initial weights,
+        so its gradient starts near zero while the L1 pull does not: without a warm-up a
+        strong penalty can zero every weight before any effect is learned.
     t_end, n_time_steps, solver
         Integration horizon, fixed steps and scheme (``"rk4"`` or ``"euler"``).
     epsilon, sinkhorn_iter
@@ -133,7 +138,8 @@ class PerturbODEConfig:
     n_epochs: int = 800
     batch_size: int = 128
     lr: float = 0.01
-    l1: float = 0.1
+    l1: float = 0.3
+    l1_warmup: float = 0.2
     t_end: float = 3.0
     n_time_steps: int = 12
     solver: str = "rk4"
@@ -167,6 +173,8 @@ class PerturbODEConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be positive.")
         if self.l1 < 0 or self.mean_weight < 0:
             raise ValueError("l1 and mean_weight must be non-negative.")
+        if not 0.0 <= self.l1_warmup <= 1.0:
+            raise ValueError(f"l1_warmup={self.l1_warmup} must be a fraction of the epochs, in [0, 1].")
         if not 0.0 < self.knockout_level_init < 1.0:
             raise ValueError(f"knockout_level_init={self.knockout_level_init} must be in (0, 1).")
         h = self.t_end / self.n_time_steps
@@ -455,7 +463,8 @@ def train_perturbode(
         l1 = (module.A.abs().sum() + module.B.abs().sum()) / n_genes
         effect = pred.mean(1) - x0[0].mean(0)
         mean_term = ((effect - obs_effect) ** 2).mean()
-        loss = ot + config.l1 * l1 + config.mean_weight * mean_term
+        l1_weight = config.l1 * min(1.0, (epoch + 1) / max(config.l1_warmup * config.n_epochs, 1.0))
+        loss = ot + l1_weight * l1 + config.mean_weight * mean_term
         hist["mean"][epoch] = float(mean_term.detach())
         if not torch.isfinite(loss):
             raise FloatingPointError(
