@@ -4,14 +4,21 @@ grid (default) vs exact MLP, width 128, 4 members, one torch thread.
     SCGRN_DATA_DIR=/work/shared/data python benchmarks/deepsem_grid_small_timing.py
 """
 import os
-import time, warnings, sys
-warnings.filterwarnings("ignore")
-import torch; torch.set_num_threads(1)
+import time
+import warnings
+
+import torch
+
 import scgrn
-ad = scgrn.datasets.read_beeline_folder(os.path.join(os.environ.get("SCGRN_DATA_DIR", "../shared/data"), "beeline/curated/GSD/GSD_2000_0"))
-ad = ad[0] if isinstance(ad, tuple) else ad
-print(ad.shape)
-for grid in [512, None, 512, None]:
-    a = ad.copy(); t = time.perf_counter()
-    scgrn.tl.deepsem(a, mlp_grid=grid, n_models=4, show_progress_bar=False)
-    print("grid", grid, round(time.perf_counter() - t, 2), "s", flush=True)
+
+warnings.filterwarnings("ignore")
+torch.set_num_threads(1)
+folder = os.path.join(os.environ.get("SCGRN_DATA_DIR", "../shared/data"), "beeline/curated/GSD/GSD_2000_0")
+adata = scgrn.datasets.read_beeline_folder(folder)
+adata = adata[0] if isinstance(adata, tuple) else adata
+print(adata.shape)
+for grid in (512, None, 512, None):  # twice each, alternating
+    copy = adata.copy()
+    start = time.perf_counter()
+    scgrn.tl.deepsem(copy, mlp_grid=grid, n_models=4, show_progress_bar=False)
+    print(f"mlp_grid={grid}: {time.perf_counter() - start:.2f} s", flush=True)
