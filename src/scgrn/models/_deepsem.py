@@ -45,6 +45,20 @@ NEIGHBOUR_GRID = (1, 2, 3, 5, 8, 12, 20)
 TECHNICAL_NOISE = ("auto", "poisson", "none")
 
 
+def check_sampling(mode, noise_scale, neighbours, technical_noise) -> None:
+    """Validate the sampling arguments of :meth:`DeepSEM.simulate` / :func:`scgrn.tl.simulate`
+    (before any training, so a typo fails at once)."""
+    if mode not in SIMULATION_MODES:
+        raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}.")
+    for name, value in (("noise_scale", noise_scale), ("neighbours", neighbours)):
+        if isinstance(value, str) and value != "auto":
+            raise ValueError(f"{name} must be a number or 'auto', got {value!r}.")
+    if not isinstance(neighbours, str) and int(neighbours) < 1:
+        raise ValueError(f"neighbours must be a positive integer or 'auto', got {neighbours!r}.")
+    if technical_noise not in TECHNICAL_NOISE:
+        raise ValueError(f"technical_noise must be one of {TECHNICAL_NOISE}, got {technical_noise!r}.")
+
+
 def _gene_scale(x: np.ndarray, mode: str) -> np.ndarray:
     """Per-gene standard deviation that :func:`standardise` divides by (1 where it is 0)."""
     x = np.asarray(x, dtype=np.float32)
@@ -232,13 +246,7 @@ class DeepSEM:
             self._check_var_names(adata.var_names)
             x = expression_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1)
         scaled, _, _ = standardise(x, self.config.standardise)
-        e = self.config.n_models
-        chunks = []
-        for start in range(0, scaled.shape[0], 512):
-            xb = torch.as_tensor(scaled[start : start + 512]).expand(e, -1, -1)
-            mu, _ = module.encode(xb)
-            chunks.append(mu)
-        mu = torch.cat(chunks, dim=1)  # (E, cells, genes)
+        mu, _ = module.encode_cells(torch.as_tensor(scaled))  # (E, cells, genes)
         signs = torch.sign((mu * mu[:1]).sum(dim=(1, 2)))
         signs[signs == 0] = 1
         latent = (mu * signs[:, None, None]).mean(0).numpy()
@@ -278,8 +286,6 @@ class DeepSEM:
 
     def _size_factors(self, technical_noise: str) -> np.ndarray | None:
         """Size factors for Poisson technical noise, or ``None`` for none (see :meth:`simulate`)."""
-        if technical_noise not in TECHNICAL_NOISE:
-            raise ValueError(f"technical_noise must be one of {TECHNICAL_NOISE}, got {technical_noise!r}.")
         if technical_noise == "none":
             return None
         s = count_size_factors(self._x)
@@ -301,11 +307,6 @@ class DeepSEM:
         cell as a training cell is from its nearest other training cell (a stand-in for a new
         real cell). Neighbours are tried first (:data:`NEIGHBOUR_GRID`, at the smallest noise),
         then the noise scale (:data:`AUTO_GRID`, at the most neighbours)."""
-        for name, value in (("noise_scale", noise_scale), ("neighbours", neighbours)):
-            if isinstance(value, str) and value != "auto":
-                raise ValueError(f"{name} must be a number or 'auto', got {value!r}.")
-        if not isinstance(neighbours, str) and int(neighbours) < 1:
-            raise ValueError(f"neighbours must be a positive integer or 'auto', got {neighbours!r}.")
         x = self._x
         scales = list(AUTO_GRID) if noise_scale == "auto" else [float(noise_scale)]
         counts = [k for k in NEIGHBOUR_GRID if k <= x.shape[0]] if neighbours == "auto" else [int(neighbours)]
@@ -411,8 +412,7 @@ class DeepSEM:
         >>> sim.shape, bool(sim.obs["simulated"].all())
         ((100, 11), True)
         """
-        if mode not in SIMULATION_MODES:
-            raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}.")
+        check_sampling(mode, noise_scale, neighbours, technical_noise)
         n_obs = self._x.shape[0] if n_obs is None else int(n_obs)
         if n_obs < 1:
             raise ValueError(f"n_obs must be a positive integer, got {n_obs!r}.")

@@ -354,6 +354,17 @@ class DeepSEMEnsemble(nn.Module):
         z = torch.bmm(h, i_minus_w).reshape(e, 2, b, g)
         return z[:, 0], z[:, 1]
 
+    def encode_cells(
+        self, x: torch.Tensor, i_minus_w: torch.Tensor | None = None, chunk: int = 512
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every member's posterior mean and log-variance of every cell; ``x``: (cells, G)
+        -> two (E, cells, G) tensors, encoded ``chunk`` cells at a time."""
+        if i_minus_w is None:
+            i_minus_w = self.i_minus_w()
+        e = self.config.n_models
+        parts = [self.encode(x[s : s + chunk].expand(e, -1, -1), i_minus_w) for s in range(0, x.shape[0], chunk)]
+        return torch.cat([p[0] for p in parts], dim=1), torch.cat([p[1] for p in parts], dim=1)
+
     def decode(
         self, z: torch.Tensor, i_minus_w: torch.Tensor | None = None, grid: int | None = None
     ) -> torch.Tensor:

@@ -212,9 +212,8 @@ def decode_samples(
     generator = torch.Generator().manual_seed(seed)
     data = torch.as_tensor(np.asarray(scaled, dtype=np.float32))
     if mode == "posterior":
-        mu_all, logvar_all = _encode_all(module, data, i_minus_w, chunk)
-        if neighbours > 1:
-            mu_all = _neighbour_means(mu_all, int(min(neighbours, n_cells)))
+        mu_cells, logvar_all = module.encode_cells(data, i_minus_w, chunk)
+        mu_all = _neighbour_means(mu_cells, int(min(neighbours, n_cells))) if neighbours > 1 else mu_cells
     for start in range(0, width, chunk):
         cols = [p[start : start + chunk] for p in per_member]
         b = max(len(c) for c in cols)
@@ -225,14 +224,10 @@ def decode_samples(
         eps = torch.randn((e, b, n_genes), generator=generator)
         if mode == "posterior":
             rows = torch.as_tensor(source[padded])  # (E, b) training cells
-            mu = torch.gather(mu_all, 1, rows[..., None].expand(-1, -1, n_genes))
-            logvar = torch.gather(logvar_all, 1, rows[..., None].expand(-1, -1, n_genes))
-            z = mu + noise_scale * torch.exp(0.5 * logvar) * eps
+            z = _rows(mu_all, rows) + noise_scale * torch.exp(0.5 * _rows(logvar_all, rows)) * eps
             if spread > 0:
                 pair = torch.as_tensor(rng.integers(n_cells, size=(2, e, b)))
-                mu_t, _ = module.encode(data[pair[0]], i_minus_w)
-                mu_u, _ = module.encode(data[pair[1]], i_minus_w)
-                z = z + noise_scale * spread * (mu_t - mu_u) / math.sqrt(2.0)
+                z = z + noise_scale * spread * (_rows(mu_cells, pair[0]) - _rows(mu_cells, pair[1])) / math.sqrt(2.0)
         else:
             z = noise_scale * eps
         dec = module.decode(z, i_minus_w).numpy()
@@ -241,11 +236,9 @@ def decode_samples(
     return out, source
 
 
-def _encode_all(module, data: torch.Tensor, i_minus_w, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every member's posterior mean and log-variance of every training cell, (E, cells, genes)."""
-    e = module.config.n_models
-    parts = [module.encode(data[s : s + chunk].expand(e, -1, -1), i_minus_w) for s in range(0, data.shape[0], chunk)]
-    return torch.cat([p[0] for p in parts], dim=1), torch.cat([p[1] for p in parts], dim=1)
+def _rows(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``values[m, rows[m, j]]`` for every member ``m``: (E, cells, G), (E, b) -> (E, b, G)."""
+    return torch.gather(values, 1, rows[..., None].expand(-1, -1, values.shape[-1]))
 
 
 def _neighbour_means(mu: torch.Tensor, k: int) -> torch.Tensor:

@@ -15,7 +15,7 @@ from scipy.special import ndtr, ndtri
 from .. import __version__
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import _to_dense_float32, expression_matrix
-from ..models._deepsem import DEFAULT_SPREAD, TECHNICAL_NOISE, DeepSEM
+from ..models._deepsem import DEFAULT_SPREAD, DeepSEM, check_sampling
 from ..models._deepsem_module import train_deepsem
 from ..models._simulate import log_normalise, quantile_map
 
@@ -281,8 +281,7 @@ def simulate(
     ((200, 11), True, 'log')
     """
     start = logg.info(f"simulating cells with DeepSEM (mode={mode!r})")
-    if technical_noise not in TECHNICAL_NOISE:
-        raise ValueError(f"technical_noise must be one of {TECHNICAL_NOISE}, got {technical_noise!r}.")
+    check_sampling(mode, noise_scale, neighbours, technical_noise)
     x, scale = _read_input(adata, layer=layer, scale=scale)
     stored = adata.layers[layer] if layer is not None else adata.X
     sparse_in = sparse.issparse(stored)
