@@ -160,3 +160,109 @@ def test_nan_weights_dropped_with_warning(W):
 def test_public_namespace():
     assert scgrn.get.edges is edges
     assert scgrn.get.edges_from_matrix is edges_from_matrix
+
+
+# ---------------------------------------------------------------------------
+# sparse GRNs: the same table as the dense matrix, read from the stored entries
+# ---------------------------------------------------------------------------
+
+SPARSE_GENES = [f"g{i}" for i in range(12)]
+
+
+def _random_grn(seed=0, n=12):
+    """Random weights with zeros, ties at several |w| (both signs) and a non-zero diagonal."""
+    rng = np.random.default_rng(seed)
+    W = np.round(rng.normal(size=(n, n)), 1).astype(np.float32)
+    W[rng.random((n, n)) < 0.4] = 0
+    W[1, 2], W[4, 0], W[0, 3] = 0.7, -0.7, 0.7
+    np.fill_diagonal(W, 5.0)
+    return W
+
+
+def _sparse_adata(M, tfs=None):
+    adata = ad.AnnData(
+        np.zeros((3, len(SPARSE_GENES)), dtype=np.float32), var=pd.DataFrame(index=SPARSE_GENES)
+    )
+    adata.varp["deepsem"] = M
+    adata.uns["deepsem"] = {"method": "manual", "params": {}}
+    if tfs is not None:
+        adata.uns["deepsem"]["tfs"] = tfs
+    return adata
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"top_k": 0}, {"top_k": 5}, {"top_k": 1000}, {"min_abs_weight": 0.7}, {"tfs_only": False}],
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_csr_varp_matches_dense(seed, kwargs):
+    W = _random_grn(seed)
+    tfs = ["g0", "g1", "g4", "g7"]
+    dense = edges(_sparse_adata(W, tfs=tfs), **kwargs)
+    got = edges(_sparse_adata(sparse.csr_matrix(W), tfs=tfs), **kwargs)
+    pd.testing.assert_frame_equal(got, dense)
+    assert len(edges(_sparse_adata(W), top_k=1000)) == np.count_nonzero(W) - np.count_nonzero(np.diag(W))
+
+
+@pytest.mark.parametrize(
+    "fmt", [sparse.csr_matrix, sparse.csc_matrix, sparse.coo_matrix, sparse.csr_array, sparse.coo_array]
+)
+def test_sparse_formats_match_dense(fmt):
+    W = _random_grn(2)
+    for kwargs in ({}, {"top_k": 4}, {"sources": ["g2", "g5"], "targets": SPARSE_GENES[3:]}):
+        pd.testing.assert_frame_equal(
+            edges_from_matrix(fmt(W), SPARSE_GENES, **kwargs), edges_from_matrix(W, SPARSE_GENES, **kwargs)
+        )
+
+
+def test_sparse_duplicates_unsorted_and_explicit_zeros():
+    # CSR as a writer may leave it: unsorted column indices, a duplicate (summed, as
+    # toarray does), an explicit zero and a stored self-loop
+    data = np.array([0.5, 2.0, 0.25, 0.0, -1.0, 3.0], dtype=np.float32)
+    indices = np.array([2, 1, 2, 3, 0, 3])
+    indptr = np.array([0, 3, 4, 5, 6])
+    M = sparse.csr_matrix((data, indices, indptr), shape=(4, 4))
+    before = (M.data.copy(), M.indices.copy())
+    df = edges_from_matrix(M, GENES)
+    pd.testing.assert_frame_equal(df, edges_from_matrix(M.toarray(), GENES))
+    assert list(zip(df.source, df.target, df.weight)) == [("A", "B", 2.0), ("C", "A", -1.0), ("A", "C", 0.75)]
+    np.testing.assert_array_equal(M.data, before[0])  # the caller's matrix is left alone
+    np.testing.assert_array_equal(M.indices, before[1])
+
+
+def test_sparse_is_not_densified():
+    class NoDense(sparse.csr_matrix):
+        def toarray(self, *args, **kwargs):
+            raise AssertionError("densified")
+
+        todense = toarray
+
+    W = _random_grn(3)
+    pd.testing.assert_frame_equal(edges(_sparse_adata(NoDense(W)), top_k=6), edges(_sparse_adata(W), top_k=6))
+
+
+def test_sparse_nan_weights_dropped_with_warning():
+    W = _random_grn(4)
+    W[2, 5] = np.nan
+    with pytest.warns(RuntimeWarning, match="1 NaN"):
+        got = edges_from_matrix(sparse.csr_matrix(W), SPARSE_GENES)
+    with pytest.warns(RuntimeWarning, match="1 NaN"):
+        pd.testing.assert_frame_equal(got, edges_from_matrix(W, SPARSE_GENES))
+
+
+def test_sparse_varp_h5ad_roundtrip(tmp_path):
+    W = _random_grn(5)
+    adata = _sparse_adata(sparse.csr_matrix(W), tfs=np.array(["g0", "g3", "g8"]))
+    adata.write_h5ad(tmp_path / "sparse.h5ad")
+    back = ad.read_h5ad(tmp_path / "sparse.h5ad")
+    assert sparse.issparse(back.varp["deepsem"])
+    expected = edges(_sparse_adata(W, tfs=["g0", "g3", "g8"]), top_k=7)
+    pd.testing.assert_frame_equal(edges(back, top_k=7), expected)
+
+
+def test_asarray_of_sparse_gives_a_clear_error():
+    M = sparse.csr_matrix(_random_grn(6))
+    with pytest.raises(ValueError, match=r"0-d object array.*sparse matrix itself"):
+        edges_from_matrix(np.asarray(M), SPARSE_GENES)
+    with pytest.raises(ValueError, match="12 x 12 but 11 var_names"):
+        edges_from_matrix(M, SPARSE_GENES[:11])

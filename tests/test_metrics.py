@@ -8,6 +8,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 from sklearn.metrics import (
     auc,
     average_precision_score,
@@ -316,3 +317,60 @@ def test_low_level_validation():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert np.isnan(auroc([1, 1], [0.1, 0.2]))
+
+
+# ---------------------------------------------------------------------------
+# sparse GRNs: the same metrics as the densified matrix
+# ---------------------------------------------------------------------------
+
+
+def _sparse_instance(seed=0):
+    """Reference plus a GRN with entries only in some rows (as a sparse deepsem GRN) and ties."""
+    genes, ref, rng = _random_instance(seed=seed)
+    w = np.round(rng.normal(size=(30, 30)), 1).astype(np.float32)
+    w[rng.random((30, 30)) < 0.5] = 0
+    regulators = np.isin(genes, ref["source"]) | (rng.random(30) < 0.3)
+    w[~regulators] = 0
+    return genes, ref, w
+
+
+@pytest.mark.parametrize("convention", ["deepsem", "beeline"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_grn_matches_dense(convention, seed):
+    genes, ref, w = _sparse_instance(seed)
+    expected = evaluate_grn(w, ref, var_names=genes, convention=convention)
+    for fmt in (sparse.csr_matrix, sparse.csc_matrix, sparse.coo_matrix, sparse.csr_array):
+        assert evaluate_grn(fmt(w), ref, var_names=genes, convention=convention) == expected
+    adata = ad.AnnData(np.zeros((3, 30), dtype=np.float32), var=pd.DataFrame(index=genes))
+    adata.varp["deepsem"] = sparse.csr_matrix(w)
+    assert evaluate_grn(adata, ref, convention=convention) == expected
+
+
+def test_sparse_grn_other_metrics_match_dense():
+    from scgrn.metrics import precision_recall_at_k, top_edge_overlap
+
+    genes, ref, w = _sparse_instance(2)
+    s = sparse.csr_matrix(w)
+    assert precision_recall_at_k(s, ref, var_names=genes) == precision_recall_at_k(w, ref, var_names=genes)
+    w2 = np.round(np.random.default_rng(9).normal(size=w.shape), 1).astype(np.float32)
+    regulators = np.flatnonzero(np.isin(genes, ref["source"]))
+    for regs in (None, regulators):
+        expected = top_edge_overlap(w, w2, top=(0.01, 0.1, 0.5), regulators=regs)
+        got = top_edge_overlap(s, sparse.csc_matrix(w2), top=(0.01, 0.1, 0.5), regulators=regs)
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_sparse_grn_checks():
+    genes, ref, w = _sparse_instance(3)
+    s = sparse.csr_matrix(w)
+    with pytest.raises(ValueError, match="sparse matrix itself"):
+        evaluate_grn(np.asarray(s), ref, var_names=genes)
+    with pytest.raises(ValueError, match="square"):
+        evaluate_grn(s[:, :29], ref, var_names=genes)
+    with pytest.raises(ValueError, match="29 entries"):
+        evaluate_grn(s, ref, var_names=genes[:29])
+    w_nan = w.copy()
+    w_nan[genes.tolist().index(ref["source"].iloc[0]), genes.tolist().index(ref["target"].iloc[0])] = np.nan
+    s_nan = sparse.csr_matrix(w_nan)
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate_grn(s_nan, ref, var_names=genes, convention="beeline")

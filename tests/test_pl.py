@@ -9,6 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from scipy import sparse  # noqa: E402
 
 import scgrn  # noqa: E402
 
@@ -87,6 +88,34 @@ def test_grn_deterministic_layout(adata):
         return {t.get_text(): t.get_position() for t in ax.texts}
 
     assert positions() == positions()
+
+
+def _drawing(ax):
+    """What a GRN figure shows: node labels and positions, edge colours and widths, legend, title."""
+    edges = [
+        (tuple(np.round(p.get_facecolor(), 6)), round(float(p.get_linewidth()), 6))
+        for p in ax.patches
+    ]
+    return (
+        {t.get_text(): tuple(np.round(t.get_position(), 9)) for t in ax.texts},
+        sorted(edges),
+        [t.get_text() for t in ax.get_legend().get_texts()],
+        ax.get_title(),
+    )
+
+
+@pytest.mark.parametrize("top_k", [3, 30])
+def test_grn_sparse_varp_draws_like_dense(adata, top_k):
+    rng = np.random.default_rng(0)
+    W = np.round(rng.normal(size=(6, 6)), 1).astype(np.float32)
+    W[rng.random((6, 6)) < 0.4] = 0
+    adata.varp["deepsem"] = W
+    dense = _drawing(scgrn.pl.grn(adata, top_k=top_k, show=False))
+    adata.varp["deepsem"] = sparse.csr_matrix(W)
+    fig = scgrn.pl.grn(adata, top_k=top_k, return_fig=True)
+    assert isinstance(fig, Figure)
+    assert _drawing(fig.axes[0]) == dense
+    assert len(fig.axes[0].patches) == min(top_k, np.count_nonzero(W) - np.count_nonzero(np.diag(W)))
 
 
 @pytest.mark.parametrize("layout", ["kamada_kawai", "circular", "shell"])

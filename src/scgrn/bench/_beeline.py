@@ -24,6 +24,7 @@ from scanpy import logging as logg
 from tqdm.auto import tqdm
 
 from .. import __version__
+from .._grn_matrix import grn_matrix
 from .._settings import resolve_progress_bar
 
 __all__ = ["beeline", "METHODS", "PEERS", "DATASET_KINDS", "available_datasets"]
@@ -80,7 +81,8 @@ _SEEDED = {"deepsem", "grnboost2", "genie3"}
 _PARALLEL = {"grnboost2", "genie3"}
 
 
-def _run_scgrn(name: str, adata, tfs, seed: int, kwargs: dict, n_jobs: int | None) -> np.ndarray:
+def _run_scgrn(name: str, adata, tfs, seed: int, kwargs: dict, n_jobs: int | None):
+    """The tool's GRN: a dense array, or a CSR matrix when the tool stores it sparse."""
     fn, fixed = _scgrn_tool(name)
     kw = {**fixed, **kwargs}
     if name in _QUIET:
@@ -90,7 +92,7 @@ def _run_scgrn(name: str, adata, tfs, seed: int, kwargs: dict, n_jobs: int | Non
     if name in _PARALLEL and n_jobs is not None:
         kw.setdefault("n_jobs", n_jobs)
     out = fn(adata, tfs=tfs, key_added="bench", copy=True, **kw)
-    return np.asarray(out.varp["bench"])
+    return grn_matrix(out.varp["bench"], out.n_vars)
 
 
 def _run_regdiffusion(x: np.ndarray, seed: int, kwargs: dict) -> np.ndarray:

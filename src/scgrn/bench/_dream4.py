@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scanpy import logging as logg
 
+from .._grn_matrix import grn_matrix
+
 __all__ = ["dream4", "dream_aupr", "score_network"]
 
 SUPERVISED = ("lstm", "cnn", "ae")
@@ -240,6 +242,7 @@ def dream4(
     rows, scores = [], {}
 
     def add(k, method, kind, mat, seconds, cpu, train="", settings=""):
+        mat = grn_matrix(mat, dense=True)  # a varp GRN may be stored sparse
         scores.setdefault(k, {"truth": truth[k]})[method] = np.asarray(mat, dtype=np.float32)
         for r in score_network(truth[k], mat, n_balanced_draws=n_balanced_draws, random_state=random_state):
             rows.append({"network": k, "method": method, "kind": kind, "train_networks": train,

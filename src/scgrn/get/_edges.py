@@ -12,6 +12,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
+from .._grn_matrix import grn_matrix
 
 __all__ = ["edges", "edges_from_matrix"]
 
@@ -36,7 +37,9 @@ def edges_from_matrix(
     Parameters
     ----------
     matrix
-        Square ``n x n`` array (dense or scipy sparse) of signed edge weights.
+        Square ``n x n`` signed edge weights: a dense array, or a scipy sparse matrix or
+        array in any format (CSR, CSC, COO, ...). A sparse matrix is read from its stored
+        entries, without densifying; an entry that is not stored is no edge (weight 0).
     var_names
         The ``n`` gene names labelling both rows and columns.
     top_k
@@ -71,61 +74,88 @@ def edges_from_matrix(
     names = np.asarray(var_names, dtype=object)
     if names.ndim != 1:
         raise ValueError(f"`var_names` must be 1-D, got shape {names.shape}.")
-    W = matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
-    if W.ndim != 2 or W.shape[0] != W.shape[1]:
-        raise ValueError(f"GRN matrix must be square (n_vars x n_vars), got shape {W.shape}.")
-    if W.shape[0] != names.shape[0]:
-        raise ValueError(
-            f"GRN matrix is {W.shape[0]} x {W.shape[1]} but {names.shape[0]} var_names were given."
-        )
-    if not np.issubdtype(W.dtype, np.floating):
-        W = W.astype(np.float64)
+    W = grn_matrix(matrix, names.shape[0])
     top_k = _check_top_k(top_k)
     if min_abs_weight is not None:
         if not isinstance(min_abs_weight, Real) or not min_abs_weight >= 0:
             raise ValueError(f"`min_abs_weight` must be a non-negative number, got {min_abs_weight!r}.")
+    src = None if sources is None else _name_mask(names, sources, "sources")
+    tgt = None if targets is None else _name_mask(names, targets, "targets")
+    thr = min_abs_weight if min_abs_weight is not None and min_abs_weight > 0 else None
 
-    n = W.shape[0]
-    mask = W != 0  # NaN != 0 is True; handled below
-    nan = np.isnan(W)
-    if nan.any():
+    entries = _sparse_entries if sparse.issparse(W) else _dense_entries
+    rows, cols, vals, n_nan = entries(W, src, tgt, thr)
+    if n_nan:
         warnings.warn(
-            f"GRN matrix contains {int(nan.sum())} NaN weights; they are dropped. "
+            f"GRN matrix contains {n_nan} NaN weights; they are dropped. "
             "This usually means training diverged.",
             RuntimeWarning,
             stacklevel=3,
         )
-        mask &= ~nan
-    mask[np.arange(n), np.arange(n)] = False
-    if sources is not None:
-        mask &= _name_mask(names, sources, "sources")[:, None]
-    if targets is not None:
-        mask &= _name_mask(names, targets, "targets")[None, :]
-    if min_abs_weight is not None and min_abs_weight > 0:
-        mask &= np.abs(W) >= min_abs_weight
+    rows, cols, vals = _strongest(rows, cols, vals, top_k)
+    return pd.DataFrame(
+        {"source": names[rows], "target": names[cols], "weight": vals},
+        columns=_COLUMNS,
+    )
 
-    flat = np.flatnonzero(mask)  # ascending = row-major order
-    vals = W.ravel()[flat]
+
+def _dense_entries(W: np.ndarray, src, tgt, thr):
+    """Kept ``(rows, cols, weights, n_nan)`` of a dense GRN, in row-major order."""
+    mask = W != 0  # NaN != 0 is True; dropped below
+    nan = np.isnan(W)
+    n_nan = int(nan.sum())
+    if n_nan:
+        mask &= ~nan
+    np.fill_diagonal(mask, False)
+    if src is not None:
+        mask &= src[:, None]
+    if tgt is not None:
+        mask &= tgt[None, :]
+    if thr is not None:
+        mask &= np.abs(W) >= thr
+    rows, cols = np.nonzero(mask)  # row-major order
+    return rows, cols, W[rows, cols], n_nan
+
+
+def _sparse_entries(W, src, tgt, thr):
+    """Kept ``(rows, cols, weights, n_nan)`` of a canonical CSR GRN, from its stored entries.
+
+    Entries that are not stored are zeros, which the dense path drops too; canonical CSR
+    (sorted indices, no duplicates) gives its COO entries in row-major order, the order of
+    the dense path, so ties are broken the same way.
+    """
+    coo = W.tocoo()
+    rows = np.asarray(coo.row, dtype=np.intp)
+    cols = np.asarray(coo.col, dtype=np.intp)
+    vals = coo.data
+    nan = np.isnan(vals)
+    keep = (vals != 0) & ~nan & (rows != cols)  # explicit zeros are no edge either
+    if src is not None:
+        keep &= src[rows]
+    if tgt is not None:
+        keep &= tgt[cols]
+    if thr is not None:
+        keep &= np.abs(vals) >= thr
+    return rows[keep], cols[keep], vals[keep], int(nan.sum())
+
+
+def _strongest(rows, cols, vals, top_k):
+    """Entries sorted by ``|weight|`` descending (stable), cut to the ``top_k`` first."""
     absv = np.abs(vals)
-    if top_k is not None and top_k < flat.size:
+    if top_k is not None and top_k < vals.size:
         if top_k == 0:
             keep = np.zeros(0, dtype=np.intp)
         else:
             # k-th largest |w| as threshold; take everything above it, then the
             # first ties (in row-major order) so the result is deterministic and
             # equal to the head of the full stable ordering.
-            thr = absv[np.argpartition(absv, flat.size - top_k)[flat.size - top_k]]
+            thr = absv[np.argpartition(absv, vals.size - top_k)[vals.size - top_k]]
             above = np.flatnonzero(absv > thr)
             ties = np.flatnonzero(absv == thr)[: top_k - above.size]
             keep = np.sort(np.concatenate([above, ties]))
-        flat, vals, absv = flat[keep], vals[keep], absv[keep]
+        rows, cols, vals, absv = rows[keep], cols[keep], vals[keep], absv[keep]
     order = np.argsort(-absv, kind="stable")
-    flat, vals = flat[order], vals[order]
-    rows, cols = np.divmod(flat, n)
-    return pd.DataFrame(
-        {"source": names[rows], "target": names[cols], "weight": vals},
-        columns=_COLUMNS,
-    )
+    return rows[order], cols[order], vals[order]
 
 
 def edges(
@@ -138,14 +168,17 @@ def edges(
 ) -> pd.DataFrame:
     """Edges of an inferred GRN as a long-format table.
 
-    Reads ``adata.varp[key]`` (row = regulator/source, column = target) and
-    returns decoupler's network format, ready for ``decoupler`` or for
-    :func:`scgrn.metrics` functions.
+    Reads ``adata.varp[key]`` (row = regulator/source, column = target), a
+    dense array or a scipy sparse matrix (CSR, CSC, COO; an entry that is not
+    stored is no edge), and returns decoupler's network format, ready for
+    ``decoupler`` or for :func:`scgrn.metrics` functions. Both give the same
+    table for the same weights; a sparse GRN is never densified.
 
     Parameters
     ----------
     adata
-        Annotated data matrix holding a GRN in ``adata.varp[key]``.
+        Annotated data matrix holding a GRN in ``adata.varp[key]`` (dense array or
+        scipy sparse matrix).
     key
         Key of the GRN in ``adata.varp`` and of its metadata in ``adata.uns``.
     top_k

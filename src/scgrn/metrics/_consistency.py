@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._grn_matrix import grn_block, grn_matrix
 from ._realism import _comparable, _matrix
 
 __all__ = ["grn_consistency", "top_edge_overlap", "CONSISTENCY_METHODS"]
@@ -20,18 +21,18 @@ CONSISTENCY_METHODS = (
 )
 
 
-def _candidates(n_genes: int, regulators: np.ndarray | None) -> np.ndarray:
-    mask = ~np.eye(n_genes, dtype=bool)
-    if regulators is not None:
-        rows = np.zeros(n_genes, dtype=bool)
-        rows[regulators] = True
-        mask &= rows[:, None]
-    return mask
+def _regulator_rows(n_genes: int, regulators: np.ndarray | None) -> np.ndarray:
+    """Sorted row positions of the candidate regulators (every gene if ``None``)."""
+    if regulators is None:
+        return np.arange(n_genes)
+    rows = np.zeros(n_genes, dtype=bool)
+    rows[regulators] = True
+    return np.flatnonzero(rows)
 
 
 def top_edge_overlap(
-    grn_a: np.ndarray,
-    grn_b: np.ndarray,
+    grn_a,
+    grn_b,
     *,
     top: Sequence[float] = DEFAULT_TOP,
     regulators: np.ndarray | None = None,
@@ -44,6 +45,21 @@ def top_edge_overlap(
     ``consistency = |top_k(a) & top_k(b)| / k``. ``random`` is what two unrelated rankings
     give in expectation, ``k / candidates``.
 
+    Parameters
+    ----------
+    grn_a, grn_b
+        Square GRNs over the same genes, row = regulator, column = target: dense arrays or
+        scipy sparse matrices (an entry that is not stored weighs 0). Only the regulator
+        rows are densified.
+    top
+        Fractions of the candidate edges to compare, each in ``(0, 1]``.
+    regulators
+        Row positions (or a boolean mask over genes) of the regulators; ``None``: every gene.
+
+    Returns
+    -------
+    DataFrame with one row per fraction: ``top``, ``k``, ``consistency`` and ``random``.
+
     Examples
     --------
     >>> import numpy as np
@@ -51,11 +67,14 @@ def top_edge_overlap(
     >>> top_edge_overlap(w, w, top=(0.01, 0.1))["consistency"].tolist()
     [1.0, 1.0]
     """
-    a, b = np.abs(np.asarray(grn_a, dtype=np.float64)), np.abs(np.asarray(grn_b, dtype=np.float64))
-    if a.shape != b.shape or a.shape[0] != a.shape[1]:
+    a, b = grn_matrix(grn_a), grn_matrix(grn_b)
+    if a.shape != b.shape:
         raise ValueError(f"the GRNs must be square and of equal shape, got {a.shape} and {b.shape}.")
-    mask = _candidates(a.shape[0], regulators)
-    va, vb = a[mask], b[mask]
+    n_genes = a.shape[0]
+    rows = _regulator_rows(n_genes, regulators)
+    mask = rows[:, None] != np.arange(n_genes)[None, :]  # no self-pairs; row-major order
+    va = np.abs(np.asarray(grn_block(a, rows), dtype=np.float64))[mask]
+    vb = np.abs(np.asarray(grn_block(b, rows), dtype=np.float64))[mask]
     n = va.size
     order_a = np.argsort(-va, kind="stable")
     order_b = np.argsort(-vb, kind="stable")
@@ -69,7 +88,7 @@ def top_edge_overlap(
     return pd.DataFrame(rows)
 
 
-def _infer(adata: AnnData, method: str, tfs, random_state: int, kwargs: dict) -> np.ndarray:
+def _infer(adata: AnnData, method: str, tfs, random_state: int, kwargs: dict):
     from .. import tl
 
     key = "_consistency_judge"
@@ -83,7 +102,7 @@ def _infer(adata: AnnData, method: str, tfs, random_state: int, kwargs: dict) ->
     if "show_progress_bar" in sig:
         extra["show_progress_bar"] = False
     fn(adata, tfs=tfs, key_added=key, **extra, **kwargs)
-    return np.asarray(adata.varp[key])
+    return grn_matrix(adata.varp[key], adata.n_vars)  # dense or sparse, as the judge wrote it
 
 
 def grn_consistency(
@@ -102,7 +121,8 @@ def grn_consistency(
 
     DeepSEM's third check of a simulator (Shu et al. 2021, eq. 9): a simulator that keeps
     the regulation of the real cells lets a GRN method recover the same strongest edges
-    from its output. Any scgrn GRN method can be the judge.
+    from its output. Any scgrn GRN method can be the judge; the GRN it writes to ``varp``
+    may be dense or scipy sparse.
 
     Parameters
     ----------

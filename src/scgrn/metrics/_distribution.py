@@ -45,7 +45,9 @@ def precision_recall_at_k(
     grn
         The network, row = regulator, column = target: an AnnData (``varp[key]``), a square
         array with ``var_names``, a square DataFrame, or a long ``source``/``target``/``weight``
-        table (as in :func:`evaluate_grn`).
+        table (as in :func:`evaluate_grn`). ``varp[key]`` and the array may be dense or scipy
+        sparse (an entry that is not stored weighs 0); every pair is a candidate, so a sparse
+        GRN is densified.
     reference
         True edges, columns ``source`` / ``target`` (or ``Gene1`` / ``Gene2``). Self-loops and
         duplicates are dropped; edges with genes outside the GRN are dropped (counted in
@@ -73,7 +75,7 @@ def precision_recall_at_k(
     >>> res["k"], res["hits"], res["precision"], res["recall"]
     (2, 1, 0.5, 0.5)
     """
-    mat, names = _grn_matrix(grn, key, var_names)
+    mat, names = _grn_matrix(grn, key, var_names, dense=True)  # every pair is a candidate
     mat = np.abs(np.asarray(mat, dtype=np.float64))
     if not isinstance(reference, pd.DataFrame):
         raise TypeError(

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
+from .._grn_matrix import grn_block, grn_matrix
 from .._keys import DEEPSEM
 
 __all__ = [
@@ -362,8 +362,12 @@ def _matrix_from_long(df: pd.DataFrame, var_names: Any) -> tuple[np.ndarray, pd.
     return mat, names
 
 
-def _grn_matrix(grn: Any, key: str, var_names: Any) -> tuple[np.ndarray, pd.Index]:
-    """Return ``(matrix, names)`` with row = regulator, column = target."""
+def _grn_matrix(grn: Any, key: str, var_names: Any, dense: bool = False) -> tuple[Any, pd.Index]:
+    """Return ``(matrix, names)`` with row = regulator, column = target.
+
+    The matrix is a dense array, or a canonical CSR for sparse input unless ``dense``
+    (see :func:`scgrn._grn_matrix.grn_matrix`).
+    """
     from anndata import AnnData
 
     if isinstance(grn, AnnData):
@@ -402,15 +406,7 @@ def _grn_matrix(grn: Any, key: str, var_names: Any) -> tuple[np.ndarray, pd.Inde
                 "rows/columns (row = regulator, column = target), e.g. var_names=adata.var_names."
             )
         mat = grn
-    if sparse.issparse(mat):
-        mat = mat.toarray()
-    mat = np.asarray(mat)
-    if mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
-        raise ValueError(
-            f"The GRN matrix must be square (genes x genes, row = regulator); got shape {mat.shape}."
-        )
-    if not np.issubdtype(mat.dtype, np.number) or np.issubdtype(mat.dtype, np.complexfloating):
-        raise ValueError(f"The GRN matrix must be real-valued, got dtype {mat.dtype}.")
+    mat = grn_matrix(mat, dense=dense)
     return mat, _check_names(var_names, mat.shape[0])
 
 
@@ -480,14 +476,15 @@ class _Universe:
         self.all_mask = ~np.eye(self.genes.size, dtype=bool)
         self.y_all = truth_all[self.all_mask]
 
-    def scores_tf(self, mat: np.ndarray) -> np.ndarray:
-        return np.abs(mat[np.ix_(self.tfs, self.genes)][self.tf_mask])
+    # Only the candidate block is read (densified for a sparse GRN).
+    def scores_tf(self, mat: Any) -> np.ndarray:
+        return np.abs(grn_block(mat, self.tfs, self.genes)[self.tf_mask])
 
-    def scores_all(self, mat: np.ndarray) -> np.ndarray:
-        return np.abs(mat[np.ix_(self.genes, self.genes)][self.all_mask])
+    def scores_all(self, mat: Any) -> np.ndarray:
+        return np.abs(grn_block(mat, self.genes, self.genes)[self.all_mask])
 
 
-def _score(mat: np.ndarray, uni: _Universe, convention: str) -> dict[str, Any]:
+def _score(mat: Any, uni: _Universe, convention: str) -> dict[str, Any]:
     s_tf = uni.scores_tf(mat)
     if not np.isfinite(s_tf).all():
         raise ValueError("The GRN matrix contains NaN or infinite weights.")
@@ -548,9 +545,12 @@ def evaluate_grn(
         The inferred network, **row = regulator (source), column = target**,
         weights ranked by absolute value. One of
 
-        - an :class:`~anndata.AnnData`: the matrix ``adata.varp[key]`` with
-          gene names ``adata.var_names``;
-        - a square array (dense or scipy sparse), together with ``var_names``;
+        - an :class:`~anndata.AnnData`: the matrix ``adata.varp[key]`` (a
+          dense array or a scipy sparse matrix) with gene names
+          ``adata.var_names``;
+        - a square array, dense or scipy sparse (CSR, CSC, COO; an entry that
+          is not stored weighs 0), together with ``var_names``. A sparse GRN
+          is only densified at the candidate pairs;
         - a long :class:`~pandas.DataFrame` with columns ``source``,
           ``target``, ``weight`` (decoupler; BEELINE's ``Gene1``, ``Gene2``,
           ``EdgeWeight`` also work). Absent pairs weigh 0; genes come from

@@ -55,7 +55,10 @@ def grn(
     ----------
     adata
         Annotated data matrix holding a GRN in ``adata.varp[key]``
-        (row = regulator, column = target).
+        (row = regulator, column = target): a dense array or a scipy sparse
+        matrix (an entry that is not stored is no edge). Only the ``top_k``
+        edges are read, through :func:`scgrn.get.edges`, so a sparse GRN is
+        never densified.
     key
         Key of the GRN in ``adata.varp`` / ``adata.uns``.
     top_k

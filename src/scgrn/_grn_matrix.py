@@ -1,0 +1,129 @@
+"""The one check of a GRN weight matrix, dense or scipy sparse, shared by every reader.
+
+A GRN is ``n_vars x n_vars`` with **row = regulator (source), column = target**. It is a
+dense numpy array or, for large inputs, a scipy sparse matrix in which an entry that is not
+stored weighs 0 (no edge). Readers call :func:`grn_matrix` once and then either work on
+the stored entries (sparse) or on the array, and take blocks with :func:`grn_block`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+__all__ = ["grn_matrix", "grn_block"]
+
+_SQUARE = "n_vars x n_vars, row = regulator, column = target"
+
+
+def grn_matrix(matrix: Any, n_vars: int | None = None, *, dense: bool = False) -> Any:
+    """Check a GRN weight matrix and return it in a form every reader can use.
+
+    Parameters
+    ----------
+    matrix
+        Square weights, row = regulator, column = target: a numpy array (or anything
+        :func:`numpy.asarray` turns into one) or a scipy sparse matrix or array in any
+        format (CSR, CSC, COO, ...), whose entries that are not stored weigh 0.
+    n_vars
+        Expected number of genes (rows and columns); ``None`` skips this check.
+    dense
+        Return a dense array for sparse input too, for readers that need the whole matrix.
+
+    Returns
+    -------
+    A 2-D :class:`numpy.ndarray` for dense input (or with ``dense=True``); otherwise a CSR
+    matrix of the input's class family (``csr_matrix`` or ``csr_array``) in canonical form:
+    sorted column indices and duplicate entries summed, as densifying would. Boolean and
+    integer weights become float64; float input is not copied.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not 2-D and square, does not have ``n_vars`` rows, or its weights
+        are not real numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> W = sparse.coo_matrix(([0.5, 0.25, -1.0], ([0, 0, 1], [1, 1, 0])), shape=(3, 3))
+    >>> M = grn_matrix(W, 3)
+    >>> M.format, M.nnz, float(M[0, 1])  # the duplicate (0, 1) entries are summed
+    ('csr', 2, 0.75)
+    >>> grn_matrix(W, dense=True)[0].tolist()
+    [0.0, 0.75, 0.0]
+    >>> grn_matrix(np.zeros((2, 3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: The GRN matrix must be square (n_vars x n_vars, row = regulator, column = target); got shape (2, 3).
+    """
+    if sparse.issparse(matrix):
+        _check_shape(matrix.shape, n_vars)
+        _check_dtype(matrix.dtype)
+        if dense:
+            return _as_float(matrix.toarray())
+        mat = matrix.tocsr()
+        if not mat.has_canonical_format:
+            mat = mat.copy() if mat is matrix else mat
+            mat.sum_duplicates()
+        return _as_float(mat)
+    mat = np.asarray(matrix)
+    if mat.ndim == 0 and mat.dtype == object and sparse.issparse(mat.item()):
+        raise ValueError(
+            "The GRN matrix is a 0-d object array wrapping a scipy sparse matrix (what "
+            "np.asarray(sparse_matrix) returns); pass the sparse matrix itself, or "
+            "sparse_matrix.toarray()."
+        )
+    _check_shape(mat.shape, n_vars)
+    _check_dtype(mat.dtype)
+    return _as_float(mat)
+
+
+def grn_block(matrix: Any, rows: Sequence[int], cols: Sequence[int] | None = None) -> np.ndarray:
+    """Dense block ``matrix[rows][:, cols]`` of a GRN checked by :func:`grn_matrix`.
+
+    ``rows`` and ``cols`` are integer positions; ``cols=None`` takes every column. Only
+    the block is densified, so a sparse GRN is read at the candidate pairs alone.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> M = grn_matrix(sparse.csr_matrix([[0.0, 2.0, 0.0], [1.0, 0.0, 3.0], [0.0, 0.0, 0.0]]))
+    >>> grn_block(M, [1, 0], [2, 1]).tolist()
+    [[3.0, 0.0], [0.0, 2.0]]
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    if sparse.issparse(matrix):
+        block = matrix[rows]
+        if cols is not None:
+            block = block[:, np.asarray(cols, dtype=np.intp)]
+        return block.toarray()
+    if cols is None:
+        return matrix[rows]
+    return matrix[np.ix_(rows, np.asarray(cols, dtype=np.intp))]
+
+
+def _check_shape(shape: tuple[int, ...], n_vars: int | None) -> None:
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"The GRN matrix must be square ({_SQUARE}); got shape {tuple(shape)}.")
+    if n_vars is not None and shape[0] != n_vars:
+        raise ValueError(
+            f"The GRN matrix is {shape[0]} x {shape[1]} but {n_vars} var_names were given: "
+            "it needs one row and one column per gene, in the order of var_names."
+        )
+
+
+def _check_dtype(dtype: np.dtype) -> None:
+    if dtype.kind not in "biuf":
+        raise ValueError(
+            f"The GRN matrix must hold real-valued weights, got dtype {dtype}; convert it "
+            "first, e.g. matrix.astype(np.float32)."
+        )
+
+
+def _as_float(mat: Any) -> Any:
+    return mat if mat.dtype.kind == "f" else mat.astype(np.float64)
