@@ -48,7 +48,12 @@ def main() -> None:
     parser.add_argument("--fresh-peers", action="store_true", help="re-run every peer instead of reading the cache")
     parser.add_argument("--datasets", nargs="+", default=list(peers.DATASETS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-tfs", action="store_true",
+                        help="train on every gene as a regulator (the genes x genes model) instead of tfs=the TF list")
+    parser.add_argument("--recorded-peers", metavar="CSV",
+                        help="take the peers' rows from this earlier results CSV instead of running them")
     args = parser.parse_args()
+    recorded = pd.read_csv(args.recorded_peers) if args.recorded_peers else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -62,10 +67,14 @@ def main() -> None:
 
         results = {}
         t0 = time.perf_counter()
-        scgrn.tl.deepsem(adata, random_state=args.seed, show_progress_bar=False)
+        tfs = None if args.no_tfs else list(names[adata.var["is_tf"]])
+        scgrn.tl.deepsem(adata, tfs=tfs, random_state=args.seed, show_progress_bar=False)
         results["scgrn DeepSEM"] = (adata.varp["deepsem"], time.perf_counter() - t0, False)
         print(f"{dataset}: scgrn {results['scgrn DeepSEM'][1]:.1f} s", flush=True)
-        for method in peers.PEERS:
+        if recorded is not None:
+            peer_rows = recorded[(recorded.dataset == dataset) & (recorded.method != "scgrn DeepSEM")]
+            rows += [{**r, "peer_from_cache": True} for r in peer_rows.to_dict("records")]
+        for method in peers.PEERS if recorded is None else []:
             refresh = args.fresh_peers or (method == "regdiffusion" and dataset == SPEED_DATASET)
             results[method] = peers.peer_result(method, dataset, x, seed=args.seed, refresh=refresh)
             print(f"{dataset}: {method} {results[method][1]:.1f} s{' (cached)' if results[method][2] else ''}", flush=True)

@@ -7,7 +7,7 @@ from anndata import AnnData
 from scipy import sparse
 
 import scgrn
-from scgrn.models._deepsem_module import standardise
+from scgrn.models._deepsem_data import standardise
 from scgrn.models._simulate import quantile_map, standardisation_stats, unstandardise
 
 FAST = dict(n_models=2, n_epochs=3, hidden_dim=8, show_progress_bar=False)

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["expression_matrix", "check_tfs"]
+from ._matrix import ColumnSummary, summarise_columns
+
+__all__ = ["expression_matrix", "checked_matrix", "check_tfs"]
 
 #: Patterns that look like cell identifiers rather than gene symbols: 10x-style barcodes
 #: (a run of 8 or more nucleotides) and generic ``cell...`` / ``barcode...`` names.
@@ -117,8 +119,9 @@ def expression_matrix(
 ) -> np.ndarray:
     """Validate an AnnData and return its expression as a dense float32 cells x genes array.
 
-    The check every scgrn tool runs before touching the data. ``adata`` is never modified:
-    the returned array is always a copy (sparse matrices are densified).
+    The check every scgrn tool runs before touching the data (:func:`checked_matrix`), then a
+    dense copy. ``adata`` is never modified: the returned array is always a copy (sparse
+    matrices are densified). Tools that stream over cells use :func:`checked_matrix` instead.
 
     Parameters
     ----------
@@ -160,6 +163,41 @@ def expression_matrix(
     >>> X.shape, X.dtype
     ((200, 30), dtype('float32'))
     """
+    X, _ = checked_matrix(adata, layer=layer, min_cells=min_cells, tfs=tfs, expect=expect, _stacklevel=3)
+    return _to_dense_float32(X)
+
+
+def checked_matrix(
+    adata,
+    *,
+    layer: str | None = None,
+    min_cells: int = 10,
+    tfs: Iterable[str] | None = None,
+    expect: str | None = "log",
+    _stacklevel: int = 2,
+) -> tuple[object, ColumnSummary]:
+    """Validate an AnnData's expression without copying it: the matrix as stored, and its summary.
+
+    The same checks and messages as :func:`expression_matrix`, computed in one pass over
+    blocks of cells, so a sparse (CSR/CSC) or backed (``backed="r"``) matrix is checked
+    without ever being densified.
+
+    Returns
+    -------
+    ``(X, summary)``: ``adata.X`` or the layer, not copied, and its
+    :class:`~scgrn._matrix.ColumnSummary` (per-gene counts and moments).
+
+    Examples
+    --------
+    >>> import scgrn
+    >>> from scipy import sparse
+    >>> from scgrn._validate import checked_matrix
+    >>> adata, _ = scgrn.datasets.planted_network(n_genes=30, n_cells=200)
+    >>> adata.X = sparse.csr_matrix(adata.X)
+    >>> X, summary = checked_matrix(adata)
+    >>> sparse.issparse(X), summary.nonzero.shape
+    (True, (30,))
+    """
     if expect not in _EXPECT:
         raise ValueError(f"expect={expect!r} is not one of {_EXPECT}.")
     X = _get_matrix(adata, layer)
@@ -184,12 +222,11 @@ def expression_matrix(
     if adata.n_vars == 0:
         raise ValueError("adata has no genes (n_vars == 0). Select some genes first.")
 
-    dense = _to_dense_float32(X)
+    summary = summarise_columns(X)
 
-    finite = np.isfinite(dense)
-    if not finite.all():
-        n_bad = int((~finite).sum())
-        bad_genes = adata.var_names[~finite.all(axis=0)]
+    if summary.nonfinite.any():
+        n_bad = int(summary.nonfinite.sum())
+        bad_genes = adata.var_names[summary.nonfinite > 0]
         raise ValueError(
             f"{where} contains {n_bad} NaN or infinite value(s), in {len(bad_genes)} gene(s) "
             f"(e.g. {_fmt_names(list(bad_genes), 1)}). Remove or impute them first, e.g. drop the "
@@ -197,7 +234,7 @@ def expression_matrix(
             "(X the dense matrix), or replace them: `X[~np.isfinite(X)] = 0`."
         )
 
-    zero = ~(dense != 0).any(axis=0)
+    zero = summary.nonzero == 0
     if zero.any():
         names = adata.var_names[zero]
         raise ValueError(
@@ -206,24 +243,25 @@ def expression_matrix(
             "`sc.pp.filter_genes(adata, min_cells=1)`."
         )
 
-    if expect is not None and dense.size:
-        nonneg_int = bool((dense >= 0).all() and np.all(dense == np.round(dense)))
-        if expect == "log" and nonneg_int and float(dense.max()) > 30:
+    if expect is not None and adata.n_obs * adata.n_vars:
+        nonneg_int = summary.nonneg_integer
+        peak = max(summary.max, 0.0)  # implicit zeros of a sparse matrix count too
+        if expect == "log" and nonneg_int and peak > 30:
             warnings.warn(
                 f"{where} looks like raw counts (non-negative integers, max "
-                f"{float(dense.max()):g}), but log-normalised expression is expected. Consider "
+                f"{peak:g}), but log-normalised expression is expected. Consider "
                 "`sc.pp.normalize_total(adata); sc.pp.log1p(adata)` first.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=_stacklevel,
             )
         elif expect == "counts" and not nonneg_int:
             warnings.warn(
                 f"{where} is expected to hold raw counts but has negative or non-integer values. "
                 "Pass the raw counts, e.g. layer='counts'.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=_stacklevel,
             )
-    return dense
+    return X, summary
 
 
 def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] | None:

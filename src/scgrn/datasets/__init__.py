@@ -1,4 +1,5 @@
-"""Datasets: BEELINE loaders, krumsiek11 with its true network, and planted-network simulations.
+"""Datasets: BEELINE loaders, krumsiek11 with its true network, and planted-network simulations
+(continuous, and sparse counts at transcriptome scale).
 
 Real benchmark data are read from a folder given by ``data_dir=`` or the ``SCGRN_DATA_DIR``
 environment variable (see :func:`data_dir`).
@@ -8,6 +9,7 @@ from ._beeline import beeline, beeline_synthetic, list_beeline, read_beeline_fol
 from ._krumsiek11 import krumsiek11
 from ._paths import data_dir
 from ._planted import planted_network
+from ._planted_counts import planted_counts
 
 __all__ = [
     "beeline",
@@ -16,6 +18,7 @@ __all__ = [
     "read_beeline_folder",
     "krumsiek11",
     "planted_network",
+    "planted_counts",
     "data_dir",
 ]
 

@@ -1,9 +1,10 @@
 """Torch models and their trainers: DeepSEM (vectorised ensemble)."""
 
 from ._deepsem import DeepSEM
-from ._deepsem_module import PRESETS, DeepSEMConfig, DeepSEMEnsemble, make_config, train_deepsem
+from ._deepsem_module import PRESETS, DeepSEMConfig, DeepSEMEnsemble, make_config
+from ._deepsem_training import DoesNotFitError, train_deepsem
 
-__all__ = ["DeepSEM", "DeepSEMConfig", "DeepSEMEnsemble", "PRESETS", "make_config", "train_deepsem"]
+__all__ = ["DeepSEM", "DeepSEMConfig", "DeepSEMEnsemble", "DoesNotFitError", "PRESETS", "make_config", "train_deepsem"]
 
 from ._pair_classifier import PairClassifier, PairClassifierConfig  # noqa: E402
 

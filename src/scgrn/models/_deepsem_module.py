@@ -15,12 +15,12 @@ inverse GRN layer ``z (I - W)^-1`` before the shared decoder MLP ``f1``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 
 @dataclass
@@ -35,12 +35,21 @@ class DeepSEMConfig:
         Width of the two hidden layers of the per-gene encoder and decoder MLPs.
     n_epochs, batch_size
         Passes over the cells and cells per step.
+    max_steps
+        Cap on the optimiser steps of a run (``None``: no cap). On many cells ``n_epochs``
+        full passes cost far more than the GRN needs (30 epochs of 50,000 cells are 23,000
+        steps); with the cap, the schedule (``delay_sparsity``, the alternating cycle, the
+        history's ``n_epochs`` rows) is laid over the capped run in proportion, and
+        ``lr_adj=None`` follows the actual number of steps. The default 1,000 leaves every
+        BEELINE set (<= 1,100 cells, <= 520 steps) untouched.
     alpha, beta
         Weights of the L1 penalty on ``W`` (the paper's units: ``alpha * sum|W| / n_genes**2``)
         and of the KL term. ``alpha=None`` scales it with the genes, ``0.2 * (n_genes - 1)``
         (about the paper's 100 at 500 genes): per entry of ``W`` the penalty's gradient
         shrinks like ``1 / n_genes**2`` but the reconstruction's like ``1 / n_genes``, so a
-        fixed alpha crushes small networks and frees large ones.
+        fixed alpha crushes small networks and frees large ones. With TF rows only, the
+        regulators replace the genes: ``0.2 * (n_tfs - 1)`` (measured on a planted
+        500-gene, 50-TF network: 0.2 * (n_genes - 1) left EPR at 1.3, this gives 8.5).
     lr_nn, lr_adj
         Learning rates of the MLPs and of ``W``. ``lr_adj=None`` derives it from
         ``w_travel`` (see there).
@@ -94,6 +103,7 @@ class DeepSEMConfig:
     hidden_dim: int = 128
     n_epochs: int = 30
     batch_size: int = 64
+    max_steps: int | None = 1000
     alpha: float | None = None
     beta: float = 1.0
     lr_nn: float = 1e-4
@@ -121,6 +131,8 @@ class DeepSEMConfig:
         for name in ("n_models", "hidden_dim", "n_epochs", "batch_size", "k1", "k2"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}.")
+        if self.max_steps is not None and int(self.max_steps) < 1:
+            raise ValueError(f"max_steps must be None or a positive integer, got {self.max_steps!r}.")
         if self.mlp_grid is not None and int(self.mlp_grid) < 2:
             raise ValueError(f"mlp_grid must be None or at least 2, got {self.mlp_grid!r}.")
         if not 0.0 <= self.dropout_augmentation < 1.0:
@@ -154,12 +166,14 @@ PRESETS: dict[str, dict] = {
         hidden_dim=128, n_epochs=120, batch_size=64, alpha=100.0, beta=1.0, lr_nn=1e-4,
         lr_adj=2e-5, optimizer="alternate", standardise="all", loss_on="all",
         dropout_augmentation=0.0, chi=0.0, delay_sparsity=0, n_models=10, mlp_grid=None,
+        max_steps=None,
     ),
     # The paper's recipe for cell-type-specific ChIP-seq networks.
     "celltype_specific": dict(
         hidden_dim=128, n_epochs=120, batch_size=64, alpha=1.0, beta=0.01, lr_nn=1e-4,
         lr_adj=2e-5, optimizer="alternate", standardise="nonzero", loss_on="nonzero",
         dropout_augmentation=0.0, chi=0.0, delay_sparsity=0, n_models=10, mlp_grid=None,
+        max_steps=None,
     ),
     # Cell embeddings: the paper's embedding settings (alpha=10, beta=1, reconstruction loss on
     # non-zero entries, alternating RMSprop as in DeepSEM's embedding model) with a z-score over
@@ -189,32 +203,6 @@ def make_config(preset: str = "default", **overrides) -> DeepSEMConfig:
     config = DeepSEMConfig.from_dict({**PRESETS[preset], **overrides})
     config.validate()
     return config
-
-
-def standardise(x: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Z-score genes (columns).
-
-    Returns the scaled matrix, the mask of observed (non-zero) entries and, per gene, the
-    value a raw zero maps to (what dropout augmentation writes). ``mode="nonzero"`` takes
-    mean and standard deviation over each gene's non-zero values and clips to +-20, as
-    DeepSEM's cell-type-specific code does.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    observed = x != 0
-    if mode == "all":
-        mean = x.mean(0)
-        std = x.std(0)
-    else:
-        counts = np.maximum(observed.sum(0), 1)
-        mean = (x * observed).sum(0) / counts
-        std = np.sqrt((((x - mean) * observed) ** 2).sum(0) / counts)
-    std = np.where(std > 0, std, 1.0)
-    scaled = (x - mean) / std
-    zero_value = -mean / std
-    if mode == "nonzero":
-        scaled = np.clip(scaled, -20, 20)
-        zero_value = np.clip(zero_value, -20, 20)
-    return scaled.astype(np.float32), observed, zero_value.astype(np.float32)
 
 
 class _Tanh(torch.autograd.Function):
@@ -294,6 +282,39 @@ class _EnsembleMLP(nn.Module):
         return torch.addcmul(y0, y1 - y0, frac)
 
 
+class GRNLayer(NamedTuple):
+    """A member-batched GRN layer ready to apply: ``W`` and the system its inverse solves.
+
+    Attributes
+    ----------
+    w
+        ``(E, R, G)``: row ``r`` holds the edges out of regulator ``r`` (all genes when the
+        model is not restricted to TFs, then ``R = G``).
+    system
+        ``(E, G, G)`` ``I - W`` for the full model; ``(E, R, R)`` ``I - W_RR`` (the
+        regulator x regulator block) for the TF-restricted one.
+    """
+
+    w: torch.Tensor
+    system: torch.Tensor
+
+
+def solve_right(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``b a^-1`` for batched square ``a`` (an LU solve; the inverse is never formed).
+
+    Guarded: some CPU torch/MKL builds return garbage from the batched solve of systems of a
+    few hundred unknowns once ``torch.set_num_threads`` has been called. A non-finite result
+    (or an error) is redone one member at a time, which those builds get right.
+    """
+    try:
+        out = torch.linalg.solve(a, b, left=False)
+        if bool(torch.isfinite(out).all()):
+            return out
+    except RuntimeError:
+        pass
+    return torch.stack([torch.linalg.solve(a[i], b[i], left=False) for i in range(a.shape[0])])
+
+
 class DeepSEMEnsemble(nn.Module):
     """``n_models`` independent DeepSEM beta-VAEs sharing nothing but the forward pass.
 
@@ -305,6 +326,14 @@ class DeepSEMEnsemble(nn.Module):
         Hyperparameters.
     seed
         Seed of the parameter initialisation.
+    regulators
+        Positions of the genes allowed to regulate (the TFs). ``None``: every gene, and
+        ``W`` is genes x genes, as in the paper. Given, ``W`` holds only these rows
+        (regulators x genes), the GRN layer costs ``O(batch * R * G)`` instead of
+        ``O(batch * G^2)`` and its inverse goes through the ``R x R`` regulator block
+        (block elimination / Woodbury):
+        ``z (I - W)^-1 = z + (z_R (I - W_RR)^-1) W``, with ``z_R`` the regulators' columns.
+        With every gene a regulator it is the same model as ``None``.
 
     Examples
     --------
@@ -314,9 +343,11 @@ class DeepSEMEnsemble(nn.Module):
     torch.Size([3, 5, 5])
     >>> float(ens.grn()[0].detach().diagonal().abs().sum())
     0.0
+    >>> DeepSEMEnsemble(5, make_config(n_models=3, hidden_dim=4), regulators=[0, 3]).grn().shape
+    torch.Size([3, 2, 5])
     """
 
-    def __init__(self, n_genes: int, config: DeepSEMConfig, seed: int = 0):
+    def __init__(self, n_genes: int, config: DeepSEMConfig, seed: int = 0, regulators=None):
         super().__init__()
         if n_genes < 2:
             raise ValueError("DeepSEM needs at least two genes.")
@@ -324,56 +355,129 @@ class DeepSEMEnsemble(nn.Module):
         e = config.n_models
         self.n_genes = n_genes
         self.config = config
-        w = torch.full((e, n_genes, n_genes), 1.0 / (n_genes - 1))
+        if regulators is None:
+            self.regulators = None
+            rows = torch.arange(n_genes)
+        else:
+            rows = torch.as_tensor(np.asarray(regulators, dtype=np.int64))
+            if rows.ndim != 1 or len(rows) == 0 or len(torch.unique(rows)) != len(rows):
+                raise ValueError("regulators must be distinct gene positions (at least one).")
+            if int(rows.min()) < 0 or int(rows.max()) >= n_genes:
+                raise ValueError(f"regulators must be gene positions in [0, {n_genes}).")
+            self.register_buffer("regulators", rows)
+        # 1 / (candidate regulators of a gene): W's start and scale, for any number of regulators
+        w = torch.full((e, len(rows), n_genes), 1.0 / max(len(rows) - 1, 1))
         w += torch.rand(w.shape, generator=g) * config.init_noise
+        # Self-loops stay exactly zero: set here, and their gradient is zeroed after every
+        # backward pass (zero_self_loop_grad), so no genes x genes mask is multiplied in.
+        w[:, torch.arange(len(rows)), rows] = 0.0
         self.adj = nn.Parameter(w)
         self.encoder = _EnsembleMLP(e, config.hidden_dim, 2, g)  # f2: value -> (mu, logvar)
         self.decoder = _EnsembleMLP(e, config.hidden_dim, 1, g)  # f1: latent -> value
         self.dropout_classifier = _EnsembleMLP(e, 1, 1, g)
-        self.register_buffer("off_diagonal", 1.0 - torch.eye(n_genes))
+
+    @property
+    def n_regulators(self) -> int:
+        return self.adj.shape[1]
+
+    def _self_loops(self) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.arange(self.n_regulators, device=self.adj.device)
+        return rows, rows if self.regulators is None else self.regulators
 
     def grn(self) -> torch.Tensor:
-        """W of every member, diagonal fixed at zero: (E, G, G), row = regulator."""
-        return self.adj * self.off_diagonal
+        """W of every member, self-loops zero: (E, R, G), row = regulator (``R = G`` unless
+        the model is restricted to ``regulators``)."""
+        rows, cols = self._self_loops()
+        w = self.adj.clone()
+        w[:, rows, cols] = 0.0
+        return w
+
+    @torch.no_grad()
+    def zero_self_loop_grad(self) -> None:
+        """Zero the gradient of the self-loop entries (keeps them at zero under any optimiser)."""
+        if self.adj.grad is not None:
+            rows, cols = self._self_loops()
+            self.adj.grad[:, rows, cols] = 0.0
+
+    @torch.no_grad()
+    def zero_self_loops(self) -> None:
+        """Set the self-loop entries of ``W`` to zero (after loading older saved weights)."""
+        rows, cols = self._self_loops()
+        self.adj[:, rows, cols] = 0.0
+
+    @torch.no_grad()
+    def sparsity(self) -> torch.Tensor:
+        """The L1 term per member, ``sum |W| / n_genes^2`` (a value: its gradient is added
+        by :meth:`add_sparsity_grad`, which avoids two W-sized temporaries per step)."""
+        return torch.linalg.vector_norm(self.adj, ord=1, dim=(1, 2)) / self.n_genes**2
+
+    @torch.no_grad()
+    def add_sparsity_grad(self, weight: float) -> None:
+        """Add the gradient of ``weight * sparsity()`` summed over members, ``weight *
+        sign(W) / n_genes^2``, to ``W``'s gradient (self-loops stay zero: ``sign(0) = 0``)."""
+        if self.adj.grad is None:
+            self.adj.grad = torch.zeros_like(self.adj)
+        self.adj.grad.add_(torch.sign(self.adj), alpha=weight / self.n_genes**2)
 
     def i_minus_w(self) -> torch.Tensor:
-        return torch.eye(self.n_genes, device=self.adj.device) - self.grn()
+        """``I - W``, (E, G, G), for the full (unrestricted) model."""
+        if self.regulators is not None:
+            raise ValueError("i_minus_w() is the full model's; a TF-restricted model uses grn_layer().")
+        return torch.eye(self.n_genes, device=self.adj.device) - self.adj
 
-    def encode(self, x: torch.Tensor, i_minus_w: torch.Tensor | None = None, grid: int | None = None):
+    def grn_layer(self) -> GRNLayer:
+        """``W`` and the system its inverse solves, for :meth:`encode` and :meth:`decode`."""
+        w = self.adj  # self-loops are kept at zero (see __init__)
+        if self.regulators is None:
+            return GRNLayer(w, torch.eye(self.n_genes, device=w.device) - w)
+        r = self.n_regulators
+        w_rr = w.index_select(2, self.regulators)
+        return GRNLayer(w, torch.eye(r, device=w.device) - w_rr)
+
+    def apply_grn(self, h: torch.Tensor, layer: GRNLayer) -> torch.Tensor:
+        """``h (I - W)`` for ``h`` (E, N, G)."""
+        if self.regulators is None:
+            return torch.bmm(h, layer.system)
+        # the small (E, N, R) factor carries the minus sign: with alpha=-1 the backward pass
+        # would scale the (E, R, G) gradient of W once more
+        return torch.baddbmm(h, h.index_select(2, self.regulators).neg(), layer.w)
+
+    def invert_grn(self, z: torch.Tensor, layer: GRNLayer) -> torch.Tensor:
+        """``z (I - W)^-1`` for ``z`` (E, N, G), by an LU solve (never the inverse)."""
+        if self.regulators is None:
+            return solve_right(layer.system, z)
+        y = solve_right(layer.system, z.index_select(2, self.regulators))  # z_R (I - W_RR)^-1
+        return torch.baddbmm(z, y, layer.w)
+
+    def encode(self, x: torch.Tensor, layer: GRNLayer | None = None, grid: int | None = None):
         """Posterior mean and log-variance after the GRN layer; ``x``: (E, B, G).
 
         ``grid``: evaluate the encoder MLP on that many points and interpolate (see
         ``DeepSEMConfig.mlp_grid``); ``None`` evaluates it exactly.
         """
-        if i_minus_w is None:
-            i_minus_w = self.i_minus_w()
+        layer = self.grn_layer() if layer is None else layer
         e, b, g = x.shape
         h = self.encoder(x.reshape(e, b * g), grid).reshape(e, b, g, 2)
-        # z = h (I - W) for mean and log-variance at once: (E, 2B, G) @ (E, G, G)
+        # z = h (I - W) for mean and log-variance at once: (E, 2B, G)
         h = h.permute(0, 3, 1, 2).reshape(e, 2 * b, g)
-        z = torch.bmm(h, i_minus_w).reshape(e, 2, b, g)
+        z = self.apply_grn(h, layer).reshape(e, 2, b, g)
         return z[:, 0], z[:, 1]
 
     def encode_cells(
-        self, x: torch.Tensor, i_minus_w: torch.Tensor | None = None, chunk: int = 512
+        self, x: torch.Tensor, layer: GRNLayer | None = None, chunk: int = 512
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Every member's posterior mean and log-variance of every cell; ``x``: (cells, G)
         -> two (E, cells, G) tensors, encoded ``chunk`` cells at a time."""
-        if i_minus_w is None:
-            i_minus_w = self.i_minus_w()
+        layer = self.grn_layer() if layer is None else layer
         e = self.config.n_models
-        parts = [self.encode(x[s : s + chunk].expand(e, -1, -1), i_minus_w) for s in range(0, x.shape[0], chunk)]
+        parts = [self.encode(x[s : s + chunk].expand(e, -1, -1), layer) for s in range(0, x.shape[0], chunk)]
         return torch.cat([p[0] for p in parts], dim=1), torch.cat([p[1] for p in parts], dim=1)
 
-    def decode(
-        self, z: torch.Tensor, i_minus_w: torch.Tensor | None = None, grid: int | None = None
-    ) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, layer: GRNLayer | None = None, grid: int | None = None) -> torch.Tensor:
         """Inverse GRN layer then decoder MLP; ``z``: (E, B, G) -> reconstruction (E, B, G)."""
-        if i_minus_w is None:
-            i_minus_w = self.i_minus_w()
+        layer = self.grn_layer() if layer is None else layer
         e, b, g = z.shape
-        # z (I - W)^-1 by an LU solve (never form the inverse)
-        mixed = torch.linalg.solve(i_minus_w, z, left=False)
+        mixed = self.invert_grn(z, layer)
         return self.decoder(mixed.reshape(e, b * g), grid).reshape(e, b, g)
 
     def forward(self, x, observed, dropped, generator):
@@ -382,16 +486,16 @@ class DeepSEMEnsemble(nn.Module):
         ``x`` (E, B, G) standardised input after dropout augmentation, ``observed`` mask of
         entries scored by the reconstruction loss, ``dropped`` mask of augmented zeros.
         """
-        i_minus_w = self.i_minus_w()
+        layer = self.grn_layer()
         grid = self.config.mlp_grid
-        mu, logvar = self.encode(x, i_minus_w, grid)
+        mu, logvar = self.encode(x, layer, grid)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + torch.exp(0.5 * logvar) * eps
-        x_rec = self.decode(z, i_minus_w, grid)
+        x_rec = self.decode(z, layer, grid)
         n_obs = observed.sum(dim=(1, 2)).clamp_min(1)
         reconstruction = (((x_rec - x) ** 2) * observed).sum(dim=(1, 2)) / n_obs
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean(dim=(1, 2))
-        sparsity = self.grn().abs().sum(dim=(1, 2)) / self.n_genes**2
+        sparsity = self.sparsity()
         losses = {"reconstruction": reconstruction, "kl": kl, "sparsity": sparsity}
         if self.config.dropout_augmentation > 0:
             e, b, g = z.shape
@@ -405,27 +509,49 @@ class DeepSEMEnsemble(nn.Module):
         return losses
 
 
-def resolved_alpha(config: DeepSEMConfig, n_genes: int) -> float:
-    """``config.alpha``, or its gene-count-scaled default when ``None``."""
-    return 0.2 * (n_genes - 1) if config.alpha is None else float(config.alpha)
+def resolved_alpha(config: DeepSEMConfig, n_genes: int, n_regulators: int | None = None) -> float:
+    """``config.alpha``, or, when ``None``, ``0.2 * (n_regulators - 1)`` (``n_regulators``:
+    the rows of ``W``, default every gene).
 
-
-def _total_loss(losses: dict, config: DeepSEMConfig, epoch: int, alpha: float) -> torch.Tensor:
-    loss = losses["reconstruction"] + config.beta * losses["kl"]
-    if epoch >= config.delay_sparsity:
-        loss = loss + alpha * losses["sparsity"]
-    if "dropout_classifier" in losses:
-        loss = loss + config.chi * losses["dropout_classifier"]
-    return loss.sum()  # members are independent: the sum keeps their gradients apart
+    Examples
+    --------
+    >>> resolved_alpha(make_config(), n_genes=501), resolved_alpha(make_config(), 501, n_regulators=51)
+    (100.0, 10.0)
+    """
+    if config.alpha is not None:
+        return float(config.alpha)
+    n_regulators = n_genes if n_regulators is None else n_regulators
+    return 0.2 * max(n_regulators - 1, 1)
 
 
 def steps_per_epoch(config: DeepSEMConfig, n_cells: int) -> int:
-    """Optimiser steps in one epoch (the ragged last batch is dropped)."""
+    """Optimiser steps in one epoch over in-memory cells (the ragged last batch is dropped)."""
     return max(1, n_cells // min(config.batch_size, n_cells))
 
 
-def resolved_lr_adj(config: DeepSEMConfig, n_genes: int, n_cells: int) -> float:
-    """``config.lr_adj``, or, when ``None``, ``w_travel / ((n_genes - 1) * n_steps)``.
+def total_steps(config: DeepSEMConfig, n_cells: int, per_epoch: int | None = None) -> int:
+    """Optimiser steps of a run: ``n_epochs`` epochs, capped at ``max_steps``.
+
+    Examples
+    --------
+    >>> total_steps(make_config(n_epochs=30, batch_size=64), n_cells=1000)  # 15 per epoch
+    450
+    >>> total_steps(make_config(n_epochs=30, batch_size=64, max_steps=1000), n_cells=50_000)
+    1000
+    """
+    per_epoch = steps_per_epoch(config, n_cells) if per_epoch is None else per_epoch
+    n = config.n_epochs * per_epoch
+    return n if config.max_steps is None else min(n, int(config.max_steps))
+
+
+def resolved_lr_adj(
+    config: DeepSEMConfig, n_genes: int, n_cells: int, n_steps: int | None = None, n_regulators: int | None = None
+) -> float:
+    """``config.lr_adj``, or, when ``None``, ``w_travel / ((n_regulators - 1) * n_steps)``.
+
+    ``n_steps``: the run's optimiser steps (default :func:`total_steps`); ``n_regulators``:
+    the rows of ``W`` (default every gene). ``1 / (n_regulators - 1)`` is ``W``'s initial
+    value, so ``w_travel`` is the reach of an edge in units of its start.
 
     Examples
     --------
@@ -434,98 +560,9 @@ def resolved_lr_adj(config: DeepSEMConfig, n_genes: int, n_cells: int) -> float:
     """
     if config.lr_adj is not None:
         return float(config.lr_adj)
-    n_steps = config.n_epochs * steps_per_epoch(config, n_cells)
-    return config.w_travel / ((n_genes - 1) * n_steps)
-
-
-def _optimisers(model: DeepSEMEnsemble, config: DeepSEMConfig, n_cells: int):
-    nn_params = [p for name, p in model.named_parameters() if name != "adj"]
-    lr_adj = resolved_lr_adj(config, model.n_genes, n_cells)
-    if config.optimizer == "joint":
-        opt = torch.optim.Adam(
-            [{"params": nn_params, "lr": config.lr_nn}, {"params": [model.adj], "lr": lr_adj}],
-            betas=(0.9, 0.9),
-        )
-        return opt, opt, None
-    opt_nn = torch.optim.RMSprop(nn_params, lr=config.lr_nn)
-    opt_adj = torch.optim.RMSprop([model.adj], lr=lr_adj)
-    schedule = torch.optim.lr_scheduler.StepLR(opt_nn, step_size=config.lr_step_size, gamma=0.5)
-    return opt_nn, opt_adj, schedule
-
-
-def train_deepsem(
-    x: np.ndarray,
-    config: DeepSEMConfig,
-    *,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    show_progress_bar: bool = True,
-) -> tuple[DeepSEMEnsemble, dict[str, np.ndarray]]:
-    """Train a DeepSEM ensemble on a cells x genes matrix (log-normalised expression).
-
-    Returns the trained model (on CPU) and the per-epoch history: each entry is an
-    (n_epochs, n_models) array of mean mini-batch losses.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = np.random.default_rng(0).normal(size=(40, 5)).astype("float32")
-    >>> model, history = train_deepsem(x, make_config(n_models=2, n_epochs=2, hidden_dim=4),
-    ...                                show_progress_bar=False)
-    >>> model.grn().shape, history["reconstruction"].shape
-    (torch.Size([2, 5, 5]), (2, 2))
-    """
-    config.validate()
-    device = torch.device(device)
-    generator = torch.Generator().manual_seed(int(seed))
-    model = DeepSEMEnsemble(x.shape[1], config, seed=seed).to(device)
-    scaled, observed, zero_value = standardise(x, config.standardise)
-    zero_value = torch.as_tensor(zero_value, device=device)
-    data = torch.as_tensor(scaled, device=device)
-    observed_t = torch.as_tensor(observed if config.loss_on == "nonzero" else np.ones_like(observed), device=device)
-    n_cells = data.shape[0]
-    e = config.n_models
-    batch_size = min(config.batch_size, n_cells)
-    n_batches = steps_per_epoch(config, n_cells)
-    opt_nn, opt_adj, schedule = _optimisers(model, config, n_cells)
-    alpha = resolved_alpha(config, x.shape[1])
-    # noise for sampling lives on CPU for reproducibility across devices
-    device_generator = generator if device.type == "cpu" else torch.Generator(device).manual_seed(int(seed))
-
-    history: dict[str, list] = {}
-    for epoch in tqdm(range(config.n_epochs), disable=not show_progress_bar, desc="DeepSEM", unit="epoch"):
-        train_adj_only = config.optimizer == "alternate" and epoch % (config.k1 + config.k2) >= config.k1
-        model.adj.requires_grad_(config.optimizer == "joint" or train_adj_only)
-        order = torch.argsort(torch.rand(e, n_cells, generator=generator), dim=1).to(device)
-        sums: dict[str, torch.Tensor] = {}
-        for step in range(n_batches):
-            idx = order[:, step * batch_size : (step + 1) * batch_size]  # each member its own cells
-            xb = data[idx]
-            ob = observed_t[idx]
-            dropped = torch.zeros_like(ob)
-            if config.dropout_augmentation > 0:
-                dropped = torch.rand(xb.shape, generator=generator).to(device) < config.dropout_augmentation
-                xb = torch.where(dropped, zero_value, xb)
-            losses = model(xb, ob, dropped, device_generator)
-            loss = _total_loss(losses, config, epoch, alpha)
-            opt_nn.zero_grad(set_to_none=True)
-            opt_adj.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.optimizer == "joint":
-                opt_nn.step()
-            elif train_adj_only:
-                opt_adj.step()
-            else:
-                opt_nn.step()
-            if schedule is not None:
-                schedule.step()
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0) + v.detach()
-        for k, v in sums.items():
-            history.setdefault(k, []).append((v / n_batches).cpu().numpy())
-    model.adj.requires_grad_(True)
-    model = model.cpu().eval()
-    return model, {k: np.stack(v).astype(np.float32) for k, v in history.items()}
+    n_steps = total_steps(config, n_cells) if n_steps is None else n_steps
+    n_regulators = n_genes if n_regulators is None else n_regulators
+    return config.w_travel / (max(n_regulators - 1, 1) * n_steps)
 
 
 def aggregate_grn(w: np.ndarray) -> np.ndarray:

@@ -26,6 +26,8 @@ import math
 import numpy as np
 import torch
 
+from .._matrix import gene_moments, summarise_columns
+
 SIMULATION_MODES = ("posterior", "prior")
 
 
@@ -116,20 +118,10 @@ def poisson_observe(y: np.ndarray, size_factor: np.ndarray, rng: np.random.Gener
 def standardisation_stats(x: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-gene mean and standard deviation exactly as the DeepSEM trainer z-scores genes.
 
-    Mirrors :func:`scgrn.models._deepsem_module.standardise` (``"all"`` or ``"nonzero"``
+    Mirrors :func:`scgrn.models._deepsem_data.standardise` (``"all"`` or ``"nonzero"``
     values; a zero standard deviation becomes 1), so ``scaled * std + mean`` undoes it.
     """
-    x = np.asarray(x, dtype=np.float32)
-    if mode == "all":
-        mean = x.mean(0)
-        std = x.std(0)
-    else:
-        observed = x != 0
-        counts = np.maximum(observed.sum(0), 1)
-        mean = (x * observed).sum(0) / counts
-        std = np.sqrt((((x - mean) * observed) ** 2).sum(0) / counts)
-    std = np.where(std > 0, std, 1.0)
-    return mean.astype(np.float32), std.astype(np.float32)
+    return gene_moments(summarise_columns(np.asarray(x, dtype=np.float32)), mode)
 
 
 def unstandardise(scaled: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -204,7 +196,7 @@ def decode_samples(
     reps = int(np.ceil(n / n_cells))
     source = np.concatenate([rng.permutation(n_cells) for _ in range(reps)])[:n]
     member = np.arange(n) % e
-    i_minus_w = module.i_minus_w()
+    layer = module.grn_layer()
     out = np.empty((n, n_genes), dtype=np.float32)
     per_member = [np.flatnonzero(member == k) for k in range(e)]
     width = max(len(p) for p in per_member)
@@ -212,7 +204,7 @@ def decode_samples(
     generator = torch.Generator().manual_seed(seed)
     data = torch.as_tensor(np.asarray(scaled, dtype=np.float32))
     if mode == "posterior":
-        mu_cells, logvar_all = module.encode_cells(data, i_minus_w, chunk)
+        mu_cells, logvar_all = module.encode_cells(data, layer, chunk)
         mu_all = _neighbour_means(mu_cells, int(min(neighbours, n_cells))) if neighbours > 1 else mu_cells
     for start in range(0, width, chunk):
         cols = [p[start : start + chunk] for p in per_member]
@@ -230,7 +222,7 @@ def decode_samples(
                 z = z + noise_scale * spread * (_rows(mu_cells, pair[0]) - _rows(mu_cells, pair[1])) / math.sqrt(2.0)
         else:
             z = noise_scale * eps
-        dec = module.decode(z, i_minus_w).numpy()
+        dec = module.decode(z, layer).numpy()
         for k, c in enumerate(cols):
             out[c] = dec[k, : len(c)]
     return out, source

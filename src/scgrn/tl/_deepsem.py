@@ -9,6 +9,11 @@ from .. import __version__
 from .._keys import DEEPSEM, embedding_key
 from ..models import DeepSEM
 
+#: ``grn_format="auto"`` stores a dense genes x genes GRN up to this many genes (100 MB), sparse above
+DENSE_GRN_MAX_GENES = 5000
+#: ``embedding="auto"`` writes the cells x genes embedding up to this many entries (100 MB)
+EMBEDDING_MAX_ENTRIES = 25_000_000
+
 
 def deepsem(
     adata: AnnData,
@@ -18,7 +23,12 @@ def deepsem(
     preset: str = "default",
     n_models: int | None = None,
     key_added: str = DEEPSEM,
+    tf_rows_only: bool | str = "auto",
+    grn_format: str = "auto",
+    edges_per_target: int | None = None,
+    embedding: bool | str = "auto",
     embedding_units: str | None = None,
+    max_memory=None,
     random_state: int = 0,
     device: str = "auto",
     show_progress_bar: bool | None = None,
@@ -36,11 +46,14 @@ def deepsem(
     ----------
     adata
         Cells x genes, log-normalised expression (for example after
-        ``sc.pp.normalize_total`` and ``sc.pp.log1p``). Select genes first (a few hundred
-        to a few thousand, e.g. :func:`scgrn.pp.select_genes`): cost grows with genes cubed.
+        ``sc.pp.normalize_total`` and ``sc.pp.log1p``), dense, sparse (CSR/CSC) or backed
+        (``sc.read_h5ad(path, backed="r")``); it is read a mini-batch at a time and never
+        densified. Give ``tfs`` for more than a few thousand genes: with TFs, time grows
+        with batch x TFs x genes and memory with TFs x genes; without, with genes^3 and
+        genes^2.
     tfs
-        Transcription factor names; edges out of other genes are set to zero in the
-        stored matrix, and the list is recorded.
+        Transcription factor names: only they regulate (see ``tf_rows_only``); the list is
+        recorded.
     layer
         Read this layer instead of ``adata.X``.
     preset
@@ -56,17 +69,37 @@ def deepsem(
         Ensemble members (``None``: the preset's).
     key_added
         Where results go (see Returns).
+    tf_rows_only
+        With ``tfs``: ``True`` learns only the TF rows of ``W`` (the scalable model);
+        ``False`` the genes x genes model with non-TF rows zeroed afterwards (the more
+        accurate one on BEELINE); ``"auto"``: genes x genes up to 2,000 genes, TF rows above
+        (see :class:`scgrn.models.DeepSEM`).
+    grn_format
+        ``"dense"``: a genes x genes float32 array. ``"sparse"``: a ``scipy.sparse`` CSR
+        matrix storing only the regulators' rows (a dense 20,000-gene GRN is 1.6 GB).
+        ``"auto"``: dense up to :data:`DENSE_GRN_MAX_GENES` genes, sparse above.
+    edges_per_target
+        With a sparse GRN, keep only this many largest ``|weight|`` edges into each target.
+    embedding
+        Write the cell embedding ``obsm['X_' + key_added]`` (cells x genes, dense).
+        ``"auto"``: only when it has at most :data:`EMBEDDING_MAX_ENTRIES` entries (it would
+        otherwise outgrow a sparse input); ``True`` forces it.
     embedding_units
         Units of ``obsm['X_' + key_added]``: ``"standardised"`` (the model's z-scored units)
         or ``"expression"`` (each gene rescaled by its standard deviation, so genes weigh as
         in log-expression space; better neighbour graphs on sparse data). ``None``:
         ``"expression"`` for ``preset="embedding"``, else ``"standardised"``.
+    max_memory
+        Memory budget for training (bytes or e.g. ``"8GB"``; ``None``: 70 % of the free
+        memory). Members train together when they fit, in groups when not; a request that
+        cannot fit raises :class:`scgrn.models.DoesNotFitError` before training.
     random_state
         Seed; the same seed gives the same matrix on CPU.
     device
         ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
     show_progress_bar
-        Progress bar over epochs (``None``: ``scgrn.settings.show_progress_bar``).
+        Progress bar over the optimiser steps with ETA (``None``:
+        ``scgrn.settings.show_progress_bar``).
     copy
         Return a new AnnData instead of writing into ``adata``.
     **hyperparameters
@@ -79,9 +112,11 @@ def deepsem(
 
     ``adata.varp['deepsem' | key_added]``
         float32 genes x genes GRN, row = regulator, column = target; the ensemble's mean
-        ``|W|`` carrying the sign of the mean ``W``.
+        ``|W|`` carrying the sign of the mean ``W``. A dense array, or a
+        ``scipy.sparse.csr_matrix`` (``grn_format``) whose unstored entries are no edge.
     ``adata.obsm['X_deepsem' | 'X_' + key_added]``
-        float32 cells x genes posterior mean after the GRN layer, in ``embedding_units``.
+        float32 cells x genes posterior mean after the GRN layer, in ``embedding_units``
+        (when ``embedding`` allows it).
     ``adata.uns['deepsem' | key_added]``
         ``method``, ``version``, ``params`` (every hyperparameter, preset and seed),
         ``tfs`` (if given) and ``history`` (per-epoch losses, epochs x members).
@@ -110,18 +145,44 @@ def deepsem(
         embedding_units = "expression" if preset == "embedding" else "standardised"
     if embedding_units not in ("standardised", "expression"):
         raise ValueError(f"embedding_units must be 'standardised' or 'expression', got {embedding_units!r}.")
+    if copy and adata.isbacked:
+        raise ValueError(
+            "copy=True on a backed AnnData would load its matrix into memory. Use copy=False (the "
+            "results go to the in-memory varp/obsm/uns; X stays on disk), or `adata.to_memory()` first."
+        )
+    if grn_format not in ("auto", "dense", "sparse"):
+        raise ValueError(f"grn_format must be 'auto', 'dense' or 'sparse', got {grn_format!r}.")
+    if embedding not in ("auto", True, False):
+        raise ValueError(f"embedding must be 'auto', True or False, got {embedding!r}.")
     if n_models is not None:
         hyperparameters["n_models"] = n_models
-    model = DeepSEM(adata, layer=layer, tfs=tfs, preset=preset, **hyperparameters)
-    model.train(random_state=random_state, device=device, show_progress_bar=show_progress_bar)
+    model = DeepSEM(adata, layer=layer, tfs=tfs, tf_rows_only=tf_rows_only, preset=preset, **hyperparameters)
+    sparse_grn = grn_format == "sparse" or (grn_format == "auto" and adata.n_vars > DENSE_GRN_MAX_GENES)
+    if edges_per_target is not None and not sparse_grn:
+        raise ValueError("edges_per_target applies to a sparse GRN: pass grn_format='sparse' as well.")
+    with_embedding = embedding is True or (embedding == "auto" and adata.n_obs * adata.n_vars <= EMBEDDING_MAX_ENTRIES)
+    model.train(random_state=random_state, device=device, show_progress_bar=show_progress_bar, max_memory=max_memory)
 
     adata = adata.copy() if copy else adata
-    adata.varp[key_added] = model.get_grn()
-    adata.obsm[embedding_key(key_added)] = model.get_latent_representation(units=embedding_units)
+    adata.varp[key_added] = model.get_grn(sparse=sparse_grn, edges_per_target=edges_per_target)
+    if with_embedding:
+        adata.obsm[embedding_key(key_added)] = model.get_latent_representation(units=embedding_units)
+    else:
+        adata.obsm.pop(embedding_key(key_added), None)  # never leave a stale one from an earlier run
+        logg.info(
+            f"    no embedding: {adata.n_obs} x {adata.n_vars} dense would exceed {EMBEDDING_MAX_ENTRIES:.0e} "
+            "entries; pass embedding=True to write it anyway"
+        )
     record = {
         "method": "deepsem",
         "version": __version__,
-        "params": {**model.params(), "layer": "X" if layer is None else layer, "embedding_units": embedding_units},
+        "params": {
+            **model.params(),
+            "layer": "X" if layer is None else layer,
+            "embedding_units": embedding_units,
+            "grn_format": "sparse" if sparse_grn else "dense",
+            **({"edges_per_target": int(edges_per_target)} if edges_per_target is not None else {}),
+        },
         "history": model.history,
     }
     if model.tfs is not None:
@@ -132,8 +193,8 @@ def deepsem(
         time=start,
         deep=(
             f"added\n    'varp[{key_added!r}]', GRN (row = regulator, column = target)\n"
-            f"    'obsm[{embedding_key(key_added)!r}]', cell embedding\n"
-            f"    'uns[{key_added!r}]', parameters and training history"
+            + (f"    'obsm[{embedding_key(key_added)!r}]', cell embedding\n" if with_embedding else "")
+            + f"    'uns[{key_added!r}]', parameters and training history"
         ),
     )
     return adata if copy else None

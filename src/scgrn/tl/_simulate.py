@@ -16,7 +16,7 @@ from .. import __version__
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import _to_dense_float32, expression_matrix
 from ..models._deepsem import DEFAULT_SPREAD, DeepSEM, check_sampling
-from ..models._deepsem_module import train_deepsem
+from ..models._deepsem_training import train_deepsem
 from ..models._simulate import log_normalise, quantile_map
 
 __all__ = ["simulate", "simulate_baseline"]
@@ -30,7 +30,7 @@ BASELINES = ("independent", "copula")
 #: needs no GRN ensemble), a faster MLP learning rate and smaller batches, because a
 #: simulator must reconstruct its cells well, which the GRN presets' 30 epochs do not reach;
 #: the narrow exact MLP (hidden 32, no interpolation grid) is the benchmarked simulator
-SIMULATION_DEFAULTS = dict(n_models=1, lr_nn=1e-3, batch_size=32, hidden_dim=32, mlp_grid=None)
+SIMULATION_DEFAULTS = dict(n_models=1, lr_nn=1e-3, batch_size=32, hidden_dim=32, mlp_grid=None, max_steps=None)
 #: ``n_epochs=None``: enough epochs for about this many optimiser steps (30 to 300 epochs)
 AUTO_STEPS = 1000
 

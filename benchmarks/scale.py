@@ -1,0 +1,186 @@
+"""DeepSEM at transcriptome scale: wall time and peak memory against regdiffusion.
+
+Data: ``scgrn.datasets.planted_counts`` (sparse counts from a planted TF -> target network,
+log-normalised, CSR), 10 % of the genes as TFs. Every measurement runs in its own Python
+process, so that its peak RSS (``ru_maxrss``, the input included) is its own.
+
+Three kinds of measurement::
+
+    # a full default run of tl.deepsem (and the AUPRC on the planted network)
+    python benchmarks/scale.py full --genes 10000 --cells 5000
+    # a probe: the same set-up, training capped at a few steps, twice, to split the fixed cost
+    # from the cost per step; the default run (min(30 epochs, 1000 steps)) is extrapolated
+    python benchmarks/scale.py probe --genes 20000 --cells 5000
+    # regdiffusion with its defaults, run for a few of its 1000 steps and extrapolated
+    python benchmarks/scale.py regdiffusion --genes 10000 --cells 5000 --steps 3
+
+    # everything, one process per point, rows appended to benchmarks/results/scale.jsonl
+    python benchmarks/scale.py all
+
+``report`` turns the rows into ``benchmarks/results/scale.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+TF_SHARE = 0.1
+
+
+def _data(n_genes: int, n_cells: int, seed: int = 0):
+    import scgrn
+
+    t0 = time.perf_counter()
+    adata, truth = scgrn.datasets.planted_counts(
+        n_genes=n_genes, n_cells=n_cells, n_tfs=int(TF_SHARE * n_genes), random_state=seed
+    )
+    del adata.layers["counts"]  # the input is the log-normalised CSR matrix alone
+    return adata, truth, time.perf_counter() - t0
+
+
+def _peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KB -> GB
+
+
+def _auprc(grn, adata, truth) -> dict:
+    import scgrn
+
+    m = scgrn.metrics.evaluate_grn(grn, truth, var_names=adata.var_names, convention="deepsem")
+    return {"EPR": m["EPR"], "AUPRC_ratio": m["AUPRC_ratio"], "AUROC": m["AUROC"]}
+
+
+def run_full(n_genes: int, n_cells: int) -> dict:
+    """Default ``tl.deepsem`` with the TF list, timed end to end (checks and output included)."""
+    import scgrn
+
+    adata, truth, gen = _data(n_genes, n_cells)
+    input_gb = _peak_gb()
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    t0 = time.perf_counter()
+    scgrn.tl.deepsem(adata, tfs=tfs, show_progress_bar=False)
+    seconds = time.perf_counter() - t0
+    return {"kind": "full", "method": "scgrn", "seconds": seconds, "peak_rss_gb": _peak_gb(),
+            "rss_after_data_gb": input_gb, "n_steps": adata.uns["deepsem"]["params"]["n_steps"],
+            "generate_s": gen, **_auprc(adata.varp["deepsem"], adata, truth)}
+
+
+def run_probe(n_genes: int, n_cells: int, steps: tuple[int, int] = (4, 24)) -> dict:
+    """Two capped runs of ``tl.deepsem`` -> fixed cost and cost per step -> the default run."""
+    import scgrn
+    from scgrn.models import make_config
+    from scgrn.models._deepsem_module import total_steps
+
+    adata, _, gen = _data(n_genes, n_cells)
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    times = []
+    for s in steps:
+        t0 = time.perf_counter()
+        scgrn.tl.deepsem(adata, tfs=tfs, max_steps=s, show_progress_bar=False)
+        times.append(time.perf_counter() - t0)
+    per_step = (times[1] - times[0]) / (steps[1] - steps[0])
+    fixed = times[0] - steps[0] * per_step
+    n_default = total_steps(make_config(), n_cells)
+    return {"kind": "probe", "method": "scgrn", "seconds": fixed + n_default * per_step, "per_step_s": per_step,
+            "fixed_s": fixed, "n_steps": n_default, "peak_rss_gb": _peak_gb(), "generate_s": gen,
+            "extrapolated": True}
+
+
+def run_regdiffusion(n_genes: int, n_cells: int, steps: int = 3) -> dict:
+    """regdiffusion's defaults (1000 steps), run for ``steps`` and extrapolated; densified input."""
+    import regdiffusion as rd
+
+    adata, _, gen = _data(n_genes, n_cells)
+    x = adata.X.toarray()  # regdiffusion takes a dense array
+    del adata
+    t0 = time.perf_counter()
+    trainer = rd.RegDiffusionTrainer(x, device="cpu", seed=0, n_steps=steps)
+    t1 = time.perf_counter()
+    trainer.train()
+    t2 = time.perf_counter()
+    per_step = (t2 - t1) / steps
+    return {"kind": "probe", "method": "regdiffusion", "seconds": (t1 - t0) + 1000 * per_step,
+            "per_step_s": per_step, "fixed_s": t1 - t0, "n_steps": 1000, "peak_rss_gb": _peak_gb(),
+            "generate_s": gen, "extrapolated": True}
+
+
+def _one(kind: str, n_genes: int, n_cells: int, steps: int, csv: Path) -> None:
+    """Run one measurement in a fresh process and append its row to ``csv``."""
+    cmd = [sys.executable, __file__, kind, "--genes", str(n_genes), "--cells", str(n_cells), "--steps", str(steps),
+           "--csv", str(csv)]
+    print(" ".join(cmd[1:]), flush=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stderr[-2000:], flush=True)
+
+
+def run_all(csv: Path, steps: int) -> None:
+    _one("full", 10000, 5000, steps, csv)
+    _one("regdiffusion", 10000, 5000, steps, csv)
+    for n_cells in (5000, 50000):
+        for n_genes in (1000, 2000, 5000, 10000, 20000):
+            _one("probe", n_genes, n_cells, steps, csv)
+            if n_genes * n_cells <= 10000 * 50000 and (n_genes, n_cells) != (10000, 5000):
+                _one("regdiffusion", n_genes, n_cells, steps, csv)
+    _one("full", 20000, 50000, steps, csv)
+
+
+def report(csv: Path, out: Path) -> None:
+    import pandas as pd
+
+    t = pd.DataFrame([json.loads(line) for line in csv.read_text().splitlines() if line.strip()])
+    t = t.drop_duplicates(["kind", "method", "genes", "cells"], keep="last")
+    lines = ["# DeepSEM at scale: time and memory against regdiffusion", "",
+             f"Command: `python benchmarks/scale.py all` then `python benchmarks/scale.py report`. "
+             f"Machine: {platform.machine()}, {platform.platform()}, 2 CPU cores, 24 GB; "
+             f"python {platform.python_version()}; one process per row.", "",
+             "Data: `scgrn.datasets.planted_counts`, 10 % of genes TFs, log-normalised sparse CSR input. "
+             "scgrn: `tl.deepsem(adata, tfs=tfs)` with defaults (8 members, min(30 epochs, 1000 steps) of 64 cells). "
+             "regdiffusion 0.2.3 with its defaults (1000 steps), given the dense matrix it needs.", ""]
+    full = t[t.kind == "full"]
+    if len(full):
+        lines += ["## Full default runs", "",
+                  full[["genes", "cells", "seconds", "peak_rss_gb", "n_steps", "EPR", "AUPRC_ratio", "AUROC"]]
+                  .round(3).to_markdown(index=False), ""]
+    probe = t[t.kind == "probe"].pivot_table(index=["genes", "cells"], columns="method",
+                                              values=["seconds", "peak_rss_gb", "per_step_s"])
+    lines += ["## Scale curve (extrapolated from short runs: fixed cost + steps x cost per step)", "",
+              probe.round(2).to_markdown(), ""]
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=["full", "probe", "regdiffusion", "all", "report"])
+    parser.add_argument("--genes", type=int, default=10000)
+    parser.add_argument("--cells", type=int, default=5000)
+    parser.add_argument("--steps", type=int, default=3, help="regdiffusion steps actually run in a probe")
+    parser.add_argument("--csv", default=str(RESULTS / "scale.jsonl"), help="rows, one JSON object a line")
+    args = parser.parse_args()
+    csv = Path(args.csv)
+    if args.kind == "all":
+        return run_all(csv, args.steps)
+    if args.kind == "report":
+        return report(csv, csv.with_suffix(".md"))
+    row = {"full": run_full, "probe": run_probe,
+           "regdiffusion": lambda g, c: run_regdiffusion(g, c, args.steps)}[args.kind](args.genes, args.cells)
+    row = {"genes": args.genes, "cells": args.cells, "tfs": int(TF_SHARE * args.genes), **row,
+           "date": time.strftime("%Y-%m-%d %H:%M")}
+    print(json.dumps(row), flush=True)
+    with open(csv, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -1,0 +1,120 @@
+"""Cells for DeepSEM training, z-scored a mini-batch at a time from the matrix as stored.
+
+The input may be a dense array, a scipy sparse matrix or a backed (on-disk) matrix. Only the
+rows of the current mini-batch (or, for a backed matrix, of the current block of cells) are
+ever dense, so memory does not grow with the number of cells beyond the input itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._matrix import ColumnSummary, gene_moments, is_backed, read_rows, summarise_columns
+
+#: cells read from disk at a time when the input is backed; mini-batches are drawn within a block
+BACKED_BLOCK_CELLS = 16384
+
+
+def scale_rows(x: np.ndarray, mean: np.ndarray, std: np.ndarray, mode: str) -> np.ndarray:
+    """Z-score rows with per-gene ``mean`` and ``std``; ``mode="nonzero"`` also clips to +-20
+    (as DeepSEM's cell-type-specific code does)."""
+    scaled = (np.asarray(x, dtype=np.float32) - mean) / std
+    if mode == "nonzero":
+        scaled = np.clip(scaled, -20, 20)
+    return scaled.astype(np.float32, copy=False)
+
+
+def standardise(x, mode: str, summary: ColumnSummary | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z-score genes (columns) of a whole matrix (for the dense paths: embedding, simulation).
+
+    Returns the scaled matrix, the mask of observed (non-zero) entries and, per gene, the
+    value a raw zero maps to (what dropout augmentation writes). ``mode="all"``: mean and
+    standard deviation over all cells; ``"nonzero"``: over each gene's non-zero values, then
+    clipped to +-20. The statistics are the ones training uses (:class:`CellBatches`).
+
+    Examples
+    --------
+    >>> scaled, observed, zero = standardise(np.array([[0.0, 1.0], [2.0, 3.0]]), "all")
+    >>> scaled.tolist(), zero.tolist()
+    ([[-1.0, -1.0], [1.0, 1.0]], [-1.0, -2.0])
+    """
+    summary = summarise_columns(x) if summary is None else summary
+    mean, std = gene_moments(summary, mode)
+    x = read_rows(x, slice(None)) if not isinstance(x, np.ndarray) else np.asarray(x, dtype=np.float32)
+    return scale_rows(x, mean, std, mode), x != 0, scale_rows(np.zeros((1, len(mean))), mean, std, mode)[0]
+
+
+class CellBatches:
+    """Mini-batches of z-scored cells drawn from a matrix as stored.
+
+    Parameters
+    ----------
+    x
+        Cells x genes: dense, scipy sparse (CSR is fastest) or backed.
+    mode
+        Standardisation, ``"all"`` or ``"nonzero"`` (see :func:`standardise`).
+    loss_on
+        ``"nonzero"``: the observed mask marks the non-zero entries; ``"all"``: every entry.
+    summary
+        A :func:`~scgrn._matrix.summarise_columns` pass over ``x``, if already made.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> batches = CellBatches(sparse.csr_matrix(np.array([[0.0, 1.0], [2.0, 3.0]])), "all", "nonzero")
+    >>> xb, observed = batches.rows(np.array([[1, 0]]))  # (members, cells) of row positions
+    >>> xb.shape, observed.tolist()
+    (torch.Size([1, 2, 2]), [[[True, True], [False, True]]])
+    """
+
+    def __init__(self, x, mode: str, loss_on: str, summary: ColumnSummary | None = None):
+        self.x = x
+        self.mode = mode
+        self.loss_on = loss_on
+        summary = summarise_columns(x) if summary is None else summary
+        self.mean, self.std = gene_moments(summary, mode)
+        self.zero_value = scale_rows(np.zeros((1, len(self.mean))), self.mean, self.std, mode)[0]
+        self.n_cells, self.n_genes = x.shape
+        self.block_cells = BACKED_BLOCK_CELLS if is_backed(x) else self.n_cells
+
+    def block_spans(self) -> list[tuple[int, int]]:
+        """Blocks of consecutive cells, ``(start, stop)``: one for an in-memory matrix, runs
+        of about ``BACKED_BLOCK_CELLS`` cells for a backed one."""
+        n_blocks = max(1, -(-self.n_cells // self.block_cells))
+        edges = np.linspace(0, self.n_cells, n_blocks + 1).round().astype(int)
+        return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+
+    def blocks(self, generator: torch.Generator) -> list[tuple[int, int]]:
+        """One epoch's blocks in a random order (one block draws no random number).
+
+        An in-memory matrix is one block (every member shuffles all cells); a backed one is
+        read a block at a time, and mini-batches are drawn within the block.
+        """
+        spans = self.block_spans()
+        if len(spans) == 1:
+            return spans
+        return [spans[i] for i in torch.randperm(len(spans), generator=generator).tolist()]
+
+    def load(self, start: int, stop: int):
+        """The block's rows as they will be indexed: the matrix itself when in memory."""
+        if start == 0 and stop == self.n_cells and not is_backed(self.x):
+            return self.x
+        return self.x[start:stop]
+
+    def rows(self, positions: np.ndarray, block=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Z-scored rows ``positions`` (members, cells) of ``block`` (default: the matrix)
+        -> ``(x, observed)``, each (members, cells, genes)."""
+        e, b = positions.shape
+        raw = read_rows(self.x if block is None else block, positions.reshape(-1))
+        observed = raw != 0 if self.loss_on == "nonzero" else np.ones(raw.shape, dtype=bool)
+        scaled = scale_rows(raw, self.mean, self.std, self.mode)
+        return (
+            torch.from_numpy(scaled).reshape(e, b, self.n_genes),
+            torch.from_numpy(observed).reshape(e, b, self.n_genes),
+        )
+
+
+def steps_in_blocks(spans: list[tuple[int, int]], batch_size: int) -> int:
+    """Mini-batches in an epoch over these blocks (each block drops its ragged end)."""
+    return sum(max(1, (stop - start) // min(batch_size, stop - start)) for start, stop in spans)

@@ -1,0 +1,215 @@
+"""DeepSEM at scale, on small data: the TF-restricted GRN layer (block elimination), sparse and
+backed input, sparse GRN output, the memory budget and the step cap."""
+
+import anndata as ad
+import numpy as np
+import pytest
+import torch
+from scipy import sparse
+
+import scgrn
+from scgrn.models import DeepSEMEnsemble, DoesNotFitError, make_config
+from scgrn.models._deepsem_training import member_bytes, parse_memory, plan_member_groups, train_deepsem
+
+FAST = dict(n_models=2, n_epochs=3, show_progress_bar=False)
+#: the TF-rows model even on small data (``"auto"`` keeps genes x genes up to 2,000 genes)
+TF_ROWS = dict(FAST, tf_rows_only=True)
+
+
+@pytest.fixture
+def counts():
+    adata, truth = scgrn.datasets.planted_counts(n_genes=60, n_cells=300, n_tfs=8, random_state=1)
+    return adata, truth
+
+
+def _losses_and_grads(module, x, observed, dropped, seed=0):
+    module.zero_grad(set_to_none=True)
+    losses = module(x, observed, dropped, torch.Generator().manual_seed(seed))
+    total = sum(v.sum() for v in losses.values())
+    total.backward()
+    module.zero_self_loop_grad()
+    grads = {name: p.grad.clone() for name, p in module.named_parameters()}
+    return {k: v.detach() for k, v in losses.items()}, grads
+
+
+@pytest.mark.parametrize("n_genes", [6, 40])
+def test_tf_rows_path_equals_full_model_when_every_gene_is_a_tf(n_genes):
+    """Block elimination through the regulator block must be the full model exactly."""
+    config = make_config(n_models=2, hidden_dim=8, mlp_grid=None)
+    full = DeepSEMEnsemble(n_genes, config, seed=3)
+    restricted = DeepSEMEnsemble(n_genes, config, seed=3, regulators=np.arange(n_genes))
+    with torch.no_grad():  # leave the symmetric start: random W, as after some training
+        w = torch.randn(full.adj.shape, generator=torch.Generator().manual_seed(0)) * 0.3 / n_genes**0.5
+        full.adj.copy_(w)
+        restricted.adj.copy_(w)
+        full.zero_self_loops()
+        restricted.zero_self_loops()
+    x = torch.randn(2, 16, n_genes, generator=torch.Generator().manual_seed(1))
+    observed = x > -0.5
+    dropped = torch.zeros_like(observed)
+    loss_full, grad_full = _losses_and_grads(full, x, observed, dropped)
+    loss_tf, grad_tf = _losses_and_grads(restricted, x, observed, dropped)
+    for k in loss_full:
+        torch.testing.assert_close(loss_tf[k], loss_full[k], rtol=1e-4, atol=1e-6)
+    for name in grad_full:
+        torch.testing.assert_close(grad_tf[name], grad_full[name], rtol=1e-3, atol=1e-6)
+
+
+def test_tf_rows_inverse_layer_inverts_the_layer():
+    """z (I - W)^-1 through the regulator block, then (I - W), gives z back; W has TF rows only."""
+    module = DeepSEMEnsemble(30, make_config(n_models=3, hidden_dim=4), regulators=[2, 5, 11, 29])
+    with torch.no_grad():
+        module.adj.normal_(0, 0.3, generator=torch.Generator().manual_seed(0))
+        module.zero_self_loops()
+    layer = module.grn_layer()
+    z = torch.randn(3, 7, 30, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        back = module.apply_grn(module.invert_grn(z, layer), layer)
+        # against the dense genes x genes W with zero non-TF rows
+        dense = torch.zeros(3, 30, 30)
+        dense[:, [2, 5, 11, 29]] = module.adj
+        mixed = torch.linalg.solve(torch.eye(30) - dense, z, left=False)
+    torch.testing.assert_close(back, z, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(module.invert_grn(z, layer).detach(), mixed, rtol=1e-4, atol=1e-5)
+    assert float(module.grn().detach()[:, torch.arange(4), torch.tensor([2, 5, 11, 29])].abs().sum()) == 0.0
+
+
+def test_tfs_use_the_tf_rows_model(counts, monkeypatch):
+    adata, _ = counts
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    model = scgrn.models.DeepSEM(adata, tfs=tfs, tf_rows_only=True, n_models=2, n_epochs=3)
+    model.train(show_progress_bar=False)
+    assert model.module.adj.shape == (2, len(tfs), adata.n_vars)
+    grn = model.get_grn()
+    assert grn.shape == (adata.n_vars, adata.n_vars)
+    assert np.all(grn[~adata.var["is_tf"].to_numpy()] == 0) and np.abs(grn).sum() > 0
+    full = scgrn.models.DeepSEM(adata, tfs=tfs, tf_rows_only=False, n_models=2, n_epochs=3)
+    full.train(show_progress_bar=False)
+    assert full.module.adj.shape == (2, adata.n_vars, adata.n_vars)
+    assert np.all(full.get_grn()[~adata.var["is_tf"].to_numpy()] == 0)
+    assert not scgrn.models.DeepSEM(adata, tfs=tfs).tf_rows_only  # "auto": small data keep all rows
+    monkeypatch.setattr("scgrn.models._deepsem.FULL_MODEL_MAX_GENES", 50)
+    assert scgrn.models.DeepSEM(adata, tfs=tfs).tf_rows_only
+    assert not scgrn.models.DeepSEM(adata).tf_rows_only  # no TFs: every gene regulates
+    with pytest.raises(ValueError, match="tf_rows_only"):
+        scgrn.models.DeepSEM(adata, tfs=tfs, tf_rows_only="yes")
+
+
+def test_sparse_and_dense_input_give_the_same_result(counts):
+    adata, _ = counts
+    dense = adata.copy()
+    dense.X = adata.X.toarray()
+    csc = adata.copy()
+    csc.X = sparse.csc_matrix(adata.X)
+    for a in (adata, dense, csc):
+        scgrn.tl.deepsem(a, tfs=list(adata.var_names[adata.var["is_tf"]]), **TF_ROWS)
+    np.testing.assert_array_equal(adata.varp["deepsem"], dense.varp["deepsem"])
+    np.testing.assert_array_equal(adata.varp["deepsem"], csc.varp["deepsem"])
+    np.testing.assert_array_equal(adata.obsm["X_deepsem"], dense.obsm["X_deepsem"])
+    assert sparse.issparse(adata.X)  # never densified in place
+
+
+def test_backed_input(counts, tmp_path, monkeypatch):
+    """A backed h5ad trains block by block; with one block it matches the in-memory run."""
+    adata, _ = counts
+    path = tmp_path / "counts.h5ad"
+    adata.write_h5ad(path)
+    backed = ad.read_h5ad(path, backed="r")
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    memory = adata.copy()
+    scgrn.tl.deepsem(memory, tfs=tfs, **TF_ROWS)
+    scgrn.tl.deepsem(backed, tfs=tfs, **TF_ROWS)
+    np.testing.assert_allclose(backed.varp["deepsem"], memory.varp["deepsem"], rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="backed"):
+        scgrn.tl.deepsem(backed, tfs=tfs, copy=True, **TF_ROWS)
+    # several blocks: mini-batches come from one block at a time, and the run still learns
+    monkeypatch.setattr("scgrn.models._deepsem_data.BACKED_BLOCK_CELLS", 100)
+    scgrn.tl.deepsem(backed, tfs=tfs, key_added="blocks", **TF_ROWS)
+    assert backed.uns["blocks"]["history"]["reconstruction"].shape == (3, 2)
+    assert np.isfinite(backed.varp["blocks"]).all() and np.abs(backed.varp["blocks"]).sum() > 0
+    assert not np.array_equal(backed.varp["blocks"], backed.varp["deepsem"])
+    backed.file.close()
+
+
+def test_sparse_grn_output(counts, tmp_path):
+    adata, _ = counts
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    dense = adata.copy()
+    scgrn.tl.deepsem(dense, tfs=tfs, **TF_ROWS)
+    scgrn.tl.deepsem(adata, tfs=tfs, grn_format="sparse", **TF_ROWS)
+    grn = adata.varp["deepsem"]
+    assert sparse.issparse(grn) and grn.dtype == np.float32
+    np.testing.assert_array_equal(grn.toarray(), dense.varp["deepsem"])
+    assert set(np.unique(grn.nonzero()[0])) <= set(np.flatnonzero(adata.var["is_tf"]))
+    top = scgrn.tl.deepsem(adata, tfs=tfs, grn_format="sparse", edges_per_target=3, copy=True, **TF_ROWS).varp["deepsem"]
+    assert top.getnnz(axis=0).max() == 3
+    # the kept edges are each target's three largest |weight|
+    full = np.abs(dense.varp["deepsem"])
+    col = int(np.argmax(top.getnnz(axis=0)))
+    np.testing.assert_array_equal(np.sort(top[:, col].nonzero()[0]), np.sort(np.argsort(-full[:, col])[:3]))
+    edges = scgrn.get.edges(adata, top_k=5)
+    assert len(edges) == 5
+    adata.write_h5ad(tmp_path / "out.h5ad")
+    assert sparse.issparse(ad.read_h5ad(tmp_path / "out.h5ad").varp["deepsem"])
+    with pytest.raises(ValueError, match="grn_format='sparse'"):
+        scgrn.tl.deepsem(adata, tfs=tfs, edges_per_target=3, copy=True, **FAST)
+
+
+def test_embedding_switch(counts, monkeypatch):
+    adata, _ = counts
+    out = scgrn.tl.deepsem(adata, embedding=False, copy=True, **FAST)
+    assert "X_deepsem" not in out.obsm
+    monkeypatch.setattr("scgrn.tl._deepsem.EMBEDDING_MAX_ENTRIES", 100)
+    assert "X_deepsem" not in scgrn.tl.deepsem(adata, copy=True, **FAST).obsm
+    assert "X_deepsem" in scgrn.tl.deepsem(adata, embedding=True, copy=True, **FAST).obsm
+
+
+def test_memory_budget_splits_members_into_groups(counts):
+    adata, _ = counts
+    x = adata.X
+    config = make_config(n_models=3, n_epochs=2, hidden_dim=8)
+    one = member_bytes(adata.n_vars, 8, config)
+    assert plan_member_groups(adata.n_vars, 8, config, budget=2 * one) == [2, 1]
+    reg = np.flatnonzero(adata.var["is_tf"])
+    model, history = train_deepsem(x, config, regulators=reg, max_memory=2 * one, show_progress_bar=False)
+    assert model.adj.shape == (3, 8, adata.n_vars) and history["kl"].shape == (2, 3)
+    assert not torch.equal(model.adj[0], model.adj[2])  # group 1 is seeded apart from group 0
+    with pytest.raises(DoesNotFitError, match="tfs="):
+        train_deepsem(x, config, max_memory=one // 2, show_progress_bar=False)
+    with pytest.raises(MemoryError):
+        scgrn.tl.deepsem(adata, max_memory="1KB", **FAST)
+    assert parse_memory("2GB") == 2_000_000_000
+    with pytest.raises(ValueError, match="max_memory"):
+        parse_memory("lots")
+
+
+def test_max_steps_caps_the_run_and_keeps_the_schedule(counts):
+    adata, _ = counts
+    config = make_config(n_models=1, n_epochs=10, batch_size=30, max_steps=25, hidden_dim=8, delay_sparsity=5)
+    model = scgrn.models.DeepSEM(adata, **config.to_dict())
+    assert model.params()["n_steps"] == 25  # 10 epochs x 10 steps, capped
+    assert model.params()["lr_adj"] == pytest.approx(config.w_travel / ((adata.n_vars - 1) * 25))
+    model.train(show_progress_bar=False)
+    history = model.history["sparsity"]
+    assert history.shape == (10, 1)  # the capped run still reports its n_epochs schedule points
+
+
+def test_planted_counts_are_sparse_and_reproducible():
+    a, truth = scgrn.datasets.planted_counts(n_genes=80, n_cells=150, n_tfs=10, random_state=4)
+    b, _ = scgrn.datasets.planted_counts(n_genes=80, n_cells=150, n_tfs=10, random_state=4)
+    assert sparse.isspmatrix_csr(a.X) and (a.X != b.X).nnz == 0
+    assert 0.05 < a.X.nnz / np.prod(a.shape) < 0.9
+    assert set(truth["source"]) <= set(a.var_names[a.var["is_tf"]])
+    counts = a.layers["counts"]
+    assert np.all(counts.data == np.round(counts.data))
+    with pytest.raises(ValueError, match="n_tfs"):
+        scgrn.datasets.planted_counts(n_genes=10, n_tfs=10)
+
+
+def test_deepsem_beats_random_on_planted_counts(counts):
+    adata, truth = counts
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    scgrn.tl.deepsem(adata, tfs=tfs, n_models=2, tf_rows_only=True, show_progress_bar=False)
+    scores = scgrn.metrics.evaluate_grn(adata, truth, convention="deepsem")
+    random = scgrn.metrics.random_baseline(truth, adata.var_names, convention="deepsem", n_repeats=50)
+    assert scores["AUROC"] > random["AUROC"] + 0.1 and scores["EPR"] > 1.5 * random["EPR"]
