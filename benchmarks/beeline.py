@@ -8,6 +8,9 @@ conventions (scgrn.metrics: "deepsem" and "beeline"), plus wall time.
 Usage::
 
     SCGRN_DATA_DIR=../shared/data python benchmarks/beeline.py [--fresh-peers] [--out benchmarks/results]
+        [--tf-rows-only] [--no-tfs] [--hyper JSON] [--recorded-peers benchmarks/results/beeline_deepsem.csv]
+
+scgrn is given the data's TF list (every ground truth's TFs.csv) unless ``--no-tfs``.
 
 Peer matrices come from ``benchmarks/cache`` when present (see benchmarks/peers.py);
 regdiffusion on mHSC-L TFs+1000 is always re-run here so that the speed ratio compares two
@@ -17,6 +20,7 @@ runs of this script on the same machine under the same load.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -50,6 +54,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-tfs", action="store_true",
                         help="train on every gene as a regulator (the genes x genes model) instead of tfs=the TF list")
+    parser.add_argument("--tf-rows-only", action="store_true",
+                        help="the TF-rows model (tf_rows_only=True) instead of tl.deepsem's 'auto' choice")
+    parser.add_argument("--hyper", default="{}", help="JSON dict of tl.deepsem overrides, e.g. '{\"coexpression_rank\": 0}'")
     parser.add_argument("--recorded-peers", metavar="CSV",
                         help="take the peers' rows from this earlier results CSV instead of running them")
     args = parser.parse_args()
@@ -61,14 +68,18 @@ def main() -> None:
     for dataset in args.datasets:
         cell_type, n_genes, ground_truths = peers.DATASETS[dataset]
         adata, _ = scgrn.datasets.beeline(cell_type, n_genes=n_genes, ground_truth=ground_truths[0])
-        references = {gt: scgrn.datasets.beeline(cell_type, n_genes=n_genes, ground_truth=gt)[1] for gt in ground_truths}
+        loaded = {gt: scgrn.datasets.beeline(cell_type, n_genes=n_genes, ground_truth=gt) for gt in ground_truths}
+        references = {gt: net for gt, (_, net) in loaded.items()}
+        # the TF list: every ground truth's TFs.csv (they differ by a TF or two)
+        is_tf = np.any([a.var["is_tf"].to_numpy() for a, _ in loaded.values()], axis=0)
         x = np.asarray(adata.X, dtype=np.float32)
         names = adata.var_names
 
         results = {}
         t0 = time.perf_counter()
-        tfs = None if args.no_tfs else list(names[adata.var["is_tf"]])
-        scgrn.tl.deepsem(adata, tfs=tfs, random_state=args.seed, show_progress_bar=False)
+        tfs = None if args.no_tfs else list(names[is_tf])
+        scgrn.tl.deepsem(adata, tfs=tfs, tf_rows_only=True if args.tf_rows_only else "auto",
+                         random_state=args.seed, show_progress_bar=False, **json.loads(args.hyper))
         results["scgrn DeepSEM"] = (adata.varp["deepsem"], time.perf_counter() - t0, False)
         print(f"{dataset}: scgrn {results['scgrn DeepSEM'][1]:.1f} s", flush=True)
         if recorded is not None:

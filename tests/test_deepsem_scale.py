@@ -213,3 +213,34 @@ def test_deepsem_beats_random_on_planted_counts(counts):
     scores = scgrn.metrics.evaluate_grn(adata, truth, convention="deepsem")
     random = scgrn.metrics.random_baseline(truth, adata.var_names, convention="deepsem", n_repeats=50)
     assert scores["AUROC"] > random["AUROC"] + 0.1 and scores["EPR"] > 1.5 * random["EPR"]
+
+
+def test_coexpression_term_inverse_matches_the_dense_layer():
+    """TF rows plus a rank-k co-expression term (self-loops removed): apply and invert must be
+    the dense genes x genes layer built from them."""
+    g, reg, k = 25, [1, 4, 9], 3
+    module = DeepSEMEnsemble(g, make_config(n_models=2, hidden_dim=4, coexpression_rank=k), regulators=reg)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        module.adj.normal_(0, 0.3, generator=gen)
+        module.zero_self_loops()
+        module.coexp_b.normal_(0, 0.3, generator=gen)
+    layer = module.grn_layer()
+    a = (module.coexp_a * module.non_regulator).detach()
+    low_rank = torch.bmm(a, module.coexp_b.detach())
+    dense = low_rank - torch.diag_embed(torch.diagonal(low_rank, dim1=1, dim2=2))
+    dense[:, reg] += module.adj.detach()
+    assert float(a[:, reg].abs().sum()) == 0.0
+    z = torch.randn(2, 6, g, generator=gen)
+    with torch.no_grad():
+        torch.testing.assert_close(module.apply_grn(z, layer), torch.bmm(z, torch.eye(g) - dense), rtol=1e-4, atol=1e-5)
+        expected = torch.linalg.solve(torch.eye(g) - dense, z, left=False)
+        torch.testing.assert_close(module.invert_grn(z, layer), expected, rtol=1e-4, atol=1e-5)
+    # it trains, and the term stays out of the GRN
+    adata, _ = scgrn.datasets.planted_counts(n_genes=40, n_cells=120, n_tfs=5)
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    model = scgrn.models.DeepSEM(adata, tfs=tfs, tf_rows_only=True, n_models=2, n_epochs=2, coexpression_rank=4)
+    model.train(show_progress_bar=False)
+    assert np.isfinite(model.history["reconstruction"]).all()
+    assert np.all(model.get_grn()[~adata.var["is_tf"].to_numpy()] == 0)
+    assert not hasattr(DeepSEMEnsemble(10, make_config(coexpression_rank=4)), "coexp_a")  # full model: no term

@@ -110,9 +110,10 @@ class DeepSEM:
         10^4 genes fit. ``False``: the paper's genes x genes model, edges out of non-TFs set
         to zero afterwards. ``"auto"``: the genes x genes model up to
         :data:`FULL_MODEL_MAX_GENES` genes, TF rows above. On BEELINE the genes x genes
-        model is the more accurate one (median EPR 0.88 x the best peer with TF rows only,
-        1.01 x with all rows; ``benchmarks/results/scale.md``): non-TF rows let co-expressed
-        targets explain each other instead of loading that on the TFs.
+        model is the more accurate one (median EPR 0.96 x the best peer with TF rows and
+        the co-expression term, 0.88 x without it, 0.99-1.01 x with all rows;
+        ``benchmarks/results/tf_rows.md``): non-TF rows let co-expressed targets explain
+        each other instead of loading that on the TFs (``coexpression_rank`` does part of it).
     preset
         ``"default"`` (scgrn's tuned recipe), ``"general"`` (the paper's STRING /
         non-specific recipe), ``"celltype_specific"`` (the paper's ChIP-seq recipe) or
@@ -335,7 +336,8 @@ class DeepSEM:
         layer_ = module.grn_layer()
 
         def encoded(block: np.ndarray) -> torch.Tensor:  # (E, cells, genes)
-            return module.encode_cells(torch.from_numpy(scale_rows(block, mean, std, mode)), layer_)[0]
+            scaled = torch.from_numpy(scale_rows(block, mean, std, mode))
+            return module.encode_cells(scaled, layer_, grid=module.config.mlp_grid)[0]
 
         # Members are sign-aligned to the first over all cells, then averaged, a block of
         # cells at a time (encoded twice when the cells span several blocks).

@@ -89,6 +89,15 @@ class DeepSEMConfig:
         the GRN layer, not the MLPs, then sets the cost (``benchmarks/results/deepsem_tuning_log.md``).
         ``None`` evaluates the MLPs exactly, as the paper does (the published presets).
 
+    coexpression_rank
+        TF-rows model only: a rank-``k`` term ``A B`` through which the non-TF genes may
+        explain each other (``A`` has zero TF rows and the term's self-loops are removed), as
+        the non-TF rows of the genes x genes model let co-expressed targets do; it is not
+        part of the GRN. ``0``: none. The GRN layer's inverse then goes through a
+        ``(TFs + k)`` block. The default 64 was the best of 16, 64, 128 and 256 on mHSC-L
+        TFs+500 (STRING EPR 4.40 without the term, 6.52 with, 7.13 for the genes x genes
+        model; ``benchmarks/tf_rows_sweep.py``).
+
     Examples
     --------
     >>> from scgrn.models import DeepSEMConfig, make_config
@@ -120,6 +129,7 @@ class DeepSEMConfig:
     delay_sparsity: int = 5
     init_noise: float = 2e-4
     mlp_grid: int | None = 512
+    coexpression_rank: int = 64
 
     def validate(self) -> None:
         """Raise ``ValueError`` on impossible settings."""
@@ -131,6 +141,8 @@ class DeepSEMConfig:
         for name in ("n_models", "hidden_dim", "n_epochs", "batch_size", "k1", "k2"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}.")
+        if int(self.coexpression_rank) < 0:
+            raise ValueError(f"coexpression_rank must be >= 0, got {self.coexpression_rank!r}.")
         if self.max_steps is not None and int(self.max_steps) < 1:
             raise ValueError(f"max_steps must be None or a positive integer, got {self.max_steps!r}.")
         if self.mlp_grid is not None and int(self.mlp_grid) < 2:
@@ -292,11 +304,18 @@ class GRNLayer(NamedTuple):
         model is not restricted to TFs, then ``R = G``).
     system
         ``(E, G, G)`` ``I - W`` for the full model; ``(E, R, R)`` ``I - W_RR`` (the
-        regulator x regulator block) for the TF-restricted one.
+        regulator x regulator block) for the TF-restricted one; ``(E, R + k, R + k)`` with a
+        co-expression term of rank ``k`` (see ``DeepSEMConfig.coexpression_rank``).
+    coexp_a, coexp_b, scale
+        The co-expression term ``A B`` (``(E, G, k)``, zero rows for regulators; ``(E, k, G)``)
+        and ``1 + diag(A B)`` (``(E, G)``), or ``None``.
     """
 
     w: torch.Tensor
     system: torch.Tensor
+    coexp_a: torch.Tensor | None = None
+    coexp_b: torch.Tensor | None = None
+    scale: torch.Tensor | None = None
 
 
 def solve_right(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -375,6 +394,14 @@ class DeepSEMEnsemble(nn.Module):
         self.encoder = _EnsembleMLP(e, config.hidden_dim, 2, g)  # f2: value -> (mu, logvar)
         self.decoder = _EnsembleMLP(e, config.hidden_dim, 1, g)  # f1: latent -> value
         self.dropout_classifier = _EnsembleMLP(e, 1, 1, g)
+        rank = int(config.coexpression_rank)
+        if rank and self.regulators is not None:
+            # LoRA-style start: A random, B zero, so the term starts at zero and both learn
+            self.coexp_a = nn.Parameter(torch.randn(e, n_genes, rank, generator=g) / math.sqrt(n_genes))
+            self.coexp_b = nn.Parameter(torch.zeros(e, rank, n_genes))
+            non_regulator = torch.ones(n_genes, 1)
+            non_regulator[rows] = 0.0
+            self.register_buffer("non_regulator", non_regulator)
 
     @property
     def n_regulators(self) -> int:
@@ -432,7 +459,23 @@ class DeepSEMEnsemble(nn.Module):
             return GRNLayer(w, torch.eye(self.n_genes, device=w.device) - w)
         r = self.n_regulators
         w_rr = w.index_select(2, self.regulators)
-        return GRNLayer(w, torch.eye(r, device=w.device) - w_rr)
+        if not hasattr(self, "coexp_a"):
+            return GRNLayer(w, torch.eye(r, device=w.device) - w_rr)
+        # I - W_full = Lambda - U V with U = [S_R, A], V = [W; B], Lambda = 1 + diag(A B)
+        # (the co-expression term's self-loops are taken out again); Woodbury then needs
+        # K = I - V Lambda^-1 U, of size regulators + rank.
+        a = self.coexp_a * self.non_regulator
+        b = self.coexp_b
+        scale = 1.0 + (a * b.transpose(1, 2)).sum(-1)  # (E, G)
+        a_scaled = a / scale.unsqueeze(-1)
+        k = a.shape[-1]
+        v_u = torch.cat(
+            [torch.cat([w_rr, torch.bmm(w, a_scaled)], dim=2),
+             torch.cat([b.index_select(2, self.regulators), torch.bmm(b, a_scaled)], dim=2)],
+            dim=1,
+        )
+        system = torch.eye(r + k, device=w.device) - v_u
+        return GRNLayer(w, system, a, b, scale)
 
     def apply_grn(self, h: torch.Tensor, layer: GRNLayer) -> torch.Tensor:
         """``h (I - W)`` for ``h`` (E, N, G)."""
@@ -440,14 +483,24 @@ class DeepSEMEnsemble(nn.Module):
             return torch.bmm(h, layer.system)
         # the small (E, N, R) factor carries the minus sign: with alpha=-1 the backward pass
         # would scale the (E, R, G) gradient of W once more
-        return torch.baddbmm(h, h.index_select(2, self.regulators).neg(), layer.w)
+        h_r = h.index_select(2, self.regulators).neg()
+        if layer.coexp_a is not None:  # h Lambda - (h A) B - h_R W
+            h = torch.baddbmm(h * layer.scale.unsqueeze(1), torch.bmm(h, layer.coexp_a).neg(), layer.coexp_b)
+        return torch.baddbmm(h, h_r, layer.w)
 
     def invert_grn(self, z: torch.Tensor, layer: GRNLayer) -> torch.Tensor:
         """``z (I - W)^-1`` for ``z`` (E, N, G), by an LU solve (never the inverse)."""
         if self.regulators is None:
             return solve_right(layer.system, z)
-        y = solve_right(layer.system, z.index_select(2, self.regulators))  # z_R (I - W_RR)^-1
-        return torch.baddbmm(z, y, layer.w)
+        if layer.coexp_a is None:
+            y = solve_right(layer.system, z.index_select(2, self.regulators))  # z_R (I - W_RR)^-1
+            return torch.baddbmm(z, y, layer.w)
+        # z (Lambda - U V)^-1 = y + (y U) K^-1 V Lambda^-1, y = z Lambda^-1 (Woodbury)
+        scale = layer.scale.unsqueeze(1)
+        y = z / scale
+        t = solve_right(layer.system, torch.cat([y.index_select(2, self.regulators), torch.bmm(y, layer.coexp_a)], 2))
+        r = self.n_regulators
+        return y + torch.baddbmm(torch.bmm(t[:, :, :r], layer.w), t[:, :, r:], layer.coexp_b) / scale
 
     def encode(self, x: torch.Tensor, layer: GRNLayer | None = None, grid: int | None = None):
         """Posterior mean and log-variance after the GRN layer; ``x``: (E, B, G).
@@ -464,13 +517,18 @@ class DeepSEMEnsemble(nn.Module):
         return z[:, 0], z[:, 1]
 
     def encode_cells(
-        self, x: torch.Tensor, layer: GRNLayer | None = None, chunk: int = 512
+        self, x: torch.Tensor, layer: GRNLayer | None = None, chunk: int = 512, grid: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Every member's posterior mean and log-variance of every cell; ``x``: (cells, G)
-        -> two (E, cells, G) tensors, encoded ``chunk`` cells at a time."""
+        -> two (E, cells, G) tensors, encoded ``chunk`` cells at a time.
+
+        ``grid``: evaluate the encoder MLP on that many points (as training does with
+        ``config.mlp_grid``); ``None``: exactly, when its hidden layers hold ``members x chunk
+        x genes x hidden_dim`` floats (2 GB for 8 members, 512 cells, 1,000 genes, width 128).
+        """
         layer = self.grn_layer() if layer is None else layer
         e = self.config.n_models
-        parts = [self.encode(x[s : s + chunk].expand(e, -1, -1), layer) for s in range(0, x.shape[0], chunk)]
+        parts = [self.encode(x[s : s + chunk].expand(e, -1, -1), layer, grid) for s in range(0, x.shape[0], chunk)]
         return torch.cat([p[0] for p in parts], dim=1), torch.cat([p[1] for p in parts], dim=1)
 
     def decode(self, z: torch.Tensor, layer: GRNLayer | None = None, grid: int | None = None) -> torch.Tensor:

@@ -39,24 +39,25 @@ class DoesNotFitError(MemoryError, ValueError):
 def member_bytes(n_genes: int, n_regulators: int, config: DeepSEMConfig) -> int:
     """Estimated peak bytes one ensemble member adds to a training step.
 
-    ``W`` with its gradient, two optimiser moments and two temporaries of its size (the
-    L1 term's ``|W|`` and its backward); about 40 float ``batch x genes`` activations kept
-    for the backward pass (the MLPs' hidden layers on top when ``mlp_grid`` is ``None``);
-    the regulator block's LU.
+    ``W`` with its gradient, two optimiser moments and two temporaries of its size; about 40
+    float ``batch x genes`` activations kept for the backward pass (the MLPs' hidden layers
+    on top when ``mlp_grid`` is ``None``); the co-expression term; the regulator block's LU.
 
     Examples
     --------
     >>> from scgrn.models import make_config
     >>> round(member_bytes(20_000, 2_000, make_config()) / 2**30, 2)  # GiB
-    1.14
+    1.19
     """
     w = n_regulators * n_genes
     batch = config.batch_size
     activations = 40 * batch * n_genes
     if config.mlp_grid is None:
         activations += 8 * batch * n_genes * config.hidden_dim
-    solve = 4 * min(n_regulators, n_genes) ** 2
-    return _FLOAT * (6 * w + activations + solve)
+    rank = int(config.coexpression_rank) if n_regulators < n_genes else 0
+    solve = 4 * (min(n_regulators, n_genes) + rank) ** 2
+    coexpression = 4 * 2 * rank * n_genes + 4 * batch * rank  # A and B with gradient and moments
+    return _FLOAT * (6 * w + activations + solve + coexpression)
 
 
 def free_memory(device: torch.device) -> int:
@@ -130,7 +131,9 @@ def plan_member_groups(
 def step_flops(n_genes: int, n_regulators: int, config: DeepSEMConfig, n_members: int) -> float:
     """Floating-point operations of one training step (forward and backward), all members."""
     b, g, r = config.batch_size, n_genes, n_regulators
-    grn = 18.0 * b * r * g + 2.0 * r**3  # 3 products with W (mean, log-variance, inverse), x3 for backward
+    k = int(config.coexpression_rank) if r < g else 0
+    # 3 products with W (mean, log-variance, inverse) x3 for the backward pass; the block's LU
+    grn = 18.0 * b * r * g + 2.0 * (r + k) ** 3 + 6.0 * r * g * k + 36.0 * b * g * k
     mlp = 0.0 if config.mlp_grid is not None else 18.0 * b * g * config.hidden_dim**2
     return n_members * (grn + mlp)
 
@@ -251,7 +254,8 @@ def _join_groups(models: list[DeepSEMEnsemble], config: DeepSEMConfig, regulator
     states = [m.state_dict() for m in models]
     merged = {}
     for name, value in states[0].items():
-        merged[name] = value if name == "regulators" else torch.cat([s[name] for s in states], dim=0)
+        shared = name in ("regulators", "non_regulator")  # gene positions, not per member
+        merged[name] = value if shared else torch.cat([s[name] for s in states], dim=0)
     joined.load_state_dict(merged)
     return joined.eval()
 
