@@ -35,7 +35,7 @@ def _losses_and_grads(module, x, observed, dropped, seed=0):
 @pytest.mark.parametrize("n_genes", [6, 40])
 def test_tf_rows_path_equals_full_model_when_every_gene_is_a_tf(n_genes):
     """Block elimination through the regulator block must be the full model exactly."""
-    config = make_config(n_models=2, hidden_dim=8, mlp_grid=None)
+    config = make_config(n_models=2, hidden_dim=8, mlp_grid=None, grn_precision="float32")
     full = DeepSEMEnsemble(n_genes, config, seed=3)
     restricted = DeepSEMEnsemble(n_genes, config, seed=3, regulators=np.arange(n_genes))
     with torch.no_grad():  # leave the symmetric start: random W, as after some training
@@ -57,7 +57,7 @@ def test_tf_rows_path_equals_full_model_when_every_gene_is_a_tf(n_genes):
 
 def test_tf_rows_inverse_layer_inverts_the_layer():
     """z (I - W)^-1 through the regulator block, then (I - W), gives z back; W has TF rows only."""
-    module = DeepSEMEnsemble(30, make_config(n_models=3, hidden_dim=4), regulators=[2, 5, 11, 29])
+    module = DeepSEMEnsemble(30, make_config(n_models=3, hidden_dim=4, grn_precision="float32"), regulators=[2, 5, 11, 29])
     with torch.no_grad():
         module.adj.normal_(0, 0.3, generator=torch.Generator().manual_seed(0))
         module.zero_self_loops()
@@ -219,7 +219,8 @@ def test_coexpression_term_inverse_matches_the_dense_layer():
     """TF rows plus a rank-k co-expression term (self-loops removed): apply and invert must be
     the dense genes x genes layer built from them."""
     g, reg, k = 25, [1, 4, 9], 3
-    module = DeepSEMEnsemble(g, make_config(n_models=2, hidden_dim=4, coexpression_rank=k), regulators=reg)
+    config = make_config(n_models=2, hidden_dim=4, coexpression_rank=k, grn_precision="float32")
+    module = DeepSEMEnsemble(g, config, regulators=reg)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         module.adj.normal_(0, 0.3, generator=gen)
@@ -244,3 +245,19 @@ def test_coexpression_term_inverse_matches_the_dense_layer():
     assert np.isfinite(model.history["reconstruction"]).all()
     assert np.all(model.get_grn()[~adata.var["is_tf"].to_numpy()] == 0)
     assert not hasattr(DeepSEMEnsemble(10, make_config(coexpression_rank=4)), "coexp_a")  # full model: no term
+
+
+def test_bfloat16_products_stay_close_to_float32():
+    """grn_precision='bfloat16' rounds only the products with W: same layer within bf16 error."""
+    config = dict(n_models=2, hidden_dim=4, coexpression_rank=3)
+    exact = DeepSEMEnsemble(40, make_config(grn_precision="float32", **config), seed=1, regulators=[0, 5, 7, 20])
+    low = DeepSEMEnsemble(40, make_config(grn_precision="bfloat16", **config), seed=1, regulators=[0, 5, 7, 20])
+    low.load_state_dict(exact.state_dict())
+    z = torch.randn(2, 8, 40, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = exact.invert_grn(z, exact.grn_layer()), low.invert_grn(z, low.grn_layer())
+        assert low.grn_layer().w_low is not None and exact.grn_layer().w_low is None
+        torch.testing.assert_close(b, a, rtol=2e-2, atol=2e-3)
+        assert not torch.equal(a, b)
+    with pytest.raises(ValueError, match="grn_precision"):
+        make_config(grn_precision="half")
