@@ -146,7 +146,9 @@ def report(csv: Path, out: Path) -> None:
     import pandas as pd
 
     t = pd.DataFrame([json.loads(line) for line in csv.read_text().splitlines() if line.strip()])
-    t = t.drop_duplicates(["kind", "method", "genes", "cells"], keep="last")
+    # rows measured before bfloat16 became the TF-rows default carry no "precision"
+    t["precision"] = t.get("precision", pd.Series(index=t.index, dtype=object)).fillna("float32")
+    t = t.drop_duplicates(["kind", "method", "genes", "cells", "precision"], keep="last")
     lines = ["# DeepSEM at scale: time and memory against regdiffusion", "",
              f"Command: `python benchmarks/scale.py all` then `python benchmarks/scale.py report`. "
              f"Machine: {platform.machine()}, {platform.platform()}, 2 CPU cores, 24 GB; "
@@ -157,7 +159,7 @@ def report(csv: Path, out: Path) -> None:
     full = t[t.kind == "full"]
     if len(full):
         lines += ["## Full default runs", "",
-                  full[["genes", "cells", "seconds", "peak_rss_gb", "n_steps", "EPR", "AUPRC_ratio", "AUROC"]]
+                  full[["genes", "cells", "precision", "seconds", "peak_rss_gb", "n_steps", "EPR", "AUPRC_ratio", "AUROC"]]
                   .round(3).to_markdown(index=False), ""]
     probe = t[t.kind == "probe"]
     scgrn_rows = probe[probe.method == "scgrn"].set_index(["genes", "cells"])
@@ -199,7 +201,10 @@ def main() -> None:
         return report(csv, csv.with_suffix(".md"))
     row = {"full": run_full, "probe": run_probe,
            "regdiffusion": lambda g, c: run_regdiffusion(g, c, args.steps)}[args.kind](args.genes, args.cells)
-    row = {"genes": args.genes, "cells": args.cells, "tfs": int(TF_SHARE * args.genes), **row,
+    from scgrn.models import make_config
+
+    precision = "bfloat16" if make_config().grn_precision != "float32" and args.genes > 2000 else "float32"
+    row = {"genes": args.genes, "cells": args.cells, "tfs": int(TF_SHARE * args.genes), "precision": precision, **row,
            "date": time.strftime("%Y-%m-%d %H:%M")}
     print(json.dumps(row), flush=True)
     with open(csv, "a") as f:
