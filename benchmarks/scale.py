@@ -79,7 +79,7 @@ def run_probe(n_genes: int, n_cells: int, steps: tuple[int, int] = (4, 24)) -> d
     """Two capped runs of ``tl.deepsem`` -> fixed cost and cost per step -> the default run."""
     import scgrn
     from scgrn.models import make_config
-    from scgrn.models._deepsem_module import total_steps
+    from scgrn.models._deepsem_config import total_steps
 
     adata, _, gen = _data(n_genes, n_cells)
     tfs = list(adata.var_names[adata.var["is_tf"]])

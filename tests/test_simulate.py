@@ -59,7 +59,7 @@ def test_counts_output_scale_names_integers(counts):
     from scgrn.models._simulate import AUTO_GRID
 
     assert all(v in AUTO_GRID for v in rec["noise_scale"].values())  # resolved per group
-    from scgrn.models._deepsem import NEIGHBOUR_GRID
+    from scgrn.models._simulate import NEIGHBOUR_GRID
 
     assert all(v in NEIGHBOUR_GRID for v in rec["neighbours"].values())
     assert set(rec["technical_noise"].values()) == {"poisson"}  # counts in, Poisson noise

@@ -127,3 +127,31 @@ def _check_dtype(dtype: np.dtype) -> None:
 
 def _as_float(mat: Any) -> Any:
     return mat if mat.dtype.kind == "f" else mat.astype(np.float64)
+
+
+def regulator_rows_csr(
+    grn: np.ndarray, rows: np.ndarray, n_genes: int, edges_per_target: int | None = None
+) -> sparse.csr_matrix:
+    """The regulators' rows ``grn`` (regulators x genes) as a genes x genes CSR matrix,
+    optionally only the ``edges_per_target`` largest ``|weight|`` entries of each column
+    (what a model that learns only its regulators' rows writes to ``varp``).
+
+    Examples
+    --------
+    >>> regulator_rows_csr(np.array([[0.0, 2.0, -3.0]]), np.array([1]), 3).toarray()
+    array([[ 0.,  0.,  0.],
+           [ 0.,  2., -3.],
+           [ 0.,  0.,  0.]], dtype=float32)
+    """
+    keep = grn != 0
+    if edges_per_target is not None:
+        k = int(edges_per_target)
+        if k < 1:
+            raise ValueError(f"edges_per_target must be a positive integer, got {edges_per_target!r}.")
+        if k < grn.shape[0]:
+            top = np.argpartition(-np.abs(grn), k - 1, axis=0)[:k]  # the k largest |w| of each target
+            in_top = np.zeros_like(keep)
+            in_top[top, np.arange(grn.shape[1])] = True
+            keep &= in_top
+    r, c = np.nonzero(keep)
+    return sparse.csr_matrix((grn[r, c].astype(np.float32), (rows[r], c)), shape=(n_genes, n_genes))

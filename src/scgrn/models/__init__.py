@@ -1,7 +1,8 @@
 """Torch models and their trainers: DeepSEM (vectorised ensemble)."""
 
 from ._deepsem import DeepSEM
-from ._deepsem_module import PRESETS, DeepSEMConfig, DeepSEMEnsemble, make_config
+from ._deepsem_config import PRESETS, DeepSEMConfig, make_config
+from ._deepsem_module import DeepSEMEnsemble
 from ._deepsem_training import DoesNotFitError, train_deepsem
 
 __all__ = ["DeepSEM", "DeepSEMConfig", "DeepSEMEnsemble", "DoesNotFitError", "PRESETS", "make_config", "train_deepsem"]

@@ -12,31 +12,26 @@ import torch
 from anndata import AnnData
 
 from .. import __version__
-from scipy import sparse
-
+from .._grn_matrix import regulator_rows_csr
 from .._matrix import gene_moments, read_rows, row_blocks, summarise_columns
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import check_tfs, checked_matrix
 from ._deepsem_data import scale_rows, standardise
-from ._deepsem_module import (
-    DeepSEMConfig,
-    DeepSEMEnsemble,
-    aggregate_grn,
-    make_config,
-    resolved_alpha,
-    resolved_lr_adj,
-    total_steps,
-)
+from ._deepsem_config import DeepSEMConfig, make_config, resolved_alpha, resolved_lr_adj, total_steps
+from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
 from ._deepsem_training import train_deepsem
 from ._simulate import (
     AUTO_GRID,
+    DEFAULT_SPREAD,
+    NEIGHBOUR_GRID,
     SIMULATION_MODES,
-    count_size_factors,
+    training_size_factors,
     decode_samples,
     nearest_distances,
     poisson_observe,
     quantile_map,
     standardisation_stats,
+    check_sampling,
     unstandardise,
 )
 
@@ -44,49 +39,8 @@ MIN_CELLS = 10
 #: ``tf_rows_only="auto"`` trains the genes x genes model up to this many genes (0.6 s a step
 #: for 8 members on 2 CPU cores at 2,000 genes), the TF-rows model above
 FULL_MODEL_MAX_GENES = 2000
-#: regulators' rows aggregated over the members at a time (bounds the temporaries)
-AGGREGATE_ROWS = 256
 #: cells encoded at a time by get_latent_representation
 LATENT_BLOCK_CELLS = 4096
-#: default weight of the data-shaped latent noise in :meth:`DeepSEM.simulate`
-DEFAULT_SPREAD = 0.0
-#: training cells whose latent means ``neighbours="auto"`` tries averaging into a source's
-NEIGHBOUR_GRID = (1, 2, 3, 5, 8, 12, 20)
-#: ``technical_noise`` values of :meth:`DeepSEM.simulate` and :func:`scgrn.tl.simulate`
-TECHNICAL_NOISE = ("auto", "poisson", "none")
-
-
-def check_sampling(mode, noise_scale, neighbours, technical_noise) -> None:
-    """Validate the sampling arguments of :meth:`DeepSEM.simulate` / :func:`scgrn.tl.simulate`
-    (before any training, so a typo fails at once)."""
-    if mode not in SIMULATION_MODES:
-        raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}.")
-    for name, value in (("noise_scale", noise_scale), ("neighbours", neighbours)):
-        if isinstance(value, str) and value != "auto":
-            raise ValueError(f"{name} must be a number or 'auto', got {value!r}.")
-    if not isinstance(neighbours, str) and int(neighbours) < 1:
-        raise ValueError(f"neighbours must be a positive integer or 'auto', got {neighbours!r}.")
-    if technical_noise not in TECHNICAL_NOISE:
-        raise ValueError(f"technical_noise must be one of {TECHNICAL_NOISE}, got {technical_noise!r}.")
-
-
-def _sparse_grn(grn: np.ndarray, rows: np.ndarray, n_genes: int, edges_per_target: int | None) -> sparse.csr_matrix:
-    """The regulators' rows ``grn`` (regulators x genes) as a genes x genes CSR matrix,
-    optionally only the ``edges_per_target`` largest ``|weight|`` entries of each column."""
-    keep = grn != 0
-    if edges_per_target is not None:
-        k = int(edges_per_target)
-        if k < 1:
-            raise ValueError(f"edges_per_target must be a positive integer, got {edges_per_target!r}.")
-        if k < grn.shape[0]:
-            top = np.argpartition(-np.abs(grn), k - 1, axis=0)[:k]  # the k largest |w| of each target
-            in_top = np.zeros_like(keep)
-            in_top[top, np.arange(grn.shape[1])] = True
-            keep &= in_top
-    r, c = np.nonzero(keep)
-    return sparse.csr_matrix((grn[r, c].astype(np.float32), (rows[r], c)), shape=(n_genes, n_genes))
-
-
 class DeepSEM:
     """DeepSEM (Shu et al., Nat. Comput. Sci. 2021): a beta-VAE whose per-gene encoder and
     decoder are joined only through a GRN layer ``(I - W^T)`` and its inverse.
@@ -278,9 +232,7 @@ class DeepSEM:
             out = np.zeros((w.shape[0], n_genes, n_genes), dtype=np.float32)
             out[:, rows] = w.numpy()
             return out
-        grn = np.concatenate(
-            [aggregate_grn(w[:, s : s + AGGREGATE_ROWS].numpy()) for s in range(0, w.shape[1], AGGREGATE_ROWS)]
-        )
+        grn = aggregate_grn(w.numpy())
         if self.tfs is not None and not self.tf_rows_only:
             is_tf = self.var_names.isin(self.tfs)
             grn[~is_tf, :] = 0.0
@@ -290,7 +242,7 @@ class DeepSEM:
             out = np.zeros((n_genes, n_genes), dtype=np.float32)
             out[rows] = grn
             return out
-        return _sparse_grn(grn, rows, n_genes, edges_per_target)
+        return regulator_rows_csr(grn, rows, n_genes, edges_per_target)
 
     @torch.no_grad()
     def get_latent_representation(
@@ -388,17 +340,7 @@ class DeepSEM:
 
     def _size_factors(self, technical_noise: str) -> np.ndarray | None:
         """Size factors for Poisson technical noise, or ``None`` for none (see :meth:`simulate`)."""
-        if technical_noise == "none":
-            return None
-        s = count_size_factors(self._x)
-        if s is None and technical_noise == "poisson":
-            raise ValueError(
-                "technical_noise='poisson' needs counts, but the training data are not "
-                "log1p(normalised counts) (scanpy's normalize_total + log1p), so no counts can be "
-                "recovered. Simulate from raw counts with scgrn.tl.simulate, or pass "
-                "technical_noise='auto' or 'none'."
-            )
-        return s
+        return training_size_factors(self._x, technical_noise)
 
     def _resolve_sampling(
         self, noise_scale, neighbours, *, mode: str, spread: float, size_factors, rng: np.random.Generator,

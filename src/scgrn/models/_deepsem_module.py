@@ -15,217 +15,13 @@ inverse GRN layer ``z (I - W)^-1`` before the shared decoder MLP ``f1``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-
-@dataclass
-class DeepSEMConfig:
-    """Hyperparameters of a DeepSEM ensemble.
-
-    Attributes
-    ----------
-    n_models
-        Ensemble members, trained together and averaged on ``|W|``.
-    hidden_dim
-        Width of the two hidden layers of the per-gene encoder and decoder MLPs.
-    n_epochs, batch_size
-        Passes over the cells and cells per step.
-    max_steps
-        Cap on the optimiser steps of a run (``None``: no cap). On many cells ``n_epochs``
-        full passes cost far more than the GRN needs (30 epochs of 50,000 cells are 23,000
-        steps); with the cap, the schedule (``delay_sparsity``, the alternating cycle, the
-        history's ``n_epochs`` rows) is laid over the capped run in proportion, and
-        ``lr_adj=None`` follows the actual number of steps. The default 1,000 leaves every
-        BEELINE set (<= 1,100 cells, <= 520 steps) untouched.
-    alpha, beta
-        Weights of the L1 penalty on ``W`` (the paper's units: ``alpha * sum|W| / n_genes**2``)
-        and of the KL term. ``alpha=None`` scales it with the genes, ``0.2 * (n_genes - 1)``
-        (about the paper's 100 at 500 genes): per entry of ``W`` the penalty's gradient
-        shrinks like ``1 / n_genes**2`` but the reconstruction's like ``1 / n_genes``, so a
-        fixed alpha crushes small networks and frees large ones. With TF rows only, the
-        regulators replace the genes: ``0.2 * (n_tfs - 1)`` (measured on a planted
-        500-gene, 50-TF network: 0.2 * (n_genes - 1) left EPR at 1.3, this gives 8.5).
-    lr_nn, lr_adj
-        Learning rates of the MLPs and of ``W``. ``lr_adj=None`` derives it from
-        ``w_travel`` (see there).
-    w_travel
-        How far, in units of its initial value ``1 / (n_genes - 1)``, an edge weight can
-        move over the whole training when ``lr_adj=None``: ``lr_adj = w_travel /
-        ((n_genes - 1) * n_steps)``, ``n_steps`` the optimiser steps of the run. Adam moves
-        each weight by about ``lr_adj`` per step, so this keeps the reach of ``W`` the same
-        whatever the number of genes, cells, epochs or batch size; on BEELINE a fixed
-        learning rate left ``W`` near its initial value on small-cell, many-gene sets
-        (mESC: 421 cells x 1120 genes) and EPR fell by a third.
-    optimizer
-        ``"joint"``: one Adam over all parameters (DAZZLE's scheme).
-        ``"alternate"``: the paper's scheme, RMSprop, MLPs for ``k1`` epochs then ``W`` for ``k2``.
-    k1, k2
-        Epoch cycle of the alternating scheme.
-    lr_step_size
-        Steps after which the MLP learning rate halves (``"alternate"`` only; DeepSEM's StepLR).
-    standardise
-        ``"all"``: z-score each gene over all cells; ``"nonzero"``: over its non-zero values
-        (zeros stay at the value a zero maps to).
-    loss_on
-        ``"all"`` entries or only ``"nonzero"`` observed entries enter the reconstruction loss.
-    dropout_augmentation, chi
-        Fraction of entries set to zero at random in each step, and weight of the
-        classifier that learns to spot them from the latent (DAZZLE, Zhu & Slonim 2024).
-    delay_sparsity
-        Epochs before the L1 penalty starts.
-    init_noise
-        Amplitude of the uniform noise added to ``W``'s initial value ``1 / (n_genes - 1)``.
-    mlp_grid
-        During training, evaluate each member's per-gene MLPs (each maps one scalar to one
-        or two) on this many evenly spaced points spanning the batch's values and
-        interpolate linearly, instead of running them on every (cell, gene) entry. The
-        model is the same; the interpolation error of a smooth tanh MLP on 512 points is far
-        below the noise of a mini-batch, and training becomes several times faster because
-        the GRN layer, not the MLPs, then sets the cost (``benchmarks/results/deepsem_tuning_log.md``).
-        ``None`` evaluates the MLPs exactly, as the paper does (the published presets).
-
-    coexpression_rank
-        TF-rows model only: a rank-``k`` term ``A B`` through which the non-TF genes may
-        explain each other (``A`` has zero TF rows and the term's self-loops are removed), as
-        the non-TF rows of the genes x genes model let co-expressed targets do; it is not
-        part of the GRN. ``0``: none. The GRN layer's inverse then goes through a
-        ``(TFs + k)`` block. The default 64 was the best of 16, 64, 128 and 256 on mHSC-L
-        TFs+500 (STRING EPR 4.40 without the term, 6.52 with, 7.13 for the genes x genes
-        model; ``benchmarks/tf_rows_sweep.py``).
-
-    grn_precision
-        TF-rows model only: the products with ``W`` (TFs x genes, the bulk of a step) in
-        ``"bfloat16"`` (inputs rounded to bfloat16, float32 accumulation and result; ``W``
-        and its optimiser stay float32) or ``"float32"``. ``"auto"``: bfloat16 on CPU and on
-        GPUs that support it. Measured: 1.10 s a step instead of 1.47 s at 10,000 genes x
-        1,000 TFs on 2 CPU cores; BEELINE EPR equal on 8 of 10 networks, within 0.075 on
-        the others (``benchmarks/results/tf_rows.md``). The genes x genes model is float32.
-
-    Examples
-    --------
-    >>> from scgrn.models import DeepSEMConfig, make_config
-    >>> DeepSEMConfig().n_models
-    8
-    >>> cfg = make_config("default", n_epochs=50)  # a preset with overrides, validated
-    >>> cfg.n_epochs, cfg.optimizer
-    (50, 'joint')
-    """
-
-    n_models: int = 8
-    hidden_dim: int = 128
-    n_epochs: int = 30
-    batch_size: int = 64
-    max_steps: int | None = 1000
-    alpha: float | None = None
-    beta: float = 1.0
-    lr_nn: float = 1e-4
-    lr_adj: float | None = None
-    w_travel: float = 8.0
-    optimizer: str = "joint"
-    k1: int = 1
-    k2: int = 2
-    lr_step_size: int = 1000
-    standardise: str = "all"
-    loss_on: str = "nonzero"
-    dropout_augmentation: float = 0.1
-    chi: float = 0.5
-    delay_sparsity: int = 5
-    init_noise: float = 2e-4
-    mlp_grid: int | None = 512
-    coexpression_rank: int = 64
-    grn_precision: str = "auto"
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` on impossible settings."""
-        if self.optimizer not in ("joint", "alternate"):
-            raise ValueError(f"optimizer must be 'joint' or 'alternate', got {self.optimizer!r}.")
-        for name in ("standardise", "loss_on"):
-            if getattr(self, name) not in ("all", "nonzero"):
-                raise ValueError(f"{name} must be 'all' or 'nonzero', got {getattr(self, name)!r}.")
-        for name in ("n_models", "hidden_dim", "n_epochs", "batch_size", "k1", "k2"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}.")
-        if self.grn_precision not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"grn_precision must be 'auto', 'float32' or 'bfloat16', got {self.grn_precision!r}.")
-        if int(self.coexpression_rank) < 0:
-            raise ValueError(f"coexpression_rank must be >= 0, got {self.coexpression_rank!r}.")
-        if self.max_steps is not None and int(self.max_steps) < 1:
-            raise ValueError(f"max_steps must be None or a positive integer, got {self.max_steps!r}.")
-        if self.mlp_grid is not None and int(self.mlp_grid) < 2:
-            raise ValueError(f"mlp_grid must be None or at least 2, got {self.mlp_grid!r}.")
-        if not 0.0 <= self.dropout_augmentation < 1.0:
-            raise ValueError("dropout_augmentation must be in [0, 1).")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DeepSEMConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise TypeError(
-                f"Unknown DeepSEM hyperparameter(s) {sorted(unknown)}; valid names: {sorted(names)}."
-            )
-        return cls(**d)
-
-
-PRESETS: dict[str, dict] = {
-    # scgrn's default: the DeepSEM model (GRN layer, inverse GRN layer, beta-VAE) trained with
-    # DAZZLE's dropout augmentation, delayed sparsity and joint Adam, the paper's MLP width
-    # (128, affordable because training evaluates the MLPs on a 512-point grid), 30 epochs,
-    # gene-count-scaled alpha and lr_adj, and an 8-member vectorised ensemble. Chosen by a
-    # two-seed sweep on the three BEELINE sets with expression
-    # (benchmarks/results/deepsem_tuning_log.md): width 32 and 256, 60 epochs and 4 members
-    # were worse on mESC STRING.
-    "default": {},
-    # The paper's recipe for STRING / non-specific ChIP-seq networks (DeepSEM repo, Hyperparameter.MD).
-    "general": dict(
-        hidden_dim=128, n_epochs=120, batch_size=64, alpha=100.0, beta=1.0, lr_nn=1e-4,
-        lr_adj=2e-5, optimizer="alternate", standardise="all", loss_on="all",
-        dropout_augmentation=0.0, chi=0.0, delay_sparsity=0, n_models=10, mlp_grid=None,
-        max_steps=None,
-    ),
-    # The paper's recipe for cell-type-specific ChIP-seq networks.
-    "celltype_specific": dict(
-        hidden_dim=128, n_epochs=120, batch_size=64, alpha=1.0, beta=0.01, lr_nn=1e-4,
-        lr_adj=2e-5, optimizer="alternate", standardise="nonzero", loss_on="nonzero",
-        dropout_augmentation=0.0, chi=0.0, delay_sparsity=0, n_models=10, mlp_grid=None,
-        max_steps=None,
-    ),
-    # Cell embeddings: the paper's embedding settings (alpha=10, beta=1, reconstruction loss on
-    # non-zero entries, alternating RMSprop as in DeepSEM's embedding model) with a z-score over
-    # all values, kept CPU-fast (narrow MLP, 10 epochs of 128 cells, one member). Chosen on the
-    # clustering sets (benchmarks/results/clustering.md): z-scoring over non-zero values only
-    # clustered worse on the sparse UMI sets. ``tl.deepsem`` exports this preset's embedding in
-    # expression units (``embedding_units="expression"``). ``w_travel=0.5`` keeps W near its
-    # start, the regime that was benchmarked (freezing W left the ARI unchanged).
-    "embedding": dict(
-        hidden_dim=32, n_epochs=10, batch_size=128, alpha=10.0, beta=1.0, lr_nn=1e-3,
-        lr_adj=None, w_travel=0.5, optimizer="alternate", standardise="all", loss_on="nonzero",
-        dropout_augmentation=0.0, chi=0.0, delay_sparsity=0, n_models=1, mlp_grid=None,
-    ),
-}
-
-
-def make_config(preset: str = "default", **overrides) -> DeepSEMConfig:
-    """Build a validated config from a preset name and keyword overrides.
-
-    Examples
-    --------
-    >>> make_config("general", n_models=2).optimizer
-    'alternate'
-    """
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(PRESETS)}.")
-    config = DeepSEMConfig.from_dict({**PRESETS[preset], **overrides})
-    config.validate()
-    return config
+from ._deepsem_config import DeepSEMConfig, make_config  # noqa: F401  (make_config: doctests)
 
 
 class _Tanh(torch.autograd.Function):
@@ -597,64 +393,11 @@ class DeepSEMEnsemble(nn.Module):
         return losses
 
 
-def resolved_alpha(config: DeepSEMConfig, n_genes: int, n_regulators: int | None = None) -> float:
-    """``config.alpha``, or, when ``None``, ``0.2 * (n_regulators - 1)`` (``n_regulators``:
-    the rows of ``W``, default every gene).
-
-    Examples
-    --------
-    >>> resolved_alpha(make_config(), n_genes=501), resolved_alpha(make_config(), 501, n_regulators=51)
-    (100.0, 10.0)
-    """
-    if config.alpha is not None:
-        return float(config.alpha)
-    n_regulators = n_genes if n_regulators is None else n_regulators
-    return 0.2 * max(n_regulators - 1, 1)
-
-
-def steps_per_epoch(config: DeepSEMConfig, n_cells: int) -> int:
-    """Optimiser steps in one epoch over in-memory cells (the ragged last batch is dropped)."""
-    return max(1, n_cells // min(config.batch_size, n_cells))
-
-
-def total_steps(config: DeepSEMConfig, n_cells: int, per_epoch: int | None = None) -> int:
-    """Optimiser steps of a run: ``n_epochs`` epochs, capped at ``max_steps``.
-
-    Examples
-    --------
-    >>> total_steps(make_config(n_epochs=30, batch_size=64), n_cells=1000)  # 15 per epoch
-    450
-    >>> total_steps(make_config(n_epochs=30, batch_size=64, max_steps=1000), n_cells=50_000)
-    1000
-    """
-    per_epoch = steps_per_epoch(config, n_cells) if per_epoch is None else per_epoch
-    n = config.n_epochs * per_epoch
-    return n if config.max_steps is None else min(n, int(config.max_steps))
-
-
-def resolved_lr_adj(
-    config: DeepSEMConfig, n_genes: int, n_cells: int, n_steps: int | None = None, n_regulators: int | None = None
-) -> float:
-    """``config.lr_adj``, or, when ``None``, ``w_travel / ((n_regulators - 1) * n_steps)``.
-
-    ``n_steps``: the run's optimiser steps (default :func:`total_steps`); ``n_regulators``:
-    the rows of ``W`` (default every gene). ``1 / (n_regulators - 1)`` is ``W``'s initial
-    value, so ``w_travel`` is the reach of an edge in units of its start.
-
-    Examples
-    --------
-    >>> resolved_lr_adj(make_config(n_epochs=10, batch_size=50), n_genes=101, n_cells=500)
-    0.0008
-    """
-    if config.lr_adj is not None:
-        return float(config.lr_adj)
-    n_steps = total_steps(config, n_cells) if n_steps is None else n_steps
-    n_regulators = n_genes if n_regulators is None else n_regulators
-    return config.w_travel / (max(n_regulators - 1, 1) * n_steps)
-
-
-def aggregate_grn(w: np.ndarray) -> np.ndarray:
+def aggregate_grn(w: np.ndarray, block_rows: int = 256) -> np.ndarray:
     """Ensemble GRN: mean ``|W|`` over members, carrying the sign of the mean ``W``.
+
+    ``w``: (members, rows, genes); computed ``block_rows`` rows at a time, so the
+    temporaries stay small for a TFs x genes ``W`` of 10^4 genes.
 
     Examples
     --------
@@ -663,4 +406,8 @@ def aggregate_grn(w: np.ndarray) -> np.ndarray:
            [-1.5,  0. ]], dtype=float32)
     """
     w = np.asarray(w)
-    return (np.abs(w).mean(0) * np.sign(w.mean(0))).astype(np.float32)
+    out = np.empty(w.shape[1:], dtype=np.float32)
+    for s in range(0, w.shape[1], block_rows):
+        block = w[:, s : s + block_rows]
+        out[s : s + block_rows] = np.abs(block).mean(0) * np.sign(block.mean(0))
+    return out

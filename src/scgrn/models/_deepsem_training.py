@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 from .._heap import retained_heap
 from .._matrix import ColumnSummary
 from ._deepsem_data import CellBatches, steps_in_blocks
-from ._deepsem_module import DeepSEMConfig, DeepSEMEnsemble, resolved_alpha, resolved_lr_adj, total_steps
+from ._deepsem_config import DeepSEMConfig, resolved_alpha, resolved_lr_adj, total_steps
+from ._deepsem_module import DeepSEMEnsemble
 
 #: seed offset between consecutive member groups (group 0 uses the run's seed itself)
 GROUP_SEED_STEP = 1_000_003
@@ -179,14 +180,14 @@ def _total_loss(losses: dict, config: DeepSEMConfig) -> torch.Tensor:
 
 
 def _train_group(
-    batches: CellBatches, config: DeepSEMConfig, *, seed: int, device: torch.device, regulators, progress
+    batches: CellBatches, config: DeepSEMConfig, *, n_total: int, seed: int, device: torch.device, regulators,
+    progress,
 ) -> tuple[DeepSEMEnsemble, dict[str, np.ndarray]]:
-    """Train one group of members (one vectorised model) for the run's steps."""
+    """Train one group of members (one vectorised model) for the run's ``n_total`` steps."""
     generator = torch.Generator().manual_seed(int(seed))
     model = DeepSEMEnsemble(batches.n_genes, config, seed=seed, regulators=regulators).to(device)
     zero_value = torch.as_tensor(batches.zero_value, device=device)
     e = config.n_models
-    n_total = total_steps(config, batches.n_cells, steps_in_blocks(batches.block_spans(), config.batch_size))
     lr_adj = resolved_lr_adj(config, batches.n_genes, batches.n_cells, n_total, model.n_regulators)
     opt_nn, opt_adj, schedule = _optimisers(model, config, lr_adj)
     alpha = resolved_alpha(config, batches.n_genes, model.n_regulators)
@@ -336,7 +337,7 @@ def train_deepsem(
     ) as progress:
         for i, size in enumerate(groups):
             model, history = _train_group(
-                batches, replace(config, n_models=size), seed=seed + i * GROUP_SEED_STEP, device=device,
+                batches, replace(config, n_models=size), n_total=n_total, seed=seed + i * GROUP_SEED_STEP, device=device,
                 regulators=regulators, progress=progress,
             )
             models.append(model)

@@ -258,3 +258,41 @@ def nearest_distances(reference: np.ndarray, query: np.ndarray | None = None) ->
 
 #: noise scales tried by ``noise_scale="auto"``
 AUTO_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 24.0)
+
+
+#: default weight of the data-shaped latent noise in :meth:`DeepSEM.simulate`
+DEFAULT_SPREAD = 0.0
+#: training cells whose latent means ``neighbours="auto"`` tries averaging into a source's
+NEIGHBOUR_GRID = (1, 2, 3, 5, 8, 12, 20)
+#: ``technical_noise`` values of :meth:`DeepSEM.simulate` and :func:`scgrn.tl.simulate`
+TECHNICAL_NOISE = ("auto", "poisson", "none")
+
+
+def check_sampling(mode, noise_scale, neighbours, technical_noise) -> None:
+    """Validate the sampling arguments of :meth:`DeepSEM.simulate` / :func:`scgrn.tl.simulate`
+    (before any training, so a typo fails at once)."""
+    if mode not in SIMULATION_MODES:
+        raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}.")
+    for name, value in (("noise_scale", noise_scale), ("neighbours", neighbours)):
+        if isinstance(value, str) and value != "auto":
+            raise ValueError(f"{name} must be a number or 'auto', got {value!r}.")
+    if not isinstance(neighbours, str) and int(neighbours) < 1:
+        raise ValueError(f"neighbours must be a positive integer or 'auto', got {neighbours!r}.")
+    if technical_noise not in TECHNICAL_NOISE:
+        raise ValueError(f"technical_noise must be one of {TECHNICAL_NOISE}, got {technical_noise!r}.")
+
+
+def training_size_factors(x: np.ndarray, technical_noise: str) -> np.ndarray | None:
+    """Size factors for Poisson technical noise from log training data, or ``None`` for none
+    (``technical_noise``: see :data:`TECHNICAL_NOISE`)."""
+    if technical_noise == "none":
+        return None
+    s = count_size_factors(x)
+    if s is None and technical_noise == "poisson":
+        raise ValueError(
+            "technical_noise='poisson' needs counts, but the training data are not "
+            "log1p(normalised counts) (scanpy's normalize_total + log1p), so no counts can be "
+            "recovered. Simulate from raw counts with scgrn.tl.simulate, or pass "
+            "technical_noise='auto' or 'none'."
+        )
+    return s

@@ -15,7 +15,8 @@ from scipy.special import ndtr, ndtri
 from .. import __version__
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import _to_dense_float32, expression_matrix
-from ..models._deepsem import DEFAULT_SPREAD, DeepSEM, check_sampling
+from ..models._deepsem import DeepSEM
+from ..models._simulate import DEFAULT_SPREAD, check_sampling
 from ..models._deepsem_training import train_deepsem
 from ..models._simulate import log_normalise, quantile_map
 
