@@ -83,7 +83,8 @@ def deepsem(
     embedding
         Write the cell embedding ``obsm['X_' + key_added]`` (cells x genes, dense).
         ``"auto"``: only when it has at most :data:`EMBEDDING_MAX_ENTRIES` entries (it would
-        otherwise outgrow a sparse input); ``True`` forces it.
+        otherwise outgrow a sparse input); ``True`` forces it. When it is not written, an
+        ``obsm['X_' + key_added]`` left by an earlier run with the same key is removed.
     embedding_units
         Units of ``obsm['X_' + key_added]``: ``"standardised"`` (the model's z-scored units)
         or ``"expression"`` (each gene rescaled by its standard deviation, so genes weigh as
