@@ -43,7 +43,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench_beeline(args: argparse.Namespace) -> int:
-    from .bench._beeline import _cli_beeline
+    from .bench._beeline_cli import _cli_beeline
 
     return _cli_beeline(args)
 
