@@ -172,7 +172,7 @@ def _optimisers(model: DeepSEMEnsemble, config: DeepSEMConfig, lr_adj: float):
 
 def _total_loss(losses: dict, config: DeepSEMConfig) -> torch.Tensor:
     """The differentiable part of the loss; the L1 term's gradient is added separately
-    (:meth:`~scgrn.models.DeepSEMEnsemble.add_sparsity_grad`)."""
+    (:meth:`~scgrn.models.DeepSEMEnsemble.l1_step`)."""
     loss = losses["reconstruction"] + config.beta * losses["kl"]
     if "dropout_classifier" in losses:
         loss = loss + config.chi * losses["dropout_classifier"]
@@ -222,8 +222,9 @@ def _train_group(
                 opt_adj.zero_grad(set_to_none=True)
                 loss.backward()
                 model.zero_self_loop_grad()
-                if epoch >= config.delay_sparsity and model.adj.requires_grad:
-                    model.add_sparsity_grad(alpha)
+                sparse_now = epoch >= config.delay_sparsity and model.adj.requires_grad
+                l1 = model.l1_step(alpha if sparse_now else 0.0)
+                losses = {"reconstruction": losses.pop("reconstruction"), "kl": losses.pop("kl"), "sparsity": l1, **losses}
                 if config.optimizer == "joint" or not train_adj_only:
                     opt_nn.step()
                 else:
