@@ -40,7 +40,8 @@ class DoesNotFitError(MemoryError, ValueError):
 def member_bytes(n_genes: int, n_regulators: int, config: DeepSEMConfig) -> int:
     """Estimated peak bytes one ensemble member adds to a training step.
 
-    ``W`` with its gradient, two optimiser moments and two temporaries of its size; about 40
+    ``W`` with its gradient, two optimiser moments and four temporaries of its size (the
+    backward pass's gradients of its three products, its bfloat16 copy); about 40
     float ``batch x genes`` activations kept for the backward pass (the MLPs' hidden layers
     on top when ``mlp_grid`` is ``None``); the co-expression term; the regulator block's LU.
 
@@ -48,7 +49,7 @@ def member_bytes(n_genes: int, n_regulators: int, config: DeepSEMConfig) -> int:
     --------
     >>> from scgrn.models import make_config
     >>> round(member_bytes(20_000, 2_000, make_config()) / 2**30, 2)  # GiB
-    1.19
+    1.48
     """
     w = n_regulators * n_genes
     batch = config.batch_size
@@ -58,7 +59,7 @@ def member_bytes(n_genes: int, n_regulators: int, config: DeepSEMConfig) -> int:
     rank = int(config.coexpression_rank) if n_regulators < n_genes else 0
     solve = 4 * (min(n_regulators, n_genes) + rank) ** 2
     coexpression = 4 * 2 * rank * n_genes + 4 * batch * rank  # A and B with gradient and moments
-    return _FLOAT * (6 * w + activations + solve + coexpression)
+    return _FLOAT * (8 * w + activations + solve + coexpression)
 
 
 def free_memory(device: torch.device) -> int:
