@@ -17,7 +17,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,13 +26,14 @@ from scanpy import logging as logg
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .._grn_matrix import grn_matrix
 from .._settings import resolve_progress_bar
+from ..tl._registry import GRN_METHODS
 
 __all__ = ["beeline", "METHODS", "PEERS", "DATASET_KINDS", "available_datasets"]
 
-#: the scgrn tools the runner knows, in the order they are reported
-METHODS = ("deepsem", "grnboost2", "genie3", "pearson", "spearman", "partial_correlation", "pidc")
+#: the scgrn tools the runner knows (registered GRN methods that read expression only), in the
+#: order they are reported
+METHODS = tuple(name for name, m in GRN_METHODS.items() if m.input == "expression")
 #: peer packages (optional extra ``peers``), skipped with a message when not installed
 PEERS = ("regdiffusion", "dazzle")
 #: dataset selectors besides names
@@ -63,38 +64,9 @@ _COLUMNS = [
 # --------------------------------------------------------------------------------------------
 # methods
 # --------------------------------------------------------------------------------------------
-def _scgrn_tool(name: str) -> tuple[Callable, dict]:
-    from .. import tl
-
-    tools = {
-        "deepsem": (tl.deepsem, {}),
-        "grnboost2": (tl.grnboost2, {}),
-        "genie3": (tl.genie3, {}),
-        "pearson": (tl.correlation, {"method": "pearson"}),
-        "spearman": (tl.correlation, {"method": "spearman"}),
-        "partial_correlation": (tl.partial_correlation, {}),
-        "pidc": (tl.pidc, {}),
-    }
-    return tools[name]
-
-
-_QUIET = {"deepsem", "grnboost2", "genie3", "pidc"}  # tools with a show_progress_bar argument
-_SEEDED = {"deepsem", "grnboost2", "genie3"}
-_PARALLEL = {"grnboost2", "genie3"}
-
-
 def _run_scgrn(name: str, adata, tfs, seed: int, kwargs: dict, n_jobs: int | None):
     """The tool's GRN: a dense array, or a CSR matrix when the tool stores it sparse."""
-    fn, fixed = _scgrn_tool(name)
-    kw = {**fixed, **kwargs}
-    if name in _QUIET:
-        kw.setdefault("show_progress_bar", False)
-    if name in _SEEDED:
-        kw.setdefault("random_state", seed)
-    if name in _PARALLEL and n_jobs is not None:
-        kw.setdefault("n_jobs", n_jobs)
-    out = fn(adata, tfs=tfs, key_added="bench", copy=True, **kw)
-    return grn_matrix(out.varp["bench"], out.n_vars)
+    return GRN_METHODS[name].infer(adata, tfs=tfs, random_state=seed, n_jobs=n_jobs, **kwargs)
 
 
 def _run_regdiffusion(x: np.ndarray, seed: int, kwargs: dict) -> np.ndarray:

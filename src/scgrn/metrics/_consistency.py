@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,13 +12,19 @@ from anndata import AnnData
 from .._grn_matrix import grn_block, grn_matrix
 from ._realism import _comparable, _matrix
 
-__all__ = ["grn_consistency", "top_edge_overlap", "CONSISTENCY_METHODS"]
+__all__ = ["grn_consistency", "top_edge_overlap"]
 
 DEFAULT_TOP = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025)
-#: judge GRN methods accepted by name (scgrn.tl functions)
-CONSISTENCY_METHODS = (
-    "grnboost2", "genie3", "pearson", "spearman", "partial_correlation", "pidc", "deepsem",
-)
+
+#: judges by name, ``{name: infer(adata, *, tfs, random_state, **kwargs) -> GRN}``. metrics
+#: sits below tl and does not import it: ``scgrn.tl`` registers its expression GRN methods
+#: here when it is imported (``scgrn.tl._registry``), which ``import scgrn`` always does.
+_JUDGES: dict[str, Callable] = {}
+
+
+def _register_judges(judges: Mapping[str, Callable]) -> None:
+    """Make GRN methods available to :func:`grn_consistency` by name (called by ``scgrn.tl``)."""
+    _JUDGES.update(judges)
 
 
 def _regulator_rows(n_genes: int, regulators: np.ndarray | None) -> np.ndarray:
@@ -88,28 +94,26 @@ def top_edge_overlap(
     return pd.DataFrame(rows)
 
 
-def _infer(adata: AnnData, method: str, tfs, random_state: int, kwargs: dict):
-    from .. import tl
-
+def _infer(adata: AnnData, method, tfs, random_state: int, kwargs: dict):
+    """The judge's GRN on ``adata``, dense or sparse as the judge wrote it."""
+    if not callable(method):
+        return _JUDGES[method](adata, tfs=tfs, random_state=random_state, **kwargs)
     key = "_consistency_judge"
-    if method in ("pearson", "spearman"):
-        fn, extra = tl.correlation, {"method": method}
-    else:
-        fn, extra = getattr(tl, method), {}
-    sig = inspect.signature(fn).parameters
+    extra = {}
+    sig = inspect.signature(method).parameters
     if "random_state" in sig:
         extra["random_state"] = random_state
     if "show_progress_bar" in sig:
         extra["show_progress_bar"] = False
-    fn(adata, tfs=tfs, key_added=key, **extra, **kwargs)
-    return grn_matrix(adata.varp[key], adata.n_vars)  # dense or sparse, as the judge wrote it
+    method(adata, tfs=tfs, key_added=key, **{**extra, **kwargs})
+    return grn_matrix(adata.varp[key], adata.n_vars)
 
 
 def grn_consistency(
     real,
     simulated,
     *,
-    method: str = "grnboost2",
+    method: str | Callable = "grnboost2",
     tfs: Sequence[str] | None = None,
     top: Sequence[float] = DEFAULT_TOP,
     layer: str | None = None,
@@ -121,8 +125,8 @@ def grn_consistency(
 
     DeepSEM's third check of a simulator (Shu et al. 2021, eq. 9): a simulator that keeps
     the regulation of the real cells lets a GRN method recover the same strongest edges
-    from its output. Any scgrn GRN method can be the judge; the GRN it writes to ``varp``
-    may be dense or scipy sparse.
+    from its output. Any scgrn GRN method can be the judge, by name or as a function; the
+    GRN it writes to ``varp`` may be dense or scipy sparse.
 
     Parameters
     ----------
@@ -133,8 +137,12 @@ def grn_consistency(
         integers, maximum above 30) are normalised to the real cells' median library size
         and log1p-transformed first.
     method
-        The judge: ``"grnboost2"``, ``"genie3"``, ``"pearson"``, ``"spearman"``,
-        ``"partial_correlation"``, ``"pidc"`` or ``"deepsem"`` (``scgrn.tl`` functions).
+        The judge: the name of a GRN method that reads expression only (``"grnboost2"``,
+        ``"genie3"``, ``"pearson"``, ``"spearman"``, ``"partial_correlation"``, ``"pidc"``,
+        ``"deepsem"``; :func:`scgrn.tl.grn_methods` lists them), or a function with
+        scgrn's tool interface ``method(adata, *, tfs, key_added, **kwargs)`` that writes
+        ``adata.varp[key_added]`` (``random_state`` and ``show_progress_bar=False`` are
+        passed when it takes them).
     tfs
         Regulators (rows of the candidate edges); ``None``: every gene.
     top
@@ -158,9 +166,15 @@ def grn_consistency(
     >>> adata, _ = scgrn.datasets.planted_network(n_genes=30, n_cells=200)
     >>> scgrn.metrics.grn_consistency(adata, adata, method="pearson", top=(0.01, 0.05))["consistency"].tolist()
     [1.0, 1.0]
+    >>> res = scgrn.metrics.grn_consistency(adata, adata, method=scgrn.tl.partial_correlation,
+    ...                                     top=(0.05,))
+    >>> res["consistency"].tolist()
+    [1.0]
     """
-    if method not in CONSISTENCY_METHODS:
-        raise ValueError(f"method must be one of {CONSISTENCY_METHODS}, got {method!r}.")
+    if not callable(method) and (not isinstance(method, str) or method not in _JUDGES):
+        raise ValueError(
+            f"method must be a GRN tool function or one of {list(_JUDGES)}, got {method!r}."
+        )
     many = isinstance(simulated, dict)
     sims = dict(simulated) if many else {"simulated": simulated}
     names = [pd.Index(d.var_names) if isinstance(d, AnnData) else None for d in [real, *sims.values()]]

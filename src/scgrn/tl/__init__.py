@@ -26,3 +26,7 @@ __all__ += ["leiden_matched"]
 from ._simulate import simulate, simulate_baseline  # noqa: E402
 
 __all__ += ["simulate", "simulate_baseline"]
+
+from ._registry import grn_methods  # noqa: E402
+
+__all__ += ["grn_methods"]
