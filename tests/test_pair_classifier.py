@@ -140,7 +140,7 @@ def test_reference_adjacency_orientation_and_unknown_genes():
     ],
 )
 def test_planted_network_is_learned_above_chance(train_arrays, test_arrays, arch, kwargs, threshold):
-    clf = PairClassifier(arch, n_models=1, random_state=0, **kwargs).fit(train_arrays, show_progress_bar=False)
+    clf = PairClassifier(arch, n_models=1, random_state=0, **kwargs).train(train_arrays, show_progress_bar=False)
     scores = [_auroc(A, clf.predict(x)) for x, A in test_arrays]
     assert np.mean(scores) > threshold, scores
     P = clf.predict(test_arrays[0][0])
@@ -151,13 +151,13 @@ def test_planted_network_is_learned_above_chance(train_arrays, test_arrays, arch
 def test_grid_search_records_every_setting(train_arrays):
     clf = PairClassifier(
         "ae", n_models=1, ae_epochs=20, grid={"batch_size": [64], "n_epochs": [2, 4], "optimizer": ["adam", "rmsprop"]}
-    ).fit(train_arrays[:2], show_progress_bar=False)
+    ).train(train_arrays[:2], show_progress_bar=False)
     assert len(clf.grid_results) == 4
     assert {"batch_size", "n_epochs", "optimizer", "val_average_precision"} <= set(clf.grid_results[0])
     best = max(clf.grid_results, key=lambda r: r["val_average_precision"])
     assert clf.chosen["n_epochs"] == best["n_epochs"] and clf.chosen["optimizer"] == best["optimizer"]
     # a single training network: validation on held-out pairs
-    one = PairClassifier("ae", n_models=1, ae_epochs=5, grid={"n_epochs": [1, 2]}).fit(
+    one = PairClassifier("ae", n_models=1, ae_epochs=5, grid={"n_epochs": [1, 2]}).train(
         train_arrays[:1], show_progress_bar=False
     )
     assert len(one.grid_results) == 2
@@ -165,7 +165,7 @@ def test_grid_search_records_every_setting(train_arrays):
 
 @pytest.mark.parametrize("arch", ["lstm", "cnn", "ae"])
 def test_save_load_roundtrip(tmp_path, train_arrays, arch):
-    clf = PairClassifier(arch, n_models=2, n_epochs=2, ae_epochs=5, grid={"n_epochs": [1]}).fit(
+    clf = PairClassifier(arch, n_models=2, n_epochs=2, ae_epochs=5, grid={"n_epochs": [1]}).train(
         train_arrays[:2], show_progress_bar=False
     )
     clf.save(tmp_path / "m")
@@ -181,9 +181,9 @@ def test_save_load_roundtrip(tmp_path, train_arrays, arch):
 
 def test_same_seed_same_model(train_arrays):
     x = train_arrays[2][0]
-    p1 = PairClassifier("lstm", n_models=1, n_epochs=2, random_state=3).fit(train_arrays[:2], show_progress_bar=False).predict(x)
-    p2 = PairClassifier("lstm", n_models=1, n_epochs=2, random_state=3).fit(train_arrays[:2], show_progress_bar=False).predict(x)
-    p3 = PairClassifier("lstm", n_models=1, n_epochs=2, random_state=4).fit(train_arrays[:2], show_progress_bar=False).predict(x)
+    p1 = PairClassifier("lstm", n_models=1, n_epochs=2, random_state=3).train(train_arrays[:2], show_progress_bar=False).predict(x)
+    p2 = PairClassifier("lstm", n_models=1, n_epochs=2, random_state=3).train(train_arrays[:2], show_progress_bar=False).predict(x)
+    p3 = PairClassifier("lstm", n_models=1, n_epochs=2, random_state=4).train(train_arrays[:2], show_progress_bar=False).predict(x)
     np.testing.assert_array_equal(p1, p2)
     assert not np.array_equal(p1, p3)
 
@@ -195,14 +195,14 @@ def test_config_and_input_errors(train_arrays):
         PairClassifierConfig(combine="concat")
     with pytest.raises(ValueError, match="n_epochs"):
         PairClassifierConfig(n_epochs=0)
-    with pytest.raises(RuntimeError, match="fit"):
+    with pytest.raises(RuntimeError, match="train"):
         PairClassifier().predict(train_arrays[0][0])
     x, A = train_arrays[0]
     with pytest.raises(ValueError, match="adjacency"):
-        PairClassifier(n_epochs=1).fit([(x, A[:-1, :-1])], show_progress_bar=False)
+        PairClassifier(n_epochs=1).train([(x, A[:-1, :-1])], show_progress_bar=False)
     with pytest.raises(ValueError, match="no true edge"):
-        PairClassifier(n_epochs=1).fit([(x, np.zeros_like(A))], show_progress_bar=False)
-    clf = PairClassifier("cnn", n_epochs=1, n_models=1).fit([(x, A)], show_progress_bar=False)
+        PairClassifier(n_epochs=1).train([(x, np.zeros_like(A))], show_progress_bar=False)
+    clf = PairClassifier("cnn", n_epochs=1, n_models=1).train([(x, A)], show_progress_bar=False)
     with pytest.raises(ValueError, match="time points"):
         clf.predict(x[:, :10])
 
@@ -227,8 +227,8 @@ def test_tool_writes_documented_keys_and_h5ad_roundtrip(tmp_path):
     np.testing.assert_array_equal(back.varp["pair_ae"], G)
     assert back.uns["pair_ae"]["arch"] == "ae"
 
-    # a fitted model is reused as is; custom key
-    model = PairClassifier("cnn", n_epochs=1, n_models=1).fit(
+    # a trained model is reused as is; custom key
+    model = PairClassifier("cnn", n_epochs=1, n_models=1).train(
         [(series_tensor(a).x, reference_adjacency(r, a.var_names)) for a, r in train], show_progress_bar=False
     )
     assert scgrn.tl.pair_classifier(adata, train=model, key_added="mine") is None

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ._params import check_device
+
 
 @dataclass
 class Settings:
@@ -35,24 +37,49 @@ class Settings:
 settings = Settings()
 
 
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
+
+
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """Turn ``"auto"`` (or ``None``) into a concrete torch device.
+    """Turn ``"auto"`` (or ``None``) into a concrete torch device, checking that it exists.
+
+    Accepted: ``"auto"`` (CUDA, then MPS, then CPU; ``scgrn.settings.device`` decides),
+    ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a :class:`torch.device`. Anything else,
+    or a GPU this machine does not have, raises a ``ValueError`` naming the allowed values.
 
     Examples
     --------
     >>> resolve_device("cpu")
     device(type='cpu')
+    >>> resolve_device("gpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device='gpu' is not a device scgrn knows; use 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N' (N the GPU index) or 'mps'.
     """
-    if device is None or device == "auto":
-        device = settings.device
-    if device == "auto":
+    device = check_device(device)
+    if isinstance(device, str) and device == "auto":
+        device = check_device(settings.device, "scgrn.settings.device")
+    if isinstance(device, str) and device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    device = torch.device(device)
+    fix = "Use device='auto' (CUDA, then MPS, then CPU) or device='cpu'."
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={str(device)!r} but CUDA is not available to torch {torch.__version__}. {fix}")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={str(device)!r} but only {torch.cuda.device_count()} CUDA device(s) are visible "
+                f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1}). {fix}"
+            )
+    elif device.type == "mps" and not _mps_available():
+        raise ValueError(f"device='mps' but Apple MPS is not available to torch {torch.__version__}. {fix}")
+    return device
 
 
 def resolve_progress_bar(show_progress_bar: bool | None) -> bool:

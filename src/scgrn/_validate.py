@@ -15,8 +15,33 @@ import pandas as pd
 from scipy import sparse
 
 from ._matrix import ColumnSummary, summarise_columns
+from ._params import (  # noqa: F401  (re-exported: one place to import every check from)
+    ParameterTypeError,
+    check_bool,
+    check_choice,
+    check_device,
+    check_float,
+    check_int,
+    check_key,
+    check_random_state,
+)
 
-__all__ = ["expression_matrix", "checked_matrix", "check_tfs"]
+__all__ = [
+    "expression_matrix",
+    "checked_matrix",
+    "check_tfs",
+    "check_var_names",
+    "check_adata",
+    "check_copy",
+    "ParameterTypeError",
+    "check_int",
+    "check_float",
+    "check_bool",
+    "check_choice",
+    "check_key",
+    "check_random_state",
+    "check_device",
+]
 
 #: Patterns that look like cell identifiers rather than gene symbols: 10x-style barcodes
 #: (a run of 8 or more nucleotides) and generic ``cell...`` / ``barcode...`` names.
@@ -38,6 +63,62 @@ def _fmt_names(names: Sequence[str], limit: int = 5) -> str:
     if len(names) > limit:
         shown += f", ... ({len(names) - limit} more)"
     return shown
+
+
+def check_adata(adata, what: str = "adata") -> None:
+    """Raise a TypeError unless ``adata`` is an :class:`~anndata.AnnData`."""
+    from anndata import AnnData
+
+    if not isinstance(adata, AnnData):
+        raise TypeError(
+            f"{what} must be an AnnData (cells x genes), got {type(adata).__name__}. Wrap a "
+            "matrix as `anndata.AnnData(X)` with gene names in var_names."
+        )
+
+
+def check_var_names(var_names, what: str = "adata.var_names") -> pd.Index:
+    """Raise unless every gene name is a string; return the names as a :class:`pandas.Index`.
+
+    scgrn matches genes by name (TF lists, reference networks, perturbation labels, edge
+    tables). With integer names (e.g. ``adata.var_names = pd.RangeIndex(n)``) ``0`` and
+    ``"0"`` are different genes, so a name given one way silently matches nothing, or the
+    wrong position; every tool therefore refuses non-string names with the one-line fix.
+
+    Examples
+    --------
+    >>> check_var_names(["Gata1", "Pu.1"]).tolist()
+    ['Gata1', 'Pu.1']
+    >>> check_var_names(pd.RangeIndex(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: adata.var_names must be strings (gene names), but all 3 are not (e.g. 0, 1, 2 of type int). scgrn matches genes by name (TFs, reference networks, edge tables), and 0 and '0' are different names. Fix: `adata.var_names = adata.var_names.astype(str)` and give gene names as strings (tfs=['0', ...]).
+    """
+    names = var_names if isinstance(var_names, pd.Index) else pd.Index(list(var_names))
+    if len(names) == 0 or pd.api.types.infer_dtype(names, skipna=False) == "string":
+        return names
+    bad = [v for v in names if not isinstance(v, str)]
+    count = f"all {len(names)}" if len(bad) == len(names) else f"{len(bad)} of {len(names)}"
+    kinds = sorted({type(v).__name__ for v in bad})
+    raise ValueError(
+        f"{what} must be strings (gene names), but {count} are not (e.g. "
+        f"{', '.join(repr(v) for v in bad[:3])} of type {'/'.join(kinds)}). scgrn matches genes by "
+        "name (TFs, reference networks, edge tables), and 0 and '0' are different names. Fix: "
+        "`adata.var_names = adata.var_names.astype(str)` and give gene names as strings "
+        f"(tfs=[{str(bad[0])!r}, ...])."
+    )
+
+
+def check_copy(adata, copy) -> bool:
+    """Check ``copy=`` before any work: a bool, and not ``True`` on a backed AnnData
+    (copying would load the whole matrix into memory, and anndata refuses without a filename)."""
+    copy = check_bool("copy", copy)
+    if copy and getattr(adata, "isbacked", False):
+        raise ValueError(
+            "copy=True on a backed AnnData would load its matrix into memory. Use copy=False (the "
+            "results go to the in-memory var/varp/obs/uns; X stays on disk), or `adata = "
+            "adata.to_memory()` first."
+        )
+    return copy
 
 
 def _get_matrix(adata, layer: str | None = None):
@@ -174,6 +255,7 @@ def checked_matrix(
     min_cells: int = 10,
     tfs: Iterable[str] | None = None,
     expect: str | None = "log",
+    allow_zero_genes: bool = False,
     _stacklevel: int = 2,
 ) -> tuple[object, ColumnSummary]:
     """Validate an AnnData's expression without copying it: the matrix as stored, and its summary.
@@ -181,6 +263,9 @@ def checked_matrix(
     The same checks and messages as :func:`expression_matrix`, computed in one pass over
     blocks of cells, so a sparse (CSR/CSC) or backed (``backed="r"``) matrix is checked
     without ever being densified.
+
+    ``allow_zero_genes=True`` lets genes that are zero in every cell pass (gene selection
+    over a whole transcriptome); every other check is the same.
 
     Returns
     -------
@@ -200,9 +285,14 @@ def checked_matrix(
     """
     if expect not in _EXPECT:
         raise ValueError(f"expect={expect!r} is not one of {_EXPECT}.")
+    check_adata(adata)
+    min_cells = check_int("min_cells", min_cells, min=0)
     X = _get_matrix(adata, layer)
     where = f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
 
+    # before the orientation check: integer var_names next to the default string obs_names
+    # ('0', '1', ...) would otherwise read as a transposed matrix
+    check_var_names(adata.var_names)
     _check_orientation(adata, tfs)
 
     if not adata.var_names.is_unique:
@@ -235,7 +325,7 @@ def checked_matrix(
         )
 
     zero = summary.nonzero == 0
-    if zero.any():
+    if zero.any() and not allow_zero_genes:
         names = adata.var_names[zero]
         raise ValueError(
             f"{len(names)} gene(s) are zero in every cell ({_fmt_names(list(names))}) in {where}. "
@@ -301,10 +391,15 @@ def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] 
             f"tfs must be a list of gene names, not a single string ({tfs!r}). "
             f"Fix: tfs=[{tfs!r}]."
         )
-    out = list(dict.fromkeys(str(t) for t in tfs))
+    genes = check_var_names(var_names)
+    try:
+        out = list(dict.fromkeys(str(t) for t in tfs))
+    except TypeError:
+        raise TFsTypeError(
+            f"tfs must be a list of gene names (or None), got {type(tfs).__name__}."
+        ) from None
     if not out:
         raise ValueError("tfs is empty. Pass tfs=None to treat every gene as a candidate regulator.")
-    genes = pd.Index([str(v) for v in var_names])
     missing = [t for t in out if t not in genes]
     if missing:
         raise ValueError(

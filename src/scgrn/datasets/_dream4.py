@@ -8,6 +8,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from .._params import check_float, check_int, check_random_state
 from ._paths import _subdir, data_dir as _data_dir
 
 __all__ = ["dream4", "planted_time_series"]
@@ -185,7 +186,8 @@ def planted_time_series(
     weight_range
         Range of ``|W|`` (edge strengths).
     random_state
-        Seed; the same seed gives the same data.
+        Seed; the same seed gives the same data. ``None`` draws a fresh seed, recorded in
+        ``uns['dataset']['params']['random_state']``.
 
     Returns
     -------
@@ -202,12 +204,23 @@ def planted_time_series(
     >>> adata.shape, sorted(adata.obs.columns)
     ((63, 10), ['series', 'time'])
     """
-    if n_genes < 2 or n_series < 1 or n_times < 3 or substeps < 1:
-        raise ValueError(
-            "Need n_genes >= 2, n_series >= 1, n_times >= 3 and substeps >= 1; got "
-            f"n_genes={n_genes}, n_series={n_series}, n_times={n_times}, substeps={substeps}."
-        )
-    rng = np.random.default_rng(random_state)
+    n_genes = check_int("n_genes", n_genes, min=2)
+    n_series = check_int("n_series", n_series, min=1)
+    n_times = check_int("n_times", n_times, min=3)
+    substeps = check_int("substeps", substeps, min=1)
+    n_regulators_per_gene = check_float("n_regulators_per_gene", n_regulators_per_gene, min=0)
+    dt = check_float("dt", dt, min=0, min_open=True)
+    perturbed_fraction = check_float("perturbed_fraction", perturbed_fraction, min=0, max=1)
+    noise = check_float("noise", noise, min=0)
+    try:
+        w_lo, w_hi = weight_range
+    except (TypeError, ValueError):
+        raise ValueError(f"weight_range must be a pair (low, high), got {weight_range!r}.") from None
+    w_lo = check_float("weight_range[0]", w_lo, min=0)
+    w_hi = check_float("weight_range[1]", w_hi, min=w_lo)
+    weight_range = (w_lo, w_hi)
+    seed = check_random_state(random_state)
+    rng = np.random.default_rng(seed)
     p = min(1.0, n_regulators_per_gene / (n_genes - 1))
     mask = rng.random((n_genes, n_genes)) < p
     np.fill_diagonal(mask, False)
@@ -259,7 +272,7 @@ def planted_time_series(
             "perturbed_fraction": float(perturbed_fraction),
             "noise": float(noise),
             "weight_range": np.asarray(weight_range, dtype=np.float64),
-            "random_state": int(random_state) if isinstance(random_state, (int, np.integer)) else -1,
+            "random_state": seed,
         },
     }
     return adata, net

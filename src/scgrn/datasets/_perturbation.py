@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._params import check_float, check_int, check_random_state
 from ._paths import _subdir, data_dir as _data_dir
 
 __all__ = ["simulate_perturbation_screen", "crop_seq", "CONTROL"]
@@ -92,7 +93,8 @@ def simulate_perturbation_screen(
     dt, t_end
         Euler-Maruyama step and simulated time.
     random_state
-        Seed; the output is identical for the same seed and arguments.
+        Seed; the output is identical for the same seed and arguments. ``None`` draws a
+        fresh seed, recorded in ``uns['dataset']['params']['random_state']``.
 
     Returns
     -------
@@ -116,34 +118,31 @@ def simulate_perturbation_screen(
     >>> net.columns.tolist()
     ['source', 'target', 'weight']
     """
-    n_genes, n_perturbations, n_double = int(n_genes), int(n_perturbations), int(n_double)
-    if n_genes < 2:
-        raise ValueError(f"n_genes={n_genes}: need at least 2 genes.")
-    if not 1 <= n_perturbations <= n_genes:
+    n_genes = check_int("n_genes", n_genes, min=2)
+    n_perturbations = check_int("n_perturbations", n_perturbations, min=1)
+    n_double = check_int("n_double", n_double, min=0)
+    if n_perturbations > n_genes:
         raise ValueError(f"n_perturbations={n_perturbations} must be between 1 and n_genes={n_genes}.")
     max_double = n_perturbations * (n_perturbations - 1) // 2
-    if not 0 <= n_double <= max_double:
+    if n_double > max_double:
         raise ValueError(
             f"n_double={n_double} must be between 0 and {max_double} (pairs of the "
             f"{n_perturbations} singly perturbed genes)."
         )
-    if n_cells_per_perturbation < 1 or n_control < 1:
-        raise ValueError("n_cells_per_perturbation and n_control must be at least 1.")
-    if not 0.0 < edge_density <= 1.0:
-        raise ValueError(f"edge_density={edge_density} must be in (0, 1].")
-    if noise < 0:
-        raise ValueError(f"noise={noise} must be non-negative.")
-    if not 0.0 <= knockout_efficiency <= 1.0:
-        raise ValueError(f"knockout_efficiency={knockout_efficiency} must be in [0, 1].")
-    if dt <= 0 or t_end <= 0:
-        raise ValueError("dt and t_end must be positive.")
+    n_cells_per_perturbation = check_int("n_cells_per_perturbation", n_cells_per_perturbation, min=1)
+    n_control = check_int("n_control", n_control, min=1)
+    edge_density = check_float("edge_density", edge_density, min=0, max=1, min_open=True)
+    hill_coefficient = check_float("hill_coefficient", hill_coefficient, min=0, min_open=True)
+    noise = check_float("noise", noise, min=0)
+    knockout_efficiency = check_float("knockout_efficiency", knockout_efficiency, min=0, max=1)
+    dt = check_float("dt", dt, min=0, min_open=True)
+    t_end = check_float("t_end", t_end, min=0, min_open=True)
     if n_regulators is None:
         n_regulators = min(n_perturbations, int(np.ceil(0.3 * n_genes)))
-    n_regulators = int(n_regulators)
-    if not 1 <= n_regulators <= n_genes:
-        raise ValueError(f"n_regulators={n_regulators} must be between 1 and n_genes={n_genes}.")
+    n_regulators = check_int("n_regulators", n_regulators, min=1, max=n_genes)
+    seed = check_random_state(random_state)
 
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     order = rng.permutation(n_genes)
     regs = np.sort(order[:n_regulators])
 
@@ -239,7 +238,7 @@ def simulate_perturbation_screen(
             "knockout_efficiency": float(knockout_efficiency),
             "dt": float(dt),
             "t_end": float(t_end),
-            "random_state": int(random_state) if isinstance(random_state, (int, np.integer)) else -1,
+            "random_state": seed,
         },
     }
     src, tgt = np.nonzero(adj)

@@ -6,6 +6,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from .._params import check_bool, check_float, check_int, check_random_state
+
 __all__ = ["planted_network"]
 
 
@@ -51,7 +53,8 @@ def planted_network(
         Add a second layer: some targets regulate genes that would otherwise be noise (uses
         up to ``(n_regulators + 1) // 2 * max(1, targets_per_regulator // 2)`` of them).
     random_state
-        Seed; the output is identical for the same seed and arguments.
+        Seed; the output is identical for the same seed and arguments. ``None`` draws a
+        fresh seed, recorded in ``uns['dataset']['params']['random_state']``.
 
     Returns
     -------
@@ -69,9 +72,15 @@ def planted_network(
     >>> adata.shape, len(net), int(adata.var["is_tf"].sum())
     ((200, 30), 20, 5)
     """
+    n_genes = check_int("n_genes", n_genes, min=1)
+    n_cells = check_int("n_cells", n_cells)
+    n_regulators = check_int("n_regulators", n_regulators, min=1)
+    targets_per_regulator = check_int("targets_per_regulator", targets_per_regulator, min=1)
+    noise = check_float("noise", noise, min=0)
+    nonlinear = check_bool("nonlinear", nonlinear)
+    cascade = check_bool("cascade", cascade)
+    seed = check_random_state(random_state)
     n_net = n_regulators * (1 + targets_per_regulator)
-    if n_regulators < 1 or targets_per_regulator < 1:
-        raise ValueError("n_regulators and targets_per_regulator must be at least 1.")
     if n_genes < n_net:
         raise ValueError(
             f"n_genes={n_genes} is too small for {n_regulators} regulators with "
@@ -80,10 +89,8 @@ def planted_network(
         )
     if n_cells < 2:
         raise ValueError(f"n_cells={n_cells}: need at least 2 cells.")
-    if noise < 0:
-        raise ValueError(f"noise={noise} must be non-negative.")
 
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     f = np.tanh if nonlinear else (lambda v: v)
     perm = rng.permutation(n_genes)
     regs = perm[:n_regulators]
@@ -148,9 +155,7 @@ def planted_network(
             "noise": float(noise),
             "nonlinear": bool(nonlinear),
             "cascade": bool(cascade),
-            "random_state": (
-                int(random_state) if isinstance(random_state, (int, np.integer)) else -1
-            ),
+            "random_state": seed,
         },
     }
     return adata, net

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._params import check_bool, check_float, check_int, check_random_state
+
 __all__ = ["planted_counts"]
 
 #: cells generated at a time (bounds the dense temporaries to this many rows)
@@ -55,7 +57,8 @@ def planted_counts(
         ``normalize_total`` + ``log1p``) and the counts go to ``layers['counts']``;
         ``False``: ``X`` holds the counts.
     random_state
-        Seed; the same seed gives the same data.
+        Seed; the same seed gives the same data. ``None`` draws a fresh seed, recorded in
+        ``uns['planted_counts']['random_state']``.
 
     Returns
     -------
@@ -71,11 +74,15 @@ def planted_counts(
     >>> adata.shape, int(adata.var["is_tf"].sum()), len(truth)
     ((200, 100), 10, 180)
     """
-    if n_tfs < 1 or n_tfs >= n_genes:
-        raise ValueError(f"n_tfs must be between 1 and n_genes - 1, got {n_tfs!r}.")
-    if not 1 <= regulators_per_target <= n_tfs:
-        raise ValueError(f"regulators_per_target must be between 1 and n_tfs, got {regulators_per_target!r}.")
-    rng = np.random.default_rng(random_state)
+    n_genes = check_int("n_genes", n_genes, min=2)
+    n_cells = check_int("n_cells", n_cells, min=1)
+    n_tfs = check_int("n_tfs", n_tfs, min=1, max=n_genes - 1)
+    regulators_per_target = check_int("regulators_per_target", regulators_per_target, min=1, max=n_tfs)
+    n_programs = check_int("n_programs", n_programs, min=1)
+    mean_count = check_float("mean_count", mean_count, min=0, min_open=True)
+    log_normalise = check_bool("log_normalise", log_normalise)
+    seed = check_random_state(random_state)
+    rng = np.random.default_rng(seed)
     names = np.array([f"g{i}" for i in range(n_genes)])
     tf_cols = np.sort(rng.choice(n_genes, n_tfs, replace=False))
     target_cols = np.setdiff1d(np.arange(n_genes), tf_cols)
@@ -113,7 +120,7 @@ def planted_counts(
     adata.uns["planted_counts"] = {
         "n_tfs": int(n_tfs), "regulators_per_target": int(regulators_per_target),
         "n_programs": int(n_programs), "mean_count": float(mean_count),
-        "log_normalise": bool(log_normalise), "random_state": -1 if random_state is None else int(random_state),
+        "log_normalise": bool(log_normalise), "random_state": seed,
     }
     truth = pd.DataFrame({"source": names[tf_cols[src]], "target": names[target_cols[dst]], "weight": weight})
     return adata, truth

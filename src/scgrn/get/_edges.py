@@ -13,6 +13,7 @@ from scipy import sparse
 
 from .. import _keys
 from .._grn_matrix import grn_matrix
+from .._validate import check_adata, check_var_names
 
 __all__ = ["edges", "edges_from_matrix"]
 
@@ -79,6 +80,8 @@ def edges_from_matrix(
     if min_abs_weight is not None:
         if not isinstance(min_abs_weight, Real) or not min_abs_weight >= 0:
             raise ValueError(f"`min_abs_weight` must be a non-negative number, got {min_abs_weight!r}.")
+    if sources is not None or targets is not None:
+        check_var_names(names, "var_names")  # names are matched: 0 and '0' must not be confused
     src = None if sources is None else _name_mask(names, sources, "sources")
     tgt = None if targets is None else _name_mask(names, targets, "targets")
     thr = min_abs_weight if min_abs_weight is not None and min_abs_weight > 0 else None
@@ -232,8 +235,8 @@ def _edges(
     genes: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """:func:`edges` with an extra ``genes`` restriction (both ends in ``genes``)."""
-    if not isinstance(adata, AnnData):
-        raise TypeError(f"Expected an AnnData, got {type(adata).__name__}.")
+    check_adata(adata)
+    check_var_names(adata.var_names)
     if key not in adata.varp:
         available = list(adata.varp.keys())
         raise KeyError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import time
 import warnings
 from pathlib import Path
 
@@ -15,7 +15,8 @@ from .. import __version__
 from .._grn_matrix import regulator_rows_csr
 from .._matrix import gene_moments, read_rows, row_blocks, summarise_columns
 from .._settings import resolve_device, resolve_progress_bar
-from .._validate import check_tfs, checked_matrix
+from .._validate import check_int, check_random_state, check_tfs, checked_matrix
+from ._base import check_var_names_match, config_from_saved, load_model_files, load_state, save_model_files, var_names_to_json
 from ._deepsem_data import scale_rows, standardise
 from ._deepsem_config import DeepSEMConfig, make_config, resolved_alpha, resolved_lr_adj, total_steps
 from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
@@ -111,12 +112,13 @@ class DeepSEM:
         self.module: DeepSEMEnsemble | None = None
         self.history: dict[str, np.ndarray] = {}
         self.random_state: int = 0
+        self.training_time_s: float = float("nan")  # wall-clock seconds of the last train()
 
     # -- training -------------------------------------------------------------------------
     def train(
         self, *, random_state: int = 0, device="auto", show_progress_bar: bool | None = None, max_memory=None
     ) -> None:
-        """Train all ensemble members (vectorised, one model).
+        """Train all ensemble members (vectorised, one model); wall seconds in ``training_time_s``.
 
         Parameters
         ----------
@@ -145,7 +147,8 @@ class DeepSEM:
         >>> model.history["reconstruction"].shape  # (epochs, members)
         (2, 2)
         """
-        self.random_state = int(random_state)
+        self.random_state = check_random_state(random_state)  # None: a fresh seed, kept here
+        t0 = time.perf_counter()
         self.module, self.history = train_deepsem(
             self._matrix,
             self.config,
@@ -156,6 +159,7 @@ class DeepSEM:
             summary=self._summary,
             max_memory=max_memory,
         )
+        self.training_time_s = time.perf_counter() - t0
 
     def _regulators(self) -> np.ndarray | None:
         """Gene positions of the TFs when only their rows of ``W`` are learned, else ``None``."""
@@ -189,6 +193,7 @@ class DeepSEM:
         model.module = None
         model.history = {}
         model.random_state = 0
+        model.training_time_s = float("nan")
         return model
 
     def _require_trained(self) -> DeepSEMEnsemble:
@@ -456,10 +461,9 @@ class DeepSEM:
         >>> sim.shape, bool(sim.obs["simulated"].all())
         ((100, 11), True)
         """
-        check_sampling(mode, noise_scale, neighbours, technical_noise)
-        n_obs = self._x.shape[0] if n_obs is None else int(n_obs)
-        if n_obs < 1:
-            raise ValueError(f"n_obs must be a positive integer, got {n_obs!r}.")
+        noise_scale, neighbours, spread = check_sampling(mode, noise_scale, neighbours, technical_noise, spread)
+        n_obs = self._x.shape[0] if n_obs is None else check_int("n_obs", n_obs, min=1)
+        random_state = check_random_state(random_state)
         rng = np.random.default_rng(random_state)
         size_factors = self._size_factors(technical_noise)
         kw = dict(mode=mode, spread=spread, size_factors=size_factors, rng=rng)
@@ -514,17 +518,13 @@ class DeepSEM:
 
     # -- persistence ----------------------------------------------------------------------
     def _check_var_names(self, var_names) -> None:
-        var_names = pd.Index(var_names)
-        if not var_names.equals(self.var_names):
-            missing = self.var_names.difference(var_names)
-            raise ValueError(
-                "The AnnData's var_names differ from the genes the model was trained on "
-                f"({len(self.var_names)} genes, {len(missing)} missing, e.g. {list(missing[:5])}). "
-                "Subset and order the AnnData as in training: `adata[:, model.var_names]`."
-            )
+        check_var_names_match(self.var_names, var_names)
 
     def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:
-        """Save weights, hyperparameters, gene names and history to a folder.
+        """Save weights, hyperparameters, gene names and history to a folder
+        (``model.json``, ``model.pt``, ``history.npz``; see :mod:`scgrn.models._base`).
+
+        Gene names are stored as strings; :meth:`load` compares them as strings.
 
         Examples
         --------
@@ -539,50 +539,55 @@ class DeepSEM:
         True
         """
         module = self._require_trained()
-        path = Path(dir_path)
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            raise FileExistsError(f"{path} is not empty; pass overwrite=True to replace it.")
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save(module.state_dict(), path / "model.pt")
         meta = {
-            "scgrn_version": __version__,
-            "preset": self.preset,
-            "config": self.config.to_dict(),
-            "random_state": self.random_state,
-            "tfs": self.tfs,
-            "tf_rows_only": self.tf_rows_only,
-            "layer": self.layer,
-            "var_names": list(map(str, self.var_names)),
+            "preset": self.preset, "config": self.config.to_dict(), "random_state": self.random_state,
+            "tfs": self.tfs, "tf_rows_only": self.tf_rows_only, "layer": self.layer,
+            "var_names": var_names_to_json(self.var_names), "training_time_s": float(self.training_time_s),
         }
-        (path / "model.json").write_text(json.dumps(meta, indent=1))
-        np.savez(path / "history.npz", **self.history)
+        save_model_files(dir_path, meta, module.state_dict(), kind="DeepSEM", overwrite=overwrite, history=self.history)
 
     @classmethod
     def load(cls, dir_path: str | Path, adata: AnnData) -> "DeepSEM":
-        """Load a model saved with :meth:`save`; ``adata`` must have the same var_names."""
-        path = Path(dir_path)
-        if not (path / "model.json").exists():
-            raise FileNotFoundError(f"No saved DeepSEM model in {path} (model.json missing).")
-        meta = json.loads((path / "model.json").read_text())
+        """Load a model saved with :meth:`save`; ``adata`` must have the training genes in
+        the training order (compared as strings); its cells are the ones
+        :meth:`get_latent_representation` and :meth:`simulate` use.
+
+        Raises ``FileNotFoundError`` when the folder or a file is missing, ``ValueError`` when
+        the var_names differ, or (:class:`~scgrn.models._base.ModelFileError`) when the folder
+        is damaged, holds another model, or was written by a newer scgrn.
+
+        Examples
+        --------
+        >>> import tempfile, scgrn
+        >>> adata, _ = scgrn.datasets.krumsiek11()
+        >>> model = scgrn.models.DeepSEM(adata, n_models=1, n_epochs=1)
+        >>> model.train(show_progress_bar=False)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     model.save(d)
+        ...     scgrn.models.DeepSEM.load(d, adata)
+        DeepSEM(trained, 11 genes, 1 members, preset='default')
+        """
+        required = ("config", "preset", "var_names", "layer", "tfs", "random_state")
+        meta, state, history = load_model_files(dir_path, kind="DeepSEM", required=required, history=True)
+        check_var_names_match(meta["var_names"], adata.var_names, fix="`adata = adata[:, genes].copy()` with `genes` "
+                        "the 'var_names' listed in model.json")
         model = cls.__new__(cls)
-        model.config = DeepSEMConfig.from_dict(meta["config"])
+        model.config = config_from_saved(DeepSEMConfig, meta["config"], meta=meta, dir_path=dir_path, kind="DeepSEM")
         model.preset = meta["preset"]
-        model.var_names = pd.Index(meta["var_names"])
-        model._check_var_names(adata.var_names)
+        model.var_names = pd.Index(adata.var_names).copy()  # equal to the saved names as strings
         model.layer = meta["layer"]
         model.tfs = meta["tfs"]
         model._matrix, model._summary = checked_matrix(adata, layer=model.layer, min_cells=1)
         model._dense = None
         model.tf_rows_only = bool(meta.get("tf_rows_only", False))  # saved before 0.2: full model
-        model.random_state = meta["random_state"]
+        model.random_state = int(meta["random_state"])
+        model.training_time_s = float(meta.get("training_time_s", "nan"))
         model.module = DeepSEMEnsemble(len(model.var_names), model.config, regulators=model._regulators())
-        state = torch.load(path / "model.pt", map_location="cpu")
         state.pop("off_diagonal", None)  # a mask buffer of models saved before 0.2
-        model.module.load_state_dict(state)
+        load_state(model.module, state, dir_path=dir_path, kind="DeepSEM")
         model.module.zero_self_loops()  # those models kept unused values on the diagonal
         model.module.eval()
-        with np.load(path / "history.npz") as h:
-            model.history = {k: h[k] for k in h.files}
+        model.history = history
         return model
 
     def __repr__(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from .._params import check_choice, check_float, check_int
+
 
 @dataclass
 class DeepSEMConfig:
@@ -124,31 +126,52 @@ class DeepSEMConfig:
     grn_precision: str = "auto"
 
     def validate(self) -> None:
-        """Raise ``ValueError`` on impossible settings."""
-        if self.optimizer not in ("joint", "alternate"):
-            raise ValueError(f"optimizer must be 'joint' or 'alternate', got {self.optimizer!r}.")
-        for name in ("standardise", "loss_on"):
-            if getattr(self, name) not in ("all", "nonzero"):
-                raise ValueError(f"{name} must be 'all' or 'nonzero', got {getattr(self, name)!r}.")
-        for name in ("n_models", "hidden_dim", "n_epochs", "batch_size", "k1", "k2"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}.")
-        if self.grn_precision not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"grn_precision must be 'auto', 'float32' or 'bfloat16', got {self.grn_precision!r}.")
-        if int(self.coexpression_rank) < 0:
-            raise ValueError(f"coexpression_rank must be >= 0, got {self.coexpression_rank!r}.")
-        if self.max_steps is not None and int(self.max_steps) < 1:
-            raise ValueError(f"max_steps must be None or a positive integer, got {self.max_steps!r}.")
-        if self.mlp_grid is not None and int(self.mlp_grid) < 2:
-            raise ValueError(f"mlp_grid must be None or at least 2, got {self.mlp_grid!r}.")
-        if not 0.0 <= self.dropout_augmentation < 1.0:
-            raise ValueError("dropout_augmentation must be in [0, 1).")
+        """Check every field's type and range (finite numbers, whole numbers for counts) and
+        store them as plain ``int`` / ``float``; raise with the field's name on the first bad one.
+
+        Integers must be Python or numpy integers (``2.5``, ``2.0`` and ``"2"`` are refused,
+        see :mod:`scgrn._params`).
+
+        Examples
+        --------
+        >>> DeepSEMConfig(lr_nn=-1.0).validate()
+        Traceback (most recent call last):
+        ...
+        ValueError: lr_nn must be a finite number > 0, got -1.
+        """
+        self.optimizer = check_choice("optimizer", self.optimizer, ("joint", "alternate"))
+        self.standardise = check_choice("standardise", self.standardise, ("all", "nonzero"))
+        self.loss_on = check_choice("loss_on", self.loss_on, ("all", "nonzero"))
+        self.grn_precision = check_choice("grn_precision", self.grn_precision, ("auto", "float32", "bfloat16"))
+        for name in ("n_models", "hidden_dim", "n_epochs", "batch_size", "k1", "k2", "lr_step_size"):
+            setattr(self, name, check_int(name, getattr(self, name), min=1))
+        for name in ("delay_sparsity", "coexpression_rank"):
+            setattr(self, name, check_int(name, getattr(self, name), min=0))
+        self.max_steps = check_int("max_steps", self.max_steps, min=1, allow_none=True)
+        self.mlp_grid = check_int("mlp_grid", self.mlp_grid, min=2, allow_none=True)
+        positive = dict(min=0, min_open=True)
+        self.lr_nn = check_float("lr_nn", self.lr_nn, **positive)
+        self.lr_adj = check_float("lr_adj", self.lr_adj, **positive, allow_none=True)
+        self.w_travel = check_float("w_travel", self.w_travel, **positive)
+        self.alpha = check_float("alpha", self.alpha, min=0, allow_none=True)
+        for name in ("beta", "chi", "init_noise"):
+            setattr(self, name, check_float(name, getattr(self, name), min=0))
+        self.dropout_augmentation = check_float(
+            "dropout_augmentation", self.dropout_augmentation, min=0, max=1, max_open=True
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "DeepSEMConfig":
+        """The config from :meth:`to_dict`'s output; unknown keys raise ``TypeError`` naming them.
+
+        Examples
+        --------
+        >>> DeepSEMConfig.from_dict({"n_models": 2}).n_models
+        2
+        """
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:

@@ -55,7 +55,6 @@ network; ``"none"`` uses the values as given.
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from pathlib import Path
 
@@ -64,8 +63,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import __version__
+from .._params import check_random_state
 from .._settings import resolve_device, resolve_progress_bar
+from ._base import config_from_saved, load_model_files, load_state, save_model_files, warn_renamed
 
 # the pieces live in _pair_classifier_{config,data,module,training}; they are re-exported here
 # because scgrn.tl, the tests and the benchmarks import them from this module
@@ -117,7 +117,7 @@ __all__ = [
 class PairClassifier:
     """A supervised regulator -> target pair classifier on time series (LSTM, CNN or AE + NN).
 
-    Trained on networks with known edges (:meth:`fit`), it scores every ordered gene pair of
+    Trained on networks with known edges (:meth:`train`), it scores every ordered gene pair of
     another network (:meth:`predict`). Works on arrays ``x[series, time, gene]``; use
     :func:`scgrn.tl.pair_classifier` for AnnData.
 
@@ -140,14 +140,14 @@ class PairClassifier:
     >>> rng = np.random.default_rng(0)
     >>> x = rng.random((3, 21, 6)).astype("float32")      # 3 series, 21 times, 6 genes
     >>> A = np.zeros((6, 6), bool); A[0, 1] = A[2, 3] = True
-    >>> clf = PairClassifier("cnn", n_epochs=2, n_models=1).fit([(x, A)], show_progress_bar=False)
+    >>> clf = PairClassifier("cnn", n_epochs=2, n_models=1).train([(x, A)], show_progress_bar=False)
     >>> clf.predict(x).shape
     (6, 6)
     """
 
     def __init__(self, arch: str = "lstm", *, random_state: int = 0, device="auto", **hyperparameters):
         self.config = PairClassifierConfig(arch=arch, **hyperparameters)
-        self.random_state = int(random_state)
+        self.random_state = check_random_state(random_state)  # None: a fresh seed, kept here
         self.device = resolve_device(device)
         self.module: nn.Module | None = None
         self.autoencoder: CourseAutoencoder | None = None
@@ -155,8 +155,8 @@ class PairClassifier:
         self.history: dict[str, list[float]] = {}
         self.grid_results: list[dict] = []
         self.chosen: dict = {}
-        self.fit_seconds: float = float("nan")
-        self.fit_cpu_seconds: float = float("nan")
+        self.training_time_s: float = float("nan")  # wall-clock seconds of the last train()
+        self.training_cpu_time_s: float = float("nan")  # process CPU seconds of the last train()
         self.n_train_networks: int = 0
 
     # -- building blocks -------------------------------------------------------------------
@@ -198,9 +198,10 @@ class PairClassifier:
         self.autoencoder.eval()
         self.history["autoencoder_loss"] = hist
 
-    # -- fit / predict ---------------------------------------------------------------------
-    def fit(self, networks, *, show_progress_bar: bool | None = None) -> "PairClassifier":
-        """Train on networks with known edges.
+    # -- train / predict -------------------------------------------------------------------
+    def train(self, networks, *, show_progress_bar: bool | None = None) -> "PairClassifier":
+        """Train on networks with known edges (wall and CPU seconds in ``training_time_s``,
+        ``training_cpu_time_s``).
 
         Parameters
         ----------
@@ -214,7 +215,7 @@ class PairClassifier:
 
         Returns
         -------
-        ``self`` (fitted).
+        ``self`` (trained).
 
         Examples
         --------
@@ -222,7 +223,7 @@ class PairClassifier:
         >>> from scgrn.models import PairClassifier
         >>> x = np.random.default_rng(0).random((3, 21, 6)).astype("float32")
         >>> A = np.zeros((6, 6), bool); A[0, 1] = A[2, 3] = True
-        >>> clf = PairClassifier("lstm", n_epochs=1, n_models=1).fit([(x, A)], show_progress_bar=False)
+        >>> clf = PairClassifier("lstm", n_epochs=1, n_models=1).train([(x, A)], show_progress_bar=False)
         >>> clf.n_times
         21
         """
@@ -260,9 +261,26 @@ class PairClassifier:
             self.history["loss"] = []
             for m, member in enumerate(self.module):
                 self.history["loss"].append(self._train_member(member, inputs, nets, offsets, settings, rng, show, m))
-        self.fit_seconds = time.perf_counter() - t0
-        self.fit_cpu_seconds = time.process_time() - c0
+        self.training_time_s = time.perf_counter() - t0
+        self.training_cpu_time_s = time.process_time() - c0
         return self
+
+    def fit(self, networks, *, show_progress_bar: bool | None = None) -> "PairClassifier":
+        """Deprecated alias of :meth:`train` (FutureWarning)."""
+        warn_renamed("PairClassifier.fit", "PairClassifier.train")
+        return self.train(networks, show_progress_bar=show_progress_bar)
+
+    @property
+    def fit_seconds(self) -> float:
+        """Deprecated alias of ``training_time_s`` (FutureWarning)."""
+        warn_renamed("PairClassifier.fit_seconds", "PairClassifier.training_time_s")
+        return self.training_time_s
+
+    @property
+    def fit_cpu_seconds(self) -> float:
+        """Deprecated alias of ``training_cpu_time_s`` (FutureWarning)."""
+        warn_renamed("PairClassifier.fit_cpu_seconds", "PairClassifier.training_cpu_time_s")
+        return self.training_cpu_time_s
 
     def _train_member(self, member, inputs, nets, offsets, settings, rng, show, m) -> list[float]:
         c = self.config
@@ -316,9 +334,9 @@ class PairClassifier:
         best = max(self.grid_results, key=lambda r: (np.nan_to_num(r["val_average_precision"], nan=-1.0)))
         return {k: best[k] for k in keys}
 
-    def _require_fitted(self) -> nn.Module:
+    def _require_trained(self) -> nn.Module:
         if self.module is None:
-            raise RuntimeError("The PairClassifier is not fitted yet: call `.fit(networks)` first.")
+            raise RuntimeError("The PairClassifier is not trained yet: call `.train(networks)` first.")
         return self.module
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -342,12 +360,12 @@ class PairClassifier:
         >>> from scgrn.models import PairClassifier
         >>> x = np.random.default_rng(0).random((3, 21, 6)).astype("float32")
         >>> A = np.zeros((6, 6), bool); A[0, 1] = A[2, 3] = True
-        >>> clf = PairClassifier("cnn", n_epochs=1, n_models=1).fit([(x, A)], show_progress_bar=False)
+        >>> clf = PairClassifier("cnn", n_epochs=1, n_models=1).train([(x, A)], show_progress_bar=False)
         >>> p = clf.predict(x)
         >>> p.shape, float(p.diagonal().max()), bool(((p >= 0) & (p <= 1)).all())
         ((6, 6), 0.0, True)
         """
-        module = self._require_fitted()
+        module = self._require_trained()
         net = _as_network(x, None, self.config.normalize)
         if net.courses.shape[1] != self.n_times:
             raise ValueError(
@@ -369,7 +387,7 @@ class PairClassifier:
         >>> from scgrn.models import PairClassifier
         >>> x = np.random.default_rng(0).random((3, 21, 6)).astype("float32")
         >>> A = np.zeros((6, 6), bool); A[0, 1] = A[2, 3] = True
-        >>> clf = PairClassifier("cnn", n_epochs=1, n_models=1).fit([(x, A)], show_progress_bar=False)
+        >>> clf = PairClassifier("cnn", n_epochs=1, n_models=1).train([(x, A)], show_progress_bar=False)
         >>> clf.params()["arch"], clf.params()["random_state"]
         ('cnn', 0)
         """
@@ -378,7 +396,8 @@ class PairClassifier:
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:
-        """Save weights, hyperparameters and training history to a folder.
+        """Save weights, hyperparameters and training history to a folder (``model.json``,
+        ``model.pt``; see :mod:`scgrn.models._base`).
 
         Examples
         --------
@@ -386,65 +405,87 @@ class PairClassifier:
         >>> from scgrn.models import PairClassifier
         >>> x = np.random.default_rng(0).random((2, 21, 5)).astype("float32")
         >>> A = np.eye(5, k=1, dtype=bool)
-        >>> clf = PairClassifier("lstm", n_epochs=1, n_models=2).fit([(x, A)], show_progress_bar=False)
+        >>> clf = PairClassifier("lstm", n_epochs=1, n_models=2).train([(x, A)], show_progress_bar=False)
         >>> with tempfile.TemporaryDirectory() as d:
         ...     clf.save(d, overwrite=True)
         ...     same = PairClassifier.load(d)
         >>> bool(np.array_equal(same.predict(x), clf.predict(x)))
         True
         """
-        module = self._require_fitted()
-        path = Path(dir_path)
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            raise FileExistsError(f"{path} is not empty; pass overwrite=True to replace it.")
-        path.mkdir(parents=True, exist_ok=True)
+        module = self._require_trained()
         state = {"module": module.state_dict()}
         if self.autoencoder is not None:
             state["autoencoder"] = self.autoencoder.state_dict()
-        torch.save(state, path / "model.pt")
         meta = {
-            "scgrn_version": __version__,
             "config": self.config.to_dict(),
             "random_state": self.random_state,
             "n_times": self.n_times,
             "history": self.history,
             "grid_results": self.grid_results,
             "chosen": self.chosen,
-            "fit_seconds": self.fit_seconds,
-            "fit_cpu_seconds": self.fit_cpu_seconds,
+            "training_time_s": float(self.training_time_s),
+            "training_cpu_time_s": float(self.training_cpu_time_s),
             "n_train_networks": self.n_train_networks,
         }
-        (path / "model.json").write_text(json.dumps(meta, indent=1))
+        save_model_files(dir_path, meta, state, kind="PairClassifier", overwrite=overwrite)
 
     @classmethod
     def load(cls, dir_path: str | Path, *, device="auto") -> "PairClassifier":
-        """Load a model saved with :meth:`save`."""
-        path = Path(dir_path)
-        if not (path / "model.json").exists():
-            raise FileNotFoundError(f"No saved PairClassifier in {path} (model.json missing).")
-        meta = json.loads((path / "model.json").read_text())
+        """Load a model saved with :meth:`save`.
+
+        Parameters
+        ----------
+        dir_path
+            The folder written by :meth:`save`.
+        device
+            ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
+
+        Raises
+        ------
+        FileNotFoundError
+            The folder or one of its files is missing.
+        ValueError
+            (:class:`~scgrn.models._base.ModelFileError`) The folder is damaged, holds
+            another model, or was written by a newer scgrn.
+
+        Examples
+        --------
+        >>> import tempfile, numpy as np
+        >>> from scgrn.models import PairClassifier
+        >>> x = np.random.default_rng(0).random((2, 21, 5)).astype("float32")
+        >>> A = np.eye(5, k=1, dtype=bool)
+        >>> clf = PairClassifier("cnn", n_epochs=1, n_models=1).train([(x, A)], show_progress_bar=False)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     clf.save(d)
+        ...     PairClassifier.load(d, device="cpu")
+        PairClassifier(trained, arch='cnn', normalize='gene')
+        """
+        required = ("config", "random_state", "n_times", "history", "n_train_networks")
+        meta, state, _ = load_model_files(dir_path, kind="PairClassifier", required=required)
         model = cls.__new__(cls)
-        model.config = PairClassifierConfig.from_dict(meta["config"])
+        model.config = config_from_saved(
+            PairClassifierConfig, meta["config"], meta=meta, dir_path=dir_path, kind="PairClassifier"
+        )
         model.random_state = int(meta["random_state"])
         model.device = resolve_device(device)
         model.n_times = int(meta["n_times"])
         model.history = {k: list(v) for k, v in meta["history"].items()}
-        model.grid_results = list(meta["grid_results"])
-        model.chosen = dict(meta["chosen"])
-        model.fit_seconds = float(meta["fit_seconds"])
-        model.fit_cpu_seconds = float(meta.get("fit_cpu_seconds", "nan"))
+        model.grid_results = list(meta.get("grid_results", []))
+        model.chosen = dict(meta.get("chosen", {}))
+        # format version 0 named the timings fit_seconds and fit_cpu_seconds
+        model.training_time_s = float(meta.get("training_time_s", meta.get("fit_seconds", "nan")))
+        model.training_cpu_time_s = float(meta.get("training_cpu_time_s", meta.get("fit_cpu_seconds", "nan")))
         model.n_train_networks = int(meta["n_train_networks"])
-        state = torch.load(path / "model.pt", map_location=model.device)
         model.autoencoder = None
         if "autoencoder" in state:
             model.autoencoder = CourseAutoencoder(model.n_times, model.config.hidden_dim, model.config.latent_dim)
-            model.autoencoder.load_state_dict(state["autoencoder"])
+            load_state(model.autoencoder, state["autoencoder"], dir_path=dir_path, kind="PairClassifier")
             model.autoencoder.to(model.device).eval()
         model.module = nn.ModuleList([model._new_module() for _ in range(model.config.n_models)])
-        model.module.load_state_dict(state["module"])
+        load_state(model.module, state.get("module", {}), dir_path=dir_path, kind="PairClassifier")
         model.module.to(model.device).eval()
         return model
 
     def __repr__(self) -> str:
-        state = "fitted" if self.module is not None else "unfitted"
+        state = "trained" if self.module is not None else "untrained"
         return f"PairClassifier({state}, arch={self.config.arch!r}, normalize={self.config.normalize!r})"

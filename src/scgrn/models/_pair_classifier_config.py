@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-import numpy as np
+from .._params import ParameterTypeError, check_bool, check_float, check_int
 
 ARCHS = ("lstm", "cnn", "ae")
 NORMALIZATIONS = ("gene", "series", "minmax", "none")
@@ -132,16 +132,18 @@ class PairClassifierConfig:
             raise ValueError(f"combine={self.combine!r} is not one of {COMBINES}.")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r} is not one of {OPTIMIZERS}.")
+        # every number: its type (whole numbers for counts), finite, in range; stored as int / float
         for name in ("n_epochs", "batch_size", "hidden_dim", "latent_dim", "ae_epochs", "n_models"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name}={v!r} must be a positive integer.")
-        if not (self.lr > 0 and self.ae_lr > 0):
-            raise ValueError("lr and ae_lr must be positive.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout={self.dropout!r} must be in [0, 1).")
-        if not self.neg_ratio > 0:
-            raise ValueError(f"neg_ratio={self.neg_ratio!r} must be positive.")
+            setattr(self, name, check_int(name, getattr(self, name), min=1))
+        for name in ("lr", "ae_lr", "neg_ratio"):
+            setattr(self, name, check_float(name, getattr(self, name), min=0, min_open=True))
+        for name in ("weight_decay", "clip_grad"):
+            setattr(self, name, check_float(name, getattr(self, name), min=0))
+        self.dropout = check_float("dropout", self.dropout, min=0, max=1, max_open=True)
+        for name in ("resample_negatives", "augment", "grid_search"):
+            setattr(self, name, check_bool(name, getattr(self, name)))
+        if not isinstance(self.grid, dict):
+            raise ParameterTypeError(f"grid must be a dict of lists, got {self.grid!r}.")
         unknown = set(self.grid) - {"batch_size", "n_epochs", "optimizer", "lr"}
         if unknown:
             raise ValueError(f"grid has unknown keys {sorted(unknown)}; use batch_size, n_epochs, optimizer, lr.")
@@ -154,5 +156,15 @@ class PairClassifierConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PairClassifierConfig":
+        """The config from :meth:`to_dict`'s output; unknown keys raise ``TypeError`` naming them.
+
+        Examples
+        --------
+        >>> PairClassifierConfig.from_dict({"arch": "cnn", "n_models": 2}).n_models
+        2
+        """
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise TypeError(f"Unknown PairClassifier hyperparameter(s) {unknown}; valid names: {sorted(names)}.")
+        return cls(**d)

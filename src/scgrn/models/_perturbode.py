@@ -3,7 +3,6 @@ modules and predicted cells out (the dynamics: :mod:`scgrn.models._perturbode_mo
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -15,7 +14,8 @@ from anndata import AnnData
 
 from .. import __version__
 from .._settings import resolve_device, resolve_progress_bar
-from .._validate import expression_matrix
+from .._validate import check_int, check_random_state, expression_matrix
+from ._base import check_var_names_match, config_from_saved, load_model_files, load_state, save_model_files, var_names_to_json
 
 # the pieces live in _perturbode_{config,module,training}; re-exported here because the
 # tests import them from this module
@@ -152,7 +152,7 @@ class PerturbODE:
         >>> len(model.history["loss"])  # one value per epoch
         5
         """
-        self.random_state = int(random_state)
+        self.random_state = check_random_state(random_state)  # None: a fresh seed, kept here
         groups = list(self.targets)
         codes = pd.Categorical(self._labels, categories=groups).codes.astype(np.int64)
         masks = np.stack([self._mask(self.targets[g]) for g in groups])
@@ -298,6 +298,7 @@ class PerturbODE:
         (20, ['G00', 'G01+G02'])
         """
         module = self._require_trained()
+        random_state = check_random_state(random_state)  # None: a fresh seed, recorded below
         labels = [perturbation] if isinstance(perturbation, str) else [str(p) for p in perturbation]
         if not labels:
             raise ValueError("perturbation is empty: pass a label or a list of labels.")
@@ -307,9 +308,7 @@ class PerturbODE:
             n = ctrl.shape[0]
             idx = torch.arange(n).expand(len(labels), n)
         else:
-            n = int(n_obs)
-            if n < 1:
-                raise ValueError(f"n_obs={n_obs} must be at least 1.")
+            n = check_int("n_obs", n_obs, min=1)
             gen = torch.Generator().manual_seed(int(random_state))
             idx = torch.randint(ctrl.shape[0], (len(labels), n), generator=gen)
         x0 = ctrl[idx]
@@ -356,57 +355,80 @@ class PerturbODE:
 
     # -- persistence ----------------------------------------------------------------------------
     def _check_var_names(self, var_names) -> None:
-        var_names = pd.Index(var_names)
-        if not var_names.equals(self.var_names):
-            missing = self.var_names.difference(var_names)
-            raise ValueError(
-                "The AnnData's var_names differ from the genes the model was trained on "
-                f"({len(self.var_names)} genes, {len(missing)} missing, e.g. {list(missing[:5])}). "
-                "Subset and order the AnnData as in training: `adata[:, model.var_names]`."
-            )
+        check_var_names_match(self.var_names, var_names)
 
     def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:
-        """Save weights, hyperparameters, gene names, scaling and history to a folder.
+        """Save weights, hyperparameters, gene names, scaling and history to a folder
+        (``model.json``, ``model.pt``, ``history.npz``; see :mod:`scgrn.models._base`).
 
-        :meth:`load` needs the training AnnData back (its control cells are the start states).
+        Gene names are stored as strings. :meth:`load` needs the training AnnData back (its
+        control cells are the start states).
+
+        Examples
+        --------
+        >>> import tempfile, scgrn
+        >>> adata, _ = scgrn.datasets.simulate_perturbation_screen(
+        ...     n_genes=12, n_perturbations=4, n_double=1, n_cells_per_perturbation=30, n_control=60)
+        >>> model = scgrn.models.PerturbODE(adata, n_modules=4, n_epochs=2, batch_size=16)
+        >>> model.train(show_progress_bar=False)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     model.save(d)
+        ...     loaded = scgrn.models.PerturbODE.load(d, adata)
+        >>> bool((loaded.get_grn() == model.get_grn()).all())
+        True
         """
         module = self._require_trained()
-        path = Path(dir_path)
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            raise FileExistsError(f"{path} is not empty; pass overwrite=True to replace it.")
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save(module.state_dict(), path / "model.pt")
         meta = {
-            "scgrn_version": __version__,
             "config": self.config.to_dict(),
             "random_state": self.random_state,
             "layer": self.layer,
             "perturbation_key": self.perturbation_key,
             "control": self.control,
-            "var_names": list(map(str, self.var_names)),
+            "var_names": var_names_to_json(self.var_names),
             "perturbations": self.perturbations,
             "scale": [float(s) for s in self.scale],
+            "training_time_s": float(self.training_time_s),
         }
-        (path / "model.json").write_text(json.dumps(meta, indent=1))
-        np.savez(path / "history.npz", **self.history)
+        save_model_files(dir_path, meta, module.state_dict(), kind="PerturbODE", overwrite=overwrite, history=self.history)
 
     @classmethod
     def load(cls, dir_path: str | Path, adata: AnnData) -> "PerturbODE":
-        """Load a model saved with :meth:`save`; ``adata`` must have the same var_names and
-        the control cells (it is usually the training AnnData)."""
-        path = Path(dir_path)
-        if not (path / "model.json").exists():
-            raise FileNotFoundError(f"No saved PerturbODE model in {path} (model.json missing).")
-        meta = json.loads((path / "model.json").read_text())
-        names = pd.Index(meta["var_names"])
-        if not pd.Index(adata.var_names).equals(names):
-            missing = names.difference(pd.Index(adata.var_names))
-            raise ValueError(
-                "The AnnData's var_names differ from the genes the model was trained on "
-                f"({len(names)} genes, {len(missing)} missing, e.g. {list(missing[:5])}). "
-                "Subset and order the AnnData as in training: `adata[:, genes]`."
-            )
-        config = PerturbODEConfig.from_dict(meta["config"])
+        """Load a model saved with :meth:`save`.
+
+        Parameters
+        ----------
+        dir_path
+            The folder written by :meth:`save`.
+        adata
+            Cells with the training genes in the training order (compared as strings) and
+            the control cells (usually the training AnnData).
+
+        Raises
+        ------
+        FileNotFoundError
+            The folder or one of its files is missing.
+        ValueError
+            The var_names differ, or (:class:`~scgrn.models._base.ModelFileError`) the folder
+            is damaged, holds another model, or was written by a newer scgrn.
+
+        Examples
+        --------
+        >>> import tempfile, scgrn
+        >>> adata, _ = scgrn.datasets.simulate_perturbation_screen(
+        ...     n_genes=12, n_perturbations=4, n_double=1, n_cells_per_perturbation=30, n_control=60)
+        >>> model = scgrn.models.PerturbODE(adata, n_modules=4, n_epochs=2, batch_size=16)
+        >>> model.train(show_progress_bar=False)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     model.save(d)
+        ...     scgrn.models.PerturbODE.load(d, adata).perturbations == model.perturbations
+        True
+        """
+        required = ("config", "var_names", "layer", "perturbation_key", "control", "perturbations", "scale",
+                    "random_state")
+        meta, state, history = load_model_files(dir_path, kind="PerturbODE", required=required, history=True)
+        check_var_names_match(meta["var_names"], adata.var_names, fix="`adata = adata[:, genes].copy()` with `genes` "
+                        "the 'var_names' listed in model.json")
+        config = config_from_saved(PerturbODEConfig, meta["config"], meta=meta, dir_path=dir_path, kind="PerturbODE")
         model = cls(
             adata,
             perturbation_key=meta["perturbation_key"],
@@ -420,18 +442,18 @@ class PerturbODE:
         # the training perturbations define which genes have learned parameters
         model.targets = {model.control: [], **{p: p.split("+") for p in meta["perturbations"]}}
         model.random_state = int(meta["random_state"])
-        n_genes = len(names)
+        model.training_time_s = float(meta.get("training_time_s", "nan"))
+        n_genes = len(model.var_names)
         module = PerturbODEModule(
             n_genes,
             config.resolved_n_modules(n_genes),
             mu=torch.zeros(n_genes),
             config=config,
         )
-        module.load_state_dict(torch.load(path / "model.pt", map_location="cpu"))
+        load_state(module, state, dir_path=dir_path, kind="PerturbODE")
         module.eval()
         model.module = module
-        with np.load(path / "history.npz") as h:
-            model.history = {k: h[k] for k in h.files}
+        model.history = history
         return model
 
     def __repr__(self) -> str:

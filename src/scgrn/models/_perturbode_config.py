@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._validate import expression_matrix
+from .._validate import check_bool, check_choice, check_float, check_int, check_var_names, expression_matrix
 
 INTERVENTIONS = ("knockout", "shift")
 _SOLVERS = ("rk4", "euler")
@@ -106,24 +106,21 @@ class PerturbODEConfig:
                 "'knockout' for CRISPR knockout / CRISPRi screens, 'shift' for activation / "
                 "overexpression."
             )
-        if self.knockout_mode not in ("scale", "mosaic"):
-            raise ValueError(f"knockout_mode={self.knockout_mode!r} is not one of ['scale', 'mosaic'].")
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"solver={self.solver!r} is not one of {list(_SOLVERS)}.")
-        if self.n_modules is not None and int(self.n_modules) < 1:
-            raise ValueError(f"n_modules={self.n_modules} must be at least 1.")
+        self.knockout_mode = check_choice("knockout_mode", self.knockout_mode, ("scale", "mosaic"))
+        self.solver = check_choice("solver", self.solver, _SOLVERS)
+        self.counterfactual = check_bool("counterfactual", self.counterfactual)
+        # every number: its type (whole numbers for counts), finite, in range; stored as int / float
+        self.n_modules = check_int("n_modules", self.n_modules, min=1, allow_none=True)
         for name in ("n_epochs", "batch_size", "n_time_steps", "sinkhorn_iter"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
+            setattr(self, name, check_int(name, getattr(self, name), min=1))
         for name in ("lr", "t_end", "epsilon", "max_decay", "init_scale"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be positive.")
-        if self.l1 < 0 or self.mean_weight < 0:
-            raise ValueError("l1 and mean_weight must be non-negative.")
-        if not 0.0 <= self.l1_warmup <= 1.0:
-            raise ValueError(f"l1_warmup={self.l1_warmup} must be a fraction of the epochs, in [0, 1].")
-        if not 0.0 < self.knockout_level_init < 1.0:
-            raise ValueError(f"knockout_level_init={self.knockout_level_init} must be in (0, 1).")
+            setattr(self, name, check_float(name, getattr(self, name), min=0, min_open=True))
+        for name in ("l1", "mean_weight"):
+            setattr(self, name, check_float(name, getattr(self, name), min=0))
+        self.l1_warmup = check_float("l1_warmup", self.l1_warmup, min=0, max=1)
+        self.knockout_level_init = check_float(
+            "knockout_level_init", self.knockout_level_init, min=0, max=1, min_open=True, max_open=True
+        )
         h = self.t_end / self.n_time_steps
         limit = 2.5 if self.solver == "rk4" else 1.5
         if self.max_decay * h > limit:
@@ -143,8 +140,18 @@ class PerturbODEConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PerturbODEConfig":
+        """The config from :meth:`to_dict`'s output; unknown keys raise ``TypeError`` naming them.
+
+        Examples
+        --------
+        >>> PerturbODEConfig.from_dict(PerturbODEConfig(n_modules=None).to_dict()).n_modules is None
+        True
+        """
         names = {f.name for f in fields(cls)}
-        d = {k: v for k, v in d.items() if k in names}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise TypeError(f"Unknown PerturbODE hyperparameter(s) {unknown}; valid names: {sorted(names)}.")
+        d = dict(d)
         if d.get("n_modules", None) == -1:
             d["n_modules"] = None
         return cls(**d)
@@ -217,6 +224,7 @@ def read_screen(
     there are fewer than ``MIN_CONTROL_CELLS`` control cells, no perturbed cells, a label
     names unknown genes, or the expression has negative values.
     """
+    check_var_names(adata.var_names)  # labels are matched to gene names: 3 and '3' must not mix
     if perturbation_key not in adata.obs.columns:
         raise KeyError(
             f"adata.obs has no column {perturbation_key!r}. Put one perturbation label per "

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .._matrix import gene_moments, summarise_columns
+from .._params import check_choice, check_float, check_int
 
 SIMULATION_MODES = ("posterior", "prior")
 
@@ -268,18 +269,30 @@ NEIGHBOUR_GRID = (1, 2, 3, 5, 8, 12, 20)
 TECHNICAL_NOISE = ("auto", "poisson", "none")
 
 
-def check_sampling(mode, noise_scale, neighbours, technical_noise) -> None:
+def check_sampling(mode, noise_scale, neighbours, technical_noise, spread=DEFAULT_SPREAD):
     """Validate the sampling arguments of :meth:`DeepSEM.simulate` / :func:`scgrn.tl.simulate`
-    (before any training, so a typo fails at once)."""
-    if mode not in SIMULATION_MODES:
-        raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}.")
+    (before any training, so a typo fails at once); return ``(noise_scale, neighbours, spread)``
+    as ``"auto"`` or plain ``float`` / ``int`` / ``float``.
+
+    Examples
+    --------
+    >>> check_sampling("posterior", 0.5, "auto", "none", 1)
+    (0.5, 'auto', 1.0)
+    >>> check_sampling("posterior", float("nan"), "auto", "none")
+    Traceback (most recent call last):
+    ...
+    ValueError: noise_scale must be a finite number >= 0, got nan.
+    """
+    check_choice("mode", mode, SIMULATION_MODES)
+    check_choice("technical_noise", technical_noise, TECHNICAL_NOISE)
     for name, value in (("noise_scale", noise_scale), ("neighbours", neighbours)):
         if isinstance(value, str) and value != "auto":
             raise ValueError(f"{name} must be a number or 'auto', got {value!r}.")
-    if not isinstance(neighbours, str) and int(neighbours) < 1:
-        raise ValueError(f"neighbours must be a positive integer or 'auto', got {neighbours!r}.")
-    if technical_noise not in TECHNICAL_NOISE:
-        raise ValueError(f"technical_noise must be one of {TECHNICAL_NOISE}, got {technical_noise!r}.")
+    if noise_scale != "auto":
+        noise_scale = check_float("noise_scale", noise_scale, min=0)
+    if neighbours != "auto":
+        neighbours = check_int("neighbours", neighbours, min=1)
+    return noise_scale, neighbours, check_float("spread", spread, min=0)
 
 
 def training_size_factors(x: np.ndarray, technical_noise: str) -> np.ndarray | None:

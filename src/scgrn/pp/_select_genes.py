@@ -9,7 +9,17 @@ import pandas as pd
 from scanpy import logging as logg
 from scipy import sparse, stats
 
-from .._validate import TFsTypeError, _get_matrix
+from .._validate import (
+    TFsTypeError,
+    check_adata,
+    check_bool,
+    check_copy,
+    check_float,
+    check_int,
+    check_key,
+    check_var_names,
+    checked_matrix,
+)
 
 __all__ = ["select_genes"]
 
@@ -153,15 +163,25 @@ def select_genes(
     >>> sub.n_vars, adata.n_vars
     (15, 30)
     """
-    start = logg.info(f"selecting genes BEELINE-style (all varying TFs + top {n_top} others)")
+    # every argument and the data are checked before anything is written
+    check_adata(adata)
     if isinstance(tfs, (str, bytes)):
         raise TFsTypeError(f"tfs must be a list of gene names, not a string. Fix: tfs=[{tfs!r}].")
     if tfs is None:
         raise ValueError("tfs is required: pass the list of transcription factor names.")
-    if n_top < 0:
-        raise ValueError(f"n_top={n_top} must be non-negative.")
-    if not 0 < pval_cutoff <= 1:
-        raise ValueError(f"pval_cutoff={pval_cutoff} must be in (0, 1].")
+    n_top = check_int("n_top", n_top, min=0)
+    pval_cutoff = check_float("pval_cutoff", pval_cutoff, min=0, max=1, min_open=True)
+    key_added = check_key("key_added", key_added)
+    subset = check_bool("subset", subset)
+    copy = check_copy(adata, copy)
+    if subset and not copy and adata.isbacked:
+        raise ValueError(
+            "subset=True on a backed AnnData cannot subset the file in place. Pass subset=False "
+            "and subset afterwards: `adata = adata[:, adata.var[key_added]].to_memory()`, or load "
+            "it first with `adata = adata.to_memory()`."
+        )
+    start = logg.info(f"selecting genes BEELINE-style (all varying TFs + top {n_top} others)")
+    check_var_names(adata.var_names)
     tf_list = list(dict.fromkeys(str(t) for t in tfs))
     is_tf = adata.var_names.isin(set(tf_list))
     n_found = int(is_tf.sum())
@@ -175,7 +195,16 @@ def select_genes(
     if n_missing:
         logg.info(f"    {n_missing} of {len(tf_list)} TFs are not in adata.var_names (ignored)")
 
-    X = _get_matrix(adata, layer)
+    if adata.n_obs < 2:
+        raise ValueError(
+            f"select_genes ranks genes by their variance across cells, so it needs at least 2 cells; "
+            f"adata has {adata.n_obs}. (If your cells are in columns, transpose first: `adata = adata.T`.)"
+        )
+    # NaN/inf, a transposed matrix: refused (genes that are never expressed are
+    # fine here: they are simply not selected)
+    X, _ = checked_matrix(
+        adata, layer=layer, min_cells=2, tfs=tf_list, expect=None, allow_zero_genes=True, _stacklevel=3
+    )
     _, var = _gene_variance(X)
     n_genes = adata.n_vars
 

@@ -8,8 +8,18 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 from scanpy import logging as logg
+from scipy import sparse
 
 from .._keys import LEIDEN_MATCHED
+from .._validate import (
+    _get_matrix,
+    check_adata,
+    check_copy,
+    check_float,
+    check_int,
+    check_key,
+    check_random_state,
+)
 
 __all__ = ["leiden_matched"]
 
@@ -23,6 +33,34 @@ def _require_leiden() -> None:
             f"tl.leiden_matched needs {' and '.join(missing)}: "
             '`pip install igraph leidenalg` (or `pip install "scgrn[clustering]"`).'
         )
+
+
+def _representation(adata: AnnData, use_rep: str) -> AnnData:
+    """A side AnnData holding only ``use_rep`` (``"X"`` or an ``obsm`` key), checked to be
+    finite, for :func:`scanpy.pp.neighbors` to build the graph on without touching ``adata``."""
+    if use_rep == "X":
+        rep = _get_matrix(adata)
+        side = AnnData(X=rep, obs=pd.DataFrame(index=adata.obs_names.copy()))
+        where = "adata.X"
+    else:
+        if use_rep not in adata.obsm:
+            raise KeyError(
+                f"use_rep={use_rep!r} is not in adata.obsm (keys: {list(adata.obsm.keys())}); pass one "
+                "of them or use_rep='X'."
+            )
+        rep = adata.obsm[use_rep]
+        side = AnnData(obs=pd.DataFrame(index=adata.obs_names.copy()))
+        side.obsm[use_rep] = rep
+        where = f"adata.obsm[{use_rep!r}]"
+    values = rep.data if sparse.issparse(rep) else np.asarray(rep)
+    if np.issubdtype(values.dtype, np.number) and not np.isfinite(values).all():
+        n_bad = int((~np.isfinite(values)).sum())
+        raise ValueError(
+            f"{where} has {n_bad} NaN or infinite value(s); a neighbour graph cannot be built on it. "
+            "Recompute the representation (e.g. a DeepSEM run that diverged, or PCA on data with NaN) "
+            "or drop the affected cells."
+        )
+    return side
 
 
 def _graph(adata: AnnData, neighbors_key: str):
@@ -99,7 +137,8 @@ def leiden_matched(
         Leiden runs allowed for the search. If no resolution gives exactly ``n_clusters``,
         the closest count found is kept and a warning says so.
     random_state
-        Seed of every Leiden run.
+        Seed of the graph and of every Leiden run; ``None`` draws a fresh seed, recorded in
+        ``uns[key_added]['params']['random_state']``.
     copy
         Return a new AnnData instead of writing into ``adata``.
 
@@ -124,41 +163,55 @@ def leiden_matched(
     """
     import scanpy as sc
 
+    # every argument is checked first; the neighbour graph is built on a side object, so
+    # nothing is written to adata until the clustering is done
+    check_adata(adata)
+    key_added = check_key("key_added", key_added)
+    copy = check_copy(adata, copy)
+    seed = check_random_state(random_state)
+    n_neighbors = check_int("n_neighbors", n_neighbors, min=2)
+    max_steps = check_int("max_steps", max_steps, min=1)
     if (n_clusters is None) == (groupby is None):
         raise ValueError("Give exactly one of n_clusters= and groupby=.")
     if groupby is not None:
         if groupby not in adata.obs:
             raise KeyError(f"{groupby!r} is not a column of adata.obs.")
         n_clusters = int(adata.obs[groupby].dropna().nunique())
-    n_clusters = int(n_clusters)
+    n_clusters = check_int("n_clusters", n_clusters, min=1)
+    if adata.n_obs < 2:
+        raise ValueError(f"leiden_matched needs at least 2 cells to build a neighbour graph; adata has {adata.n_obs}.")
     if not 1 <= n_clusters <= adata.n_obs:
         raise ValueError(f"n_clusters must be between 1 and the number of cells, got {n_clusters}.")
+    try:
+        lo, hi = resolution_range
+    except (TypeError, ValueError):
+        raise ValueError(f"resolution_range must be a pair (low, high), got {resolution_range!r}.") from None
+    lo = check_float("resolution_range[0]", lo, min=0)
+    hi = check_float("resolution_range[1]", hi, min=lo, min_open=True)
 
     _require_leiden()
     start = logg.info(f"running Leiden with the resolution matched to {n_clusters} clusters")
-    adata = adata.copy() if copy else adata
-    built = None
+    built = side = None
     if neighbors_key is None and (use_rep is not None or "neighbors" not in adata.uns):
         if use_rep is None:
             use_rep = "X_pca" if "X_pca" in adata.obsm else "X"
+        side = _representation(adata, use_rep)
         built = f"{key_added}_neighbors"
-        sc.pp.neighbors(
-            adata, n_neighbors=n_neighbors, use_rep=use_rep, key_added=built, random_state=random_state
-        )
+        sc.pp.neighbors(side, n_neighbors=n_neighbors, use_rep=use_rep, key_added=built, random_state=seed)
         neighbors_key = built
     neighbors_key = neighbors_key or "neighbors"
-    if neighbors_key not in adata.uns:
+    source = side if built else adata
+    if neighbors_key not in source.uns:
         raise KeyError(f"No neighbour graph {neighbors_key!r} in adata.uns; run sc.pp.neighbors or pass use_rep=.")
-    graph = _graph(adata, neighbors_key)
+    graph = _graph(source, neighbors_key)
 
     cache: dict[float, np.ndarray] = {}
 
     def run(resolution: float) -> int:
         if resolution not in cache:
-            cache[resolution] = _leiden(graph, resolution, random_state)
+            cache[resolution] = _leiden(graph, resolution, seed)
         return len(np.unique(cache[resolution]))
 
-    lo, hi = map(float, resolution_range)
     steps = 0
     best = None  # (|count - target|, resolution)
     # grow the bracket until the upper end gives enough clusters
@@ -205,6 +258,11 @@ def leiden_matched(
     rank[order] = np.arange(len(order))
     labels = rank[membership].astype(str)
     categories = [str(i) for i in range(len(order))]
+    adata = adata.copy() if copy else adata
+    if built:  # the graph built above, under the keys sc.pp.neighbors(adata, key_added=built) uses
+        adata.uns[built] = side.uns[built]
+        for k in (side.uns[built]["connectivities_key"], side.uns[built]["distances_key"]):
+            adata.obsp[k] = side.obsp[k]
     adata.obs[key_added] = pd.Categorical(labels, categories=categories)
     adata.uns[key_added] = {
         "resolution": float(resolution),
@@ -216,7 +274,7 @@ def leiden_matched(
             "use_rep": use_rep,
             "n_neighbors": int(n_neighbors),
             "neighbors_key": neighbors_key,
-            "random_state": int(random_state),
+            "random_state": seed,
         },
     }
     logg.info(

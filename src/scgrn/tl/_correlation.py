@@ -8,6 +8,8 @@ column = target; ``adata.uns[key]`` with ``method``, ``version``, ``params`` and
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from anndata import AnnData
 from scanpy import logging as logg
@@ -15,7 +17,7 @@ from scipy import linalg
 from scipy.stats import rankdata
 
 from .. import __version__
-from .._validate import check_tfs, expression_matrix
+from .._validate import check_adata, check_choice, check_copy, check_key, check_tfs, expression_matrix
 
 __all__ = ["correlation", "partial_correlation"]
 
@@ -27,13 +29,16 @@ _CORR_METHODS = ("pearson", "spearman")
 # --------------------------------------------------------------------------------------------
 # helpers shared by the baseline tools (tl._trees, tl._information)
 # --------------------------------------------------------------------------------------------
+def _check_call(adata: AnnData, *, key_added, copy) -> tuple[str, bool]:
+    """The checks every baseline runs first, before its own parameters and any work:
+    ``adata`` is an AnnData, ``key_added`` a writable key, ``copy`` possible."""
+    check_adata(adata)
+    return check_key("key_added", key_added), check_copy(adata, copy)
+
+
 def _baseline_input(adata: AnnData, *, tfs, layer: str | None, min_cells: int = MIN_CELLS):
     """Validated ``(X, tfs, regulator_index)``: X dense float32 cells x genes (a copy)."""
-    if not isinstance(adata, AnnData):
-        raise TypeError(
-            f"adata must be an AnnData (cells x genes), got {type(adata).__name__}. Wrap a "
-            "matrix as `anndata.AnnData(X)` with gene names in var_names."
-        )
+    check_adata(adata)
     X = expression_matrix(adata, layer=layer, min_cells=min_cells, tfs=tfs)
     tf_list = check_tfs(tfs, adata.var_names)
     if tf_list is None:
@@ -54,19 +59,6 @@ def _mask_rows(W: np.ndarray, regulators: np.ndarray) -> np.ndarray:
     return W
 
 
-def _check_random_state(random_state) -> int:
-    """Baselines take an int seed (``None`` draws one, which is then recorded)."""
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
-        raise TypeError(
-            f"random_state must be an int (or None for a fresh seed), got {random_state!r}."
-        )
-    if not 0 <= int(random_state) < 2**32:
-        raise ValueError(f"random_state must be in [0, 2**32), got {random_state}.")
-    return int(random_state)
-
-
 def _store(
     adata: AnnData,
     W: np.ndarray,
@@ -80,9 +72,10 @@ def _store(
     extra: dict | None = None,
     note: str = "GRN (row = regulator, column = target)",
 ) -> AnnData | None:
-    """Write ``varp[key_added]`` and ``uns[key_added]`` (h5ad-writable) and log the finish."""
-    if not isinstance(key_added, str) or not key_added:
-        raise ValueError(f"key_added must be a non-empty string, got {key_added!r}.")
+    """Write ``varp[key_added]`` and ``uns[key_added]`` (h5ad-writable) and log the finish;
+    the one place baselines write, after everything is computed. Warns when the network has
+    no edge at all (nothing to rank: every metric would depend only on the gene order)."""
+    warn_if_empty(W, method)
     adata = adata.copy() if copy else adata
     adata.varp[key_added] = np.asarray(W, dtype=np.float32)
     record = {"method": method, "version": __version__, "params": _clean(params)}
@@ -116,8 +109,17 @@ def _clean(d: dict) -> dict:
     return out
 
 
-def _check_key(key_added, default: str) -> str:
-    return default if key_added is None else key_added
+def warn_if_empty(W, method: str, stacklevel: int = 4) -> None:
+    """Warn when a GRN has no non-zero off-diagonal weight (``stacklevel``: the tool's caller)."""
+    W = np.asarray(W)
+    off_diagonal = np.count_nonzero(W) - (np.count_nonzero(np.diagonal(W)) if W.ndim == 2 else 0)
+    if W.size and off_diagonal == 0:
+        warnings.warn(
+            f"{method}: every edge weight is zero, so the network ranks nothing (all edges tie). "
+            "Check the input: too few cells or bins, constant genes, or too few regulators.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,9 +142,7 @@ def _corr(X: np.ndarray) -> np.ndarray:
 
 
 def _check_method(method: str) -> str:
-    if method not in _CORR_METHODS:
-        raise ValueError(f"method={method!r} is not one of {list(_CORR_METHODS)}.")
-    return method
+    return check_choice("method", method, _CORR_METHODS)
 
 
 def correlation(
@@ -193,7 +193,7 @@ def correlation(
     ((30, 30), 'spearman')
     """
     method = _check_method(method)
-    key_added = _check_key(key_added, method)
+    key_added, copy = _check_call(adata, key_added=method if key_added is None else key_added, copy=copy)
     start = logg.info(f"computing {method} correlation")
     X, tf_list, regulators = _baseline_input(adata, tfs=tfs, layer=layer)
     data = _rank(X) if method == "spearman" else X.astype(np.float64)
@@ -274,8 +274,8 @@ def partial_correlation(
     (dtype('float32'), 0.0)
     """
     method = _check_method(method)
-    if shrinkage not in ("auto", True, False):
-        raise ValueError(f"shrinkage={shrinkage!r}: use 'auto', True or False.")
+    key_added, copy = _check_call(adata, key_added=key_added, copy=copy)
+    shrinkage = check_choice("shrinkage", shrinkage, ("auto", True, False))
     start = logg.info(f"computing partial correlation ({method})")
     X, tf_list, regulators = _baseline_input(adata, tfs=tfs, layer=layer)
     data = _rank(X) if method == "spearman" else X.astype(np.float64)

@@ -7,6 +7,8 @@ from scanpy import logging as logg
 
 from .. import __version__
 from .._keys import DEEPSEM, embedding_key
+from .._settings import resolve_device
+from .._validate import check_adata, check_choice, check_copy, check_int, check_key, check_random_state
 from ..models import DeepSEM
 
 #: ``grn_format="auto"`` stores a dense genes x genes GRN up to this many genes (100 MB), sparse above
@@ -95,7 +97,8 @@ def deepsem(
         memory). Members train together when they fit, in groups when not; a request that
         cannot fit raises :class:`scgrn.models.DoesNotFitError` before training.
     random_state
-        Seed; the same seed gives the same matrix on CPU.
+        Seed; the same seed gives the same matrix on CPU. ``None`` draws a fresh seed, recorded
+        in ``uns[key_added]['params']['random_state']``.
     device
         ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
     show_progress_bar
@@ -141,39 +144,30 @@ def deepsem(
     >>> scgrn.get.edges(adata).head(3).columns.tolist()
     ['source', 'target', 'weight']
     """
-    start = logg.info(f"running DeepSEM (preset={preset!r})")
+    # every argument is checked before the data are read, and nothing is written before the end
+    check_adata(adata)
+    key_added = check_key("key_added", key_added)
+    copy = check_copy(adata, copy)
+    seed = check_random_state(random_state)
+    resolve_device(device)  # an unknown or absent device fails now, not after reading the data
     if embedding_units is None:
         embedding_units = "expression" if preset == "embedding" else "standardised"
-    if embedding_units not in ("standardised", "expression"):
-        raise ValueError(f"embedding_units must be 'standardised' or 'expression', got {embedding_units!r}.")
-    if copy and adata.isbacked:
-        raise ValueError(
-            "copy=True on a backed AnnData would load its matrix into memory. Use copy=False (the "
-            "results go to the in-memory varp/obsm/uns; X stays on disk), or `adata.to_memory()` first."
-        )
-    if grn_format not in ("auto", "dense", "sparse"):
-        raise ValueError(f"grn_format must be 'auto', 'dense' or 'sparse', got {grn_format!r}.")
-    if embedding not in ("auto", True, False):
-        raise ValueError(f"embedding must be 'auto', True or False, got {embedding!r}.")
+    embedding_units = check_choice("embedding_units", embedding_units, ("standardised", "expression"))
+    grn_format = check_choice("grn_format", grn_format, ("auto", "dense", "sparse"))
+    embedding = check_choice("embedding", embedding, ("auto", True, False))
+    edges_per_target = check_int("edges_per_target", edges_per_target, min=1, allow_none=True)
     if n_models is not None:
-        hyperparameters["n_models"] = n_models
+        hyperparameters["n_models"] = n_models  # checked with the other hyperparameters
+    start = logg.info(f"running DeepSEM (preset={preset!r})")
     model = DeepSEM(adata, layer=layer, tfs=tfs, tf_rows_only=tf_rows_only, preset=preset, **hyperparameters)
     sparse_grn = grn_format == "sparse" or (grn_format == "auto" and adata.n_vars > DENSE_GRN_MAX_GENES)
     if edges_per_target is not None and not sparse_grn:
         raise ValueError("edges_per_target applies to a sparse GRN: pass grn_format='sparse' as well.")
     with_embedding = embedding is True or (embedding == "auto" and adata.n_obs * adata.n_vars <= EMBEDDING_MAX_ENTRIES)
-    model.train(random_state=random_state, device=device, show_progress_bar=show_progress_bar, max_memory=max_memory)
+    model.train(random_state=seed, device=device, show_progress_bar=show_progress_bar, max_memory=max_memory)
 
-    adata = adata.copy() if copy else adata
-    adata.varp[key_added] = model.get_grn(sparse=sparse_grn, edges_per_target=edges_per_target)
-    if with_embedding:
-        adata.obsm[embedding_key(key_added)] = model.get_latent_representation(units=embedding_units)
-    else:
-        adata.obsm.pop(embedding_key(key_added), None)  # never leave a stale one from an earlier run
-        logg.info(
-            f"    no embedding: {adata.n_obs} x {adata.n_vars} dense would exceed {EMBEDDING_MAX_ENTRIES:.0e} "
-            "entries; pass embedding=True to write it anyway"
-        )
+    grn = model.get_grn(sparse=sparse_grn, edges_per_target=edges_per_target)
+    latent = model.get_latent_representation(units=embedding_units) if with_embedding else None
     record = {
         "method": "deepsem",
         "version": __version__,
@@ -188,6 +182,17 @@ def deepsem(
     }
     if model.tfs is not None:
         record["tfs"] = list(model.tfs)
+
+    adata = adata.copy() if copy else adata
+    adata.varp[key_added] = grn
+    if with_embedding:
+        adata.obsm[embedding_key(key_added)] = latent
+    else:
+        adata.obsm.pop(embedding_key(key_added), None)  # never leave a stale one from an earlier run
+        logg.info(
+            f"    no embedding: {adata.n_obs} x {adata.n_vars} dense would exceed {EMBEDDING_MAX_ENTRIES:.0e} "
+            "entries; pass embedding=True to write it anyway"
+        )
     adata.uns[key_added] = record
     logg.info(
         "    finished",

@@ -25,7 +25,8 @@ from scipy import special
 from tqdm.auto import tqdm
 
 from .._settings import resolve_progress_bar
-from ._correlation import _baseline_input, _mask_rows, _store
+from .._validate import check_choice, check_int
+from ._correlation import _baseline_input, _check_call, _mask_rows, _store
 
 __all__ = ["pidc"]
 
@@ -214,10 +215,10 @@ def pidc(
     >>> W.shape, bool((W == W.T).all())
     ((30, 30), True)
     """
-    if discretizer not in _DISCRETIZERS:
-        raise ValueError(f"discretizer={discretizer!r} is not one of {list(_DISCRETIZERS)}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    key_added, copy = _check_call(adata, key_added=key_added, copy=copy)
+    discretizer = check_choice("discretizer", discretizer, _DISCRETIZERS)
+    batch_size = check_int("batch_size", batch_size, min=1)
+    n_bins = check_int("n_bins", n_bins, min=2, allow_none=True)
     start = logg.info("running PIDC")
     X, tf_list, regulators = _baseline_input(adata, tfs=tfs, layer=layer)
     if X.shape[1] < 3:
@@ -226,8 +227,12 @@ def pidc(
         )
     if n_bins is None:
         n_bins = _n_bins_auto(X.shape[0])
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
-        raise ValueError(f"n_bins must be an int >= 2 (or None), got {n_bins!r}.")
+    if n_bins >= X.shape[0]:
+        raise ValueError(
+            f"n_bins={n_bins} must be below the number of cells ({X.shape[0]}): with a bin per cell "
+            "every gene pair shares all its information and PIDC scores every edge 0. Use "
+            f"n_bins=None (the cube root of the cells, here {_n_bins_auto(X.shape[0])}) or fewer bins."
+        )
     bins = discretize(X, int(n_bins), discretizer)
     puc, _ = _puc_scores(bins, int(n_bins), batch_size=int(batch_size),
                          show_progress_bar=resolve_progress_bar(show_progress_bar))

@@ -11,6 +11,8 @@ from anndata import AnnData
 from scanpy import logging as logg
 
 from .. import __version__
+from .._settings import resolve_device
+from .._validate import check_adata, check_copy, check_key, check_random_state
 from ..models._pair_classifier import ARCHS, PairClassifier
 from ._timeseries import series_tensor
 
@@ -115,7 +117,8 @@ def pair_classifier(
     layer
         Read this layer instead of ``adata.X`` (in ``adata`` and in the training AnnDatas).
     random_state
-        Seed; the same seed gives the same scores on CPU.
+        Seed; the same seed gives the same scores on CPU. ``None`` draws a fresh seed,
+        recorded in ``uns``.
     device
         ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
     show_progress_bar
@@ -154,13 +157,19 @@ def pair_classifier(
         arch = train.config.arch  # a fitted model brings its own architecture
     if arch not in ARCHS:
         raise ValueError(f"arch={arch!r} is not one of {ARCHS}.")
+    # every argument is checked before the data are read, and nothing is written before the end
+    check_adata(adata)
+    key = check_key("key_added", f"pair_{arch}" if key_added is None else key_added)
+    copy = check_copy(adata, copy)
+    seed = check_random_state(random_state)
+    resolve_device(device)
     start = logg.info(f"running pair classifier (arch={arch!r})")
     target = series_tensor(adata, series_key=series_key, time_key=time_key, layer=layer)
 
     if isinstance(train, PairClassifier):
         model = train
         if model.module is None:
-            raise ValueError("train is an unfitted PairClassifier; call .fit() first or pass training networks.")
+            raise ValueError("train is an unfitted PairClassifier; call .train() first or pass training networks.")
         if hyperparameters:
             warnings.warn(
                 f"train is a fitted PairClassifier; the hyperparameters {sorted(hyperparameters)} are ignored.",
@@ -196,20 +205,16 @@ def pair_classifier(
                     "check that its gene names match that AnnData's var_names."
                 )
             networks.append((st.x, adj))
-        model = PairClassifier(arch, random_state=random_state, device=device, **hyperparameters)
-        model.fit(networks, show_progress_bar=show_progress_bar)
+        model = PairClassifier(arch, random_state=seed, device=device, **hyperparameters)
+        model.train(networks, show_progress_bar=show_progress_bar)
 
     if target.x.shape[1] != model.n_times:
         raise ValueError(
             f"The model was trained on {model.n_times} time points per series but adata has "
             f"{target.x.shape[1]}."
         )
-    grn = model.predict(target.x)
-    key = f"pair_{arch}" if key_added is None else key_added
-
-    adata = adata.copy() if copy else adata
+    grn = model.predict(target.x).astype(np.float32)
     np.fill_diagonal(grn, 0.0)
-    adata.varp[key] = grn.astype(np.float32)
     history = {"loss": np.asarray(model.history.get("loss", []), dtype=np.float64)}
     if "autoencoder_loss" in model.history:
         history["autoencoder_loss"] = np.asarray(model.history["autoencoder_loss"], dtype=np.float64)
@@ -225,12 +230,14 @@ def pair_classifier(
         },
         "history": history,
         "n_train_networks": int(model.n_train_networks),
-        "fit_seconds": float(model.fit_seconds),
-        "fit_cpu_seconds": float(model.fit_cpu_seconds),
+        "fit_seconds": float(model.training_time_s),
+        "fit_cpu_seconds": float(model.training_cpu_time_s),
     }
     if model.grid_results:
         grid = pd.DataFrame(model.grid_results)
         record["grid_search"] = {c: grid[c].to_numpy() for c in grid.columns}
+    adata = adata.copy() if copy else adata
+    adata.varp[key] = grn
     adata.uns[key] = record
     logg.info(
         "    finished",

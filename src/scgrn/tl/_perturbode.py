@@ -7,6 +7,8 @@ from anndata import AnnData
 from scanpy import logging as logg
 
 from .. import __version__
+from .._settings import resolve_device
+from .._validate import check_adata, check_copy, check_key, check_random_state
 from ..models import PerturbODE
 
 PERTURBODE = "perturbode"
@@ -63,7 +65,7 @@ def perturbode(
     key_added
         Where results go (see Returns).
     random_state
-        Seed; same seed, same result on CPU.
+        Seed; same seed, same result on CPU. ``None`` draws a fresh seed, recorded in ``uns``.
     device
         ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
     show_progress_bar
@@ -102,6 +104,12 @@ def perturbode(
     >>> adata.varp["perturbode"].shape, adata.varm["perturbode_A"].shape
     ((12, 12), (12, 4))
     """
+    # every argument is checked before the data are read, and nothing is written before the end
+    check_adata(adata)
+    key_added = check_key("key_added", key_added)
+    copy = check_copy(adata, copy)
+    seed = check_random_state(random_state)
+    resolve_device(device)
     start = logg.info(f"running PerturbODE (intervention={intervention!r})")
     if n_modules is not None:
         hyperparameters["n_modules"] = n_modules
@@ -113,18 +121,14 @@ def perturbode(
         intervention=intervention,
         **hyperparameters,
     )
-    model.train(random_state=random_state, device=device, show_progress_bar=show_progress_bar)
+    model.train(random_state=seed, device=device, show_progress_bar=show_progress_bar)
 
-    adata = adata.copy() if copy else adata
-    adata.varp[key_added] = model.get_grn()
+    # compute every result first: a failure here leaves adata untouched
+    grn = model.get_grn()
     a, b = model.get_modules()
-    adata.varm[f"{key_added}_A"] = a.to_numpy(dtype=np.float32)
-    adata.varm[f"{key_added}_B"] = b.to_numpy(dtype=np.float32)
     par = model.get_parameters()
-    adata.var[f"{key_added}_decay"] = par["decay"].to_numpy(dtype=np.float32)
     what = "knockout_level" if model.config.intervention == "knockout" else "shift"
-    adata.var[f"{key_added}_{what}"] = par[what].to_numpy(dtype=np.float32)
-    adata.uns[key_added] = {
+    record = {
         "method": "perturbode",
         "version": __version__,
         "params": model.params(),
@@ -133,6 +137,13 @@ def perturbode(
         "training_time_s": float(model.training_time_s),
         "history": model.history,
     }
+    adata = adata.copy() if copy else adata
+    adata.varp[key_added] = grn
+    adata.varm[f"{key_added}_A"] = a.to_numpy(dtype=np.float32)
+    adata.varm[f"{key_added}_B"] = b.to_numpy(dtype=np.float32)
+    adata.var[f"{key_added}_decay"] = par["decay"].to_numpy(dtype=np.float32)
+    adata.var[f"{key_added}_{what}"] = par[what].to_numpy(dtype=np.float32)
+    adata.uns[key_added] = record
     logg.info(
         "    finished",
         time=start,

@@ -14,8 +14,18 @@ from scipy.special import ndtr, ndtri
 
 from .. import __version__
 from .._settings import resolve_device, resolve_progress_bar
-from .._validate import _to_dense_float32, expression_matrix
+from .._validate import (
+    _to_dense_float32,
+    check_adata,
+    check_bool,
+    check_choice,
+    check_int,
+    check_key,
+    check_random_state,
+    expression_matrix,
+)
 from ..models._deepsem import DeepSEM
+from ..models._deepsem_config import make_config
 from ..models._simulate import DEFAULT_SPREAD, check_sampling
 from ..models._deepsem_training import train_deepsem
 from ..models._simulate import log_normalise, quantile_map
@@ -47,10 +57,8 @@ def _looks_like_counts(x: np.ndarray) -> bool:
 
 def _read_input(adata: AnnData, *, layer: str | None, scale: str) -> tuple[np.ndarray, str]:
     """Validated dense matrix and its scale (``"counts"`` or ``"log"``), checked."""
-    if not isinstance(adata, AnnData):
-        raise TypeError(f"adata must be an AnnData (cells x genes), got {type(adata).__name__}.")
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}.")
+    check_adata(adata)
+    check_choice("scale", scale, SCALES)
     stored = adata.layers[layer] if layer is not None and layer in adata.layers else adata.X
     nonzero = np.asarray((stored != 0).sum(0)).ravel() > 0 if stored is not None else None
     if nonzero is not None and 0 < nonzero.sum() < adata.n_vars:
@@ -117,10 +125,11 @@ def _allocate(n_obs, groups: list, sizes: list[int]) -> list[int]:
         missing = [g for g in n_obs if g not in groups]
         if missing:
             raise ValueError(f"n_obs names unknown group(s) {missing}; groups are {groups}.")
-        return [int(n_obs.get(g, 0)) for g in groups]
-    n_obs = int(n_obs)
-    if n_obs < 1:
-        raise ValueError(f"n_obs must be a positive integer, got {n_obs!r}.")
+        out = [check_int(f"n_obs[{g!r}]", n_obs.get(g, 0), min=0) for g in groups]
+        if sum(out) == 0:
+            raise ValueError("n_obs asks for no cell in any group; give at least one group a positive count.")
+        return out
+    n_obs = check_int("n_obs", n_obs, min=1)
     share = np.asarray(sizes, dtype=float) / sum(sizes) * n_obs
     out = np.floor(share).astype(int)
     out[np.argsort(-(share - out))[: n_obs - out.sum()]] += 1
@@ -249,7 +258,8 @@ def simulate(
     key_added
         Key of the provenance record in the returned ``uns``.
     random_state
-        Seed of training and sampling; the same seed gives the same cells on CPU.
+        Seed of training and sampling; the same seed gives the same cells on CPU. ``None``
+        draws a fresh seed, recorded in ``uns[key_added]['params']['random_state']``.
     device
         ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
     show_progress_bar
@@ -281,16 +291,27 @@ def simulate(
     >>> sim.shape, bool(sim.obs["simulated"].all()), sim.uns["simulate"]["scale"]
     ((200, 11), True, 'log')
     """
+    # every argument is checked before the data are read or a model trained
+    check_adata(adata)
+    key_added = check_key("key_added", key_added)
+    seed = check_random_state(random_state)
+    calibrate = check_bool("calibrate", calibrate)
+    noise_scale, neighbours, spread = check_sampling(mode, noise_scale, neighbours, technical_noise, spread)
+    dev = resolve_device(device)
+    probe = {**SIMULATION_DEFAULTS, **hyperparameters}
+    if probe.get("n_epochs") is None:
+        probe["n_epochs"] = 1  # "auto": resolved per group below
+    make_config(preset, **probe)  # unknown or out-of-range hyperparameters fail now
+    if n_obs is not None and not isinstance(n_obs, dict):
+        check_int("n_obs", n_obs, min=1)
     start = logg.info(f"simulating cells with DeepSEM (mode={mode!r})")
-    check_sampling(mode, noise_scale, neighbours, technical_noise)
     x, scale = _read_input(adata, layer=layer, scale=scale)
     stored = adata.layers[layer] if layer is not None else adata.X
     sparse_in = sparse.issparse(stored)
     x_dtype = stored.dtype
     groups, index = _groups(adata, groupby)
     sizes = _allocate(n_obs, groups, [len(i) for i in index])
-    rng = np.random.default_rng(random_state)
-    dev = resolve_device(device)
+    rng = np.random.default_rng(seed)
     bar = resolve_progress_bar(show_progress_bar)
     parts, final_loss, params, noise_used, epochs_used, technical_used, neighbours_used = [], {}, None, {}, {}, {}, {}
     for g, idx, n in zip(groups, index, sizes):
@@ -306,9 +327,9 @@ def simulate(
         if hp.get("n_epochs") is None:
             hp["n_epochs"] = _auto_epochs(len(idx), int(hp["batch_size"]))
         model = DeepSEM._from_array(xlog, adata.var_names, preset=preset, **hp)
-        model.random_state = int(random_state)
+        model.random_state = seed
         model.module, model.history = train_deepsem(
-            xlog, model.config, seed=int(random_state), device=dev, show_progress_bar=bar
+            xlog, model.config, seed=seed, device=dev, show_progress_bar=bar
         )
         params = model.params()
         final_loss[str(g)] = float(model.history["reconstruction"][-1].mean())
@@ -348,7 +369,7 @@ def simulate(
             "neighbours": str(neighbours),
             "technical_noise": technical_noise,
             "calibrate": bool(calibrate),
-            "random_state": int(random_state),
+            "random_state": seed,
             "models": "one per group" if groupby is not None else "one",
         },
         "final_loss": final_loss,
@@ -437,15 +458,19 @@ def simulate_baseline(
     >>> sim.shape == adata.shape
     True
     """
-    if method not in BASELINES:
-        raise ValueError(f"method must be one of {BASELINES}, got {method!r}.")
+    check_adata(adata)
+    method = check_choice("method", method, BASELINES)
+    key_added = check_key("key_added", key_added)
+    seed = check_random_state(random_state)
+    if n_obs is not None and not isinstance(n_obs, dict):
+        check_int("n_obs", n_obs, min=1)
     x, scale = _read_input(adata, layer=layer, scale=scale)
     stored = adata.layers[layer] if layer is not None else adata.X
     sparse_in = sparse.issparse(stored)
     x_dtype = stored.dtype
     groups, index = _groups(adata, groupby)
     sizes = _allocate(n_obs, groups, [len(i) for i in index])
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     parts = []
     for idx, n in zip(index, sizes):
         xg = x[idx].astype(np.float64)
@@ -461,6 +486,6 @@ def simulate_baseline(
         "groupby": "" if groupby is None else groupby,
         "groups": [str(g) for g in groups] if groupby is not None else [],
         "n_obs": [int(s) for s in sizes],
-        "params": {"random_state": int(random_state), "layer": "X" if layer is None else layer},
+        "params": {"random_state": seed, "layer": "X" if layer is None else layer},
     }
     return _assemble(adata, parts, groups, groupby, scale, x_dtype, sparse_in, record, key_added)

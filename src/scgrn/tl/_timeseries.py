@@ -16,7 +16,18 @@ from anndata import AnnData
 from scanpy import logging as logg
 
 from .. import __version__
-from .._validate import check_tfs, expression_matrix
+from .._validate import (
+    check_adata,
+    check_bool,
+    check_copy,
+    check_float,
+    check_int,
+    check_key,
+    check_random_state,
+    check_tfs,
+    expression_matrix,
+)
+from ._correlation import warn_if_empty
 
 __all__ = ["time_lagged_correlation", "dyngenie3"]
 
@@ -55,6 +66,8 @@ def series_tensor(
         Missing keys, NaN times, unequal numbers of time points, duplicated times, or fewer
         than ``min_times`` time points; each message names the fix.
     """
+    check_adata(adata)
+    min_times = check_int("min_times", min_times, min=2)
     if time_key not in adata.obs:
         raise ValueError(
             f"obs[{time_key!r}] is missing. Time-series tools need one observation per "
@@ -107,10 +120,18 @@ def series_tensor(
     )
 
 
+def _check_call(adata: AnnData, key_added, copy) -> tuple[str, bool]:
+    """What every time-series tool checks first: an AnnData, a writable key, a possible copy."""
+    check_adata(adata)
+    return check_key("key_added", key_added), check_copy(adata, copy)
+
+
 def _finish(adata: AnnData, key_added: str, grn: np.ndarray, record: dict, start, copy: bool):
-    adata = adata.copy() if copy else adata
+    """The one write, after everything is computed."""
     grn = np.asarray(grn, dtype=np.float32)
     np.fill_diagonal(grn, 0.0)
+    warn_if_empty(grn, record["method"])
+    adata = adata.copy() if copy else adata
     adata.varp[key_added] = grn
     adata.uns[key_added] = record
     logg.info(
@@ -180,11 +201,14 @@ def time_lagged_correlation(
     >>> adata.varp["time_lagged_correlation"].shape
     (10, 10)
     """
+    key_added, copy = _check_call(adata, key_added, copy)
+    max_lag = check_int("max_lag", max_lag, min=1)
+    absolute = check_bool("absolute", absolute)
     start = logg.info("computing time-lagged correlation")
     st = series_tensor(adata, series_key=series_key, time_key=time_key, layer=layer)
     x = st.x.astype(np.float64)
     n_times = x.shape[1]
-    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) or not 1 <= max_lag <= n_times - 2:
+    if not 1 <= max_lag <= n_times - 2:
         raise ValueError(f"max_lag={max_lag!r} must be an integer in [1, {n_times - 2}] (T - 2).")
     best = np.zeros((x.shape[2], x.shape[2]))
     for lag in range(1, int(max_lag) + 1):
@@ -282,7 +306,7 @@ def dyngenie3(
     key_added
         Where results go.
     random_state
-        Seed of the forests.
+        Seed of the forests; ``None`` draws a fresh seed, recorded in ``uns``.
     show_progress_bar
         Progress bar over targets (``None``: ``scgrn.settings.show_progress_bar``).
     copy
@@ -306,18 +330,35 @@ def dyngenie3(
     from tqdm.auto import tqdm
 
     from .._settings import resolve_progress_bar
+    from ._trees import _check_max_features
 
+    key_added, copy = _check_call(adata, key_added, copy)
+    n_estimators = check_int("n_estimators", n_estimators, min=1)
+    max_features = _check_max_features(max_features)
+    n_jobs = check_int("n_jobs", n_jobs, allow_none=True)
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be a non-zero integer (-1: all cores) or None, got 0.")
+    seed = check_random_state(random_state)
+    if isinstance(alpha, str):
+        if alpha != "from_data":
+            raise ValueError(f"alpha={alpha!r}: use 'from_data', a number or one rate per gene.")
+    elif np.ndim(alpha) == 0:
+        alpha = check_float("alpha", alpha, min=0)
     start = logg.info("running dynGENIE3-style random forests")
     st = series_tensor(adata, series_key=series_key, time_key=time_key, layer=layer)
     tf_list = check_tfs(tfs, adata.var_names)
     x = st.x.astype(np.float64)
     n_genes = x.shape[2]
     if isinstance(alpha, str):
-        if alpha != "from_data":
-            raise ValueError(f"alpha={alpha!r}: use 'from_data', a number or one rate per gene.")
         alphas = estimate_decay_rates(x, st.times)
     else:
-        alphas = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (n_genes,)).copy()
+        try:
+            alphas = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (n_genes,)).copy()
+        except ValueError:
+            raise ValueError(
+                f"alpha must be 'from_data', one number or one rate per gene ({n_genes}), got "
+                f"shape {np.shape(alpha)}."
+            ) from None
         if not np.isfinite(alphas).all() or (alphas < 0).any():
             raise ValueError("alpha must be finite and non-negative.")
 
@@ -328,7 +369,7 @@ def dyngenie3(
         np.arange(n_genes) if tf_list is None else np.flatnonzero(adata.var_names.isin(tf_list))
     )
     grn = np.zeros((n_genes, n_genes))
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     seeds = rng.integers(0, 2**31 - 1, size=n_genes)
     for j in tqdm(range(n_genes), disable=not resolve_progress_bar(show_progress_bar), desc="targets"):
         cand = reg_idx[reg_idx != j]
@@ -356,8 +397,8 @@ def dyngenie3(
             "series_key": "" if series_key is None else series_key,
             "time_key": time_key,
             "layer": "X" if layer is None else layer,
-            "n_jobs": int(n_jobs),
-            "random_state": int(random_state),
+            "n_jobs": "None" if n_jobs is None else int(n_jobs),
+            "random_state": seed,
         },
         "alphas": alphas.astype(np.float64),
     }

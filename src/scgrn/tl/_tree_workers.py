@@ -171,11 +171,14 @@ def _run_targets(
 
 def _tree_grn(X: np.ndarray, regulators: np.ndarray, fn: Callable, shared: dict, **run_kwargs):
     """Genes x genes matrix (row = regulator) from per-target importances; constant targets
-    (nothing to learn) get zero in-edges without fitting."""
+    (nothing to learn) and a lone regulator as its own target (no other regulator to learn
+    from) get zero in-edges without fitting."""
     n_genes = X.shape[1]
     W = np.zeros((n_genes, n_genes), dtype=np.float32)
     n_trees = np.zeros(n_genes, dtype=np.int64)
     variable = np.flatnonzero(X.max(axis=0) > X.min(axis=0))
+    if regulators.size == 1:
+        variable = variable[variable != regulators[0]]
     if variable.size:
         imp, nt = _run_targets(fn, shared, variable, **run_kwargs)
         W[np.ix_(regulators, variable)] = imp.T

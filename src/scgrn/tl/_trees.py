@@ -30,13 +30,15 @@ parallel runner over targets (joblib or dask.distributed) in ``tl/_tree_workers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral, Real
 
 import numpy as np
 from anndata import AnnData
 from scanpy import logging as logg
 
 from .._settings import resolve_progress_bar
-from ._correlation import _baseline_input, _check_random_state, _mask_rows, _store
+from .._validate import ParameterTypeError, check_choice, check_float, check_int, check_random_state
+from ._correlation import _baseline_input, _check_call, _mask_rows, _store
 from ._tree_kernels import _random_stream
 from ._tree_workers import (
     _genie3_batch,
@@ -53,9 +55,21 @@ _ENGINES = ("numba", "sklearn")
 _FIRST_STREAM = 128
 
 
-def _check_n_estimators(n_estimators):
-    if isinstance(n_estimators, bool) or not isinstance(n_estimators, (int, np.integer)) or n_estimators < 1:
-        raise ValueError(f"n_estimators must be a positive int, got {n_estimators!r}.")
+def _check_n_estimators(n_estimators) -> int:
+    return check_int("n_estimators", n_estimators, min=1)
+
+
+def _check_max_features(max_features):
+    """scikit-learn's ``max_features`` for a forest: 'sqrt', 'log2', an int >= 1 or a fraction in (0, 1]."""
+    if isinstance(max_features, str):
+        return check_choice("max_features", max_features, ("sqrt", "log2"))
+    if isinstance(max_features, Integral) and not isinstance(max_features, (bool, np.bool_)):
+        return check_int("max_features", max_features, min=1)
+    if isinstance(max_features, Real) and not isinstance(max_features, (bool, np.bool_)):
+        return check_float("max_features", max_features, min=0, max=1, min_open=True)
+    raise ParameterTypeError(
+        f"max_features must be 'sqrt', 'log2', an int >= 1 or a fraction in (0, 1], got {max_features!r}."
+    )
 
 
 # ============================================================================================
@@ -144,22 +158,21 @@ def grnboost2(
     >>> adata.varp["grnboost2"].shape, adata.uns["grnboost2"]["method"]
     ((12, 12), 'grnboost2')
     """
-    if engine not in _ENGINES:
-        raise ValueError(f"engine={engine!r} is not one of {list(_ENGINES)}.")
-    _check_n_estimators(n_estimators)
-    if not 0.0 < float(subsample) < 1.0:
+    key_added, copy = _check_call(adata, key_added=key_added, copy=copy)
+    engine = check_choice("engine", engine, _ENGINES)
+    n_estimators = _check_n_estimators(n_estimators)
+    subsample = check_float("subsample", subsample)
+    if not 0.0 < subsample < 1.0:
         raise ValueError(
             f"subsample={subsample!r} must be strictly between 0 and 1: GRNBoost2's early stop "
             "reads the out-of-bag cells (arboreto uses 0.9)."
         )
-    if not 0.0 < float(max_features) <= 1.0:
-        raise ValueError(f"max_features={max_features!r} must be a fraction in (0, 1].")
-    if not 0.0 < float(learning_rate):
-        raise ValueError(f"learning_rate={learning_rate!r} must be positive.")
-    for name, value in (("max_depth", max_depth), ("early_stop_window_length", early_stop_window_length)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    seed = _check_random_state(random_state)
+    max_features = check_float("max_features", max_features, min=0, max=1, min_open=True)
+    learning_rate = check_float("learning_rate", learning_rate, min=0, min_open=True)
+    max_depth = check_int("max_depth", max_depth, min=1)
+    early_stop_window_length = check_int("early_stop_window_length", early_stop_window_length, min=1)
+    n_jobs = _resolve_n_jobs(n_jobs)
+    seed = check_random_state(random_state)
     start = logg.info(f"running GRNBoost2 (engine={engine!r})")
     X, tf_list, regulators = _baseline_input(adata, tfs=tfs, layer=layer)
     n_cells = X.shape[0]
@@ -187,7 +200,7 @@ def grnboost2(
     else:
         fn, prefer = _grnboost2_sklearn_batch, "threads"
     W, n_trees = _tree_grn(
-        X, regulators, fn, shared, n_jobs=_resolve_n_jobs(n_jobs), client=client, prefer=prefer,
+        X, regulators, fn, shared, n_jobs=n_jobs, client=client, prefer=prefer,
         show_progress_bar=resolve_progress_bar(show_progress_bar), desc="GRNBoost2",
     )
     record_params = {**params, "engine": engine, "layer": "X" if layer is None else layer}
@@ -264,16 +277,17 @@ def genie3(
     >>> adata.varp["genie3"].shape
     (12, 12)
     """
-    _check_n_estimators(n_estimators)
-    if isinstance(max_features, str) and max_features not in ("sqrt", "log2"):
-        raise ValueError(f"max_features={max_features!r}: use 'sqrt', 'log2', an int or a fraction.")
-    seed = _check_random_state(random_state)
+    key_added, copy = _check_call(adata, key_added=key_added, copy=copy)
+    n_estimators = _check_n_estimators(n_estimators)
+    max_features = _check_max_features(max_features)
+    n_jobs = _resolve_n_jobs(n_jobs)
+    seed = check_random_state(random_state)
     start = logg.info(f"running GENIE3 ({n_estimators} trees per target)")
     X, tf_list, regulators = _baseline_input(adata, tfs=tfs, layer=layer)
     params = {"n_estimators": int(n_estimators), "max_features": max_features, "random_state": seed}
     W, _ = _tree_grn(
         X, regulators, _genie3_batch, {"X": X, "regulators": regulators, "params": params},
-        n_jobs=_resolve_n_jobs(n_jobs), client=client, prefer="threads",
+        n_jobs=n_jobs, client=client, prefer="threads",
         show_progress_bar=resolve_progress_bar(show_progress_bar), desc="GENIE3",
     )
     record_params = {**params, "layer": "X" if layer is None else layer}
