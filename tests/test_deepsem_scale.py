@@ -261,3 +261,18 @@ def test_bfloat16_products_stay_close_to_float32():
         assert not torch.equal(a, b)
     with pytest.raises(ValueError, match="grn_precision"):
         make_config(grn_precision="half")
+
+
+def test_large_tf_rows_models_train_fewer_members_unless_asked(counts, monkeypatch):
+    """The ensemble shrinks with members x TFs x genes only when n_models is not given."""
+    from scgrn.models import DeepSEM, _deepsem_config
+
+    adata, _ = counts
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    assert _deepsem_config.ensemble_size(8, 8, 60) == 8
+    monkeypatch.setattr(_deepsem_config, "ENSEMBLE_WORK", 5 * 8 * 60)  # room for 5 members of this model
+    assert DeepSEM(adata, tfs=tfs, tf_rows_only=True).config.n_models == 5
+    assert DeepSEM(adata, tfs=tfs, tf_rows_only=True, n_models=8).config.n_models == 8
+    assert DeepSEM(adata, tfs=tfs, tf_rows_only=False).config.n_models == 8  # genes x genes: untouched
+    monkeypatch.setattr(_deepsem_config, "ENSEMBLE_WORK", 1)
+    assert DeepSEM(adata, tfs=tfs, tf_rows_only=True).config.n_models == _deepsem_config.MIN_AUTO_MEMBERS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from .._settings import resolve_device, resolve_progress_bar
 from .._validate import check_int, check_random_state, check_tfs, checked_matrix
 from ._base import check_var_names_match, config_from_saved, load_model_files, load_state, save_model_files, var_names_to_json
 from ._deepsem_data import scale_rows, standardise
-from ._deepsem_config import DeepSEMConfig, make_config, resolved_alpha, resolved_lr_adj, total_steps
+from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved_alpha, resolved_lr_adj, total_steps
 from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
 from ._deepsem_training import train_deepsem
 from ._simulate import (
@@ -69,6 +70,9 @@ class DeepSEM:
         the co-expression term, 0.88 x without it, 0.99-1.01 x with all rows;
         ``benchmarks/results/tf_rows.md``): non-TF rows let co-expressed targets explain
         each other instead of loading that on the TFs (``coexpression_rank`` does part of it).
+        A TF-rows model of more than 2 x 10^7 ``W`` entries a member trains fewer members
+        unless ``n_models`` is given (4 at 20,000 genes x 2,000 TFs; see
+        :func:`~scgrn.models._deepsem_config.ensemble_size`).
     preset
         ``"default"`` (scgrn's tuned recipe), ``"general"`` (the paper's STRING /
         non-specific recipe), ``"celltype_specific"`` (the paper's ChIP-seq recipe) or
@@ -108,6 +112,9 @@ class DeepSEM:
         if tf_rows_only == "auto":
             tf_rows_only = len(self.var_names) > FULL_MODEL_MAX_GENES
         self.tf_rows_only = bool(tf_rows_only) and self.tfs is not None  # what is actually trained
+        if self.tf_rows_only and "n_models" not in hyperparameters:
+            n_models = ensemble_size(self.config.n_models, self._n_regulators(), len(self.var_names))
+            self.config = replace(self.config, n_models=n_models)
         self.layer = layer
         self.module: DeepSEMEnsemble | None = None
         self.history: dict[str, np.ndarray] = {}
@@ -286,7 +293,7 @@ class DeepSEM:
         if adata is None:
             x, summary = self._matrix, self._summary
         else:
-            self._check_var_names(adata.var_names)
+            check_var_names_match(self.var_names, adata.var_names)
             x, summary = checked_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1)
         mode = self.config.standardise
         mean, std = gene_moments(summarise_columns(x) if summary is None else summary, mode)
@@ -517,9 +524,6 @@ class DeepSEM:
         }
 
     # -- persistence ----------------------------------------------------------------------
-    def _check_var_names(self, var_names) -> None:
-        check_var_names_match(self.var_names, var_names)
-
     def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:
         """Save weights, hyperparameters, gene names and history to a folder
         (``model.json``, ``model.pt``, ``history.npz``; see :mod:`scgrn.models._base`).
@@ -592,7 +596,4 @@ class DeepSEM:
 
     def __repr__(self) -> str:
         state = "trained" if self.module is not None else "untrained"
-        return (
-            f"DeepSEM({state}, {len(self.var_names)} genes, {self.config.n_models} members, "
-            f"preset={self.preset!r})"
-        )
+        return f"DeepSEM({state}, {len(self.var_names)} genes, {self.config.n_models} members, preset={self.preset!r})"

@@ -249,6 +249,30 @@ def resolved_alpha(config: DeepSEMConfig, n_genes: int, n_regulators: int | None
     return 0.2 * max(n_regulators - 1, 1)
 
 
+#: members x regulators x genes that the default ensemble keeps within (8 members of a
+#: 10,000-gene x 1,000-TF model); beyond it a TF-rows model trains fewer members
+ENSEMBLE_WORK = 1.6e8
+#: the fewest members that rule leaves
+MIN_AUTO_MEMBERS = 4
+
+
+def ensemble_size(n_models: int, n_regulators: int, n_genes: int) -> int:
+    """Members of a TF-rows model whose ``n_models`` was not chosen by the user.
+
+    A step costs ``members x TFs x genes``; above :data:`ENSEMBLE_WORK` the ensemble shrinks
+    to fit it, to no fewer than :data:`MIN_AUTO_MEMBERS`. Measured on a planted network of
+    5,000 genes, 4 members score about 1 % lower EPR and AUPRC than 8
+    (``benchmarks/results/scale.md``), at half the time.
+
+    Examples
+    --------
+    >>> ensemble_size(8, 1_000, 10_000), ensemble_size(8, 1_500, 15_000), ensemble_size(8, 2_000, 20_000)
+    (8, 7, 4)
+    """
+    fit = int(ENSEMBLE_WORK // max(n_regulators * n_genes, 1))
+    return int(min(n_models, max(fit, MIN_AUTO_MEMBERS)))
+
+
 def steps_per_epoch(config: DeepSEMConfig, n_cells: int) -> int:
     """Optimiser steps in one epoch over in-memory cells (the ragged last batch is dropped)."""
     return max(1, n_cells // min(config.batch_size, n_cells))
