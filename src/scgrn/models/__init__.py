@@ -3,9 +3,9 @@
 from ._deepsem import DeepSEM
 from ._deepsem_config import PRESETS, DeepSEMConfig, make_config
 from ._deepsem_module import DeepSEMEnsemble
-from ._deepsem_training import DoesNotFitError, train_deepsem
+from ._deepsem_training import DivergenceError, DoesNotFitError, train_deepsem
 
-__all__ = ["DeepSEM", "DeepSEMConfig", "DeepSEMEnsemble", "DoesNotFitError", "PRESETS", "make_config", "train_deepsem"]
+__all__ = ["DeepSEM", "DeepSEMConfig", "DeepSEMEnsemble", "DivergenceError", "DoesNotFitError", "PRESETS", "make_config", "train_deepsem"]
 
 from ._pair_classifier import PairClassifier, PairClassifierConfig  # noqa: E402
 

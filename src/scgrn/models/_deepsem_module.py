@@ -25,6 +25,11 @@ from torch import nn
 from ._deepsem_config import DeepSEMConfig, make_config  # noqa: F401  (make_config: doctests)
 
 
+class NonFiniteError(FloatingPointError):
+    """A forward pass met NaN or infinite values (training turns it into a
+    :class:`~scgrn.models.DivergenceError` that names the fix)."""
+
+
 class _Tanh(torch.autograd.Function):
     """tanh whose CPU forward runs through NumPy.
 
@@ -89,6 +94,8 @@ class _EnsembleMLP(nn.Module):
         with torch.no_grad():
             lo = x.amin(dim=1, keepdim=True)
             span = (x.amax(dim=1, keepdim=True) - lo).clamp_min(1e-6)
+            if not bool(torch.isfinite(lo).all() and torch.isfinite(span).all()):
+                raise NonFiniteError("non-finite values reached a DeepSEM MLP")
         step = span / (n_points - 1)
         grid = lo + step * torch.arange(n_points, device=x.device, dtype=x.dtype)  # (E, K)
         table = self.forward(grid)  # (E, K, out)

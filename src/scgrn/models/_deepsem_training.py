@@ -21,13 +21,30 @@ from .._heap import retained_heap
 from .._matrix import ColumnSummary
 from ._deepsem_data import CellBatches, steps_in_blocks
 from ._deepsem_config import DeepSEMConfig, resolved_alpha, resolved_lr_adj, total_steps
-from ._deepsem_module import DeepSEMEnsemble
+from ._deepsem_module import DeepSEMEnsemble, NonFiniteError
 
 #: seed offset between consecutive member groups (group 0 uses the run's seed itself)
 GROUP_SEED_STEP = 1_000_003
 #: share of the free memory that ``max_memory=None`` lets training use
 MEMORY_SHARE = 0.7
 _FLOAT = 4  # bytes
+
+
+class DivergenceError(FloatingPointError, ValueError):
+    """DeepSEM training diverged: the loss or the weights became NaN or infinite.
+
+    Subclasses both :class:`FloatingPointError` and :class:`ValueError`; nothing is written
+    to the AnnData when a tool raises it.
+    """
+
+
+def _diverged(step: int, n_total: int, config: DeepSEMConfig, lr_adj: float) -> DivergenceError:
+    return DivergenceError(
+        f"DeepSEM training diverged at step {step + 1} of {n_total}: the loss or the weights became NaN or "
+        f"infinite. The learning rates are too large for this data (lr_nn={config.lr_nn:g}, lr_adj={lr_adj:g}). "
+        f"Fix: lower them, e.g. lr_nn={config.lr_nn / 10:g}, lr_adj={lr_adj / 10:g}, and check that the input is "
+        "log-normalised expression (sc.pp.normalize_total + sc.pp.log1p), not raw counts."
+    )
 
 
 class DoesNotFitError(MemoryError, ValueError):
@@ -217,8 +234,13 @@ def _train_group(
                 if config.dropout_augmentation > 0:
                     dropped = torch.rand(xb.shape, generator=generator).to(device) < config.dropout_augmentation
                     xb = torch.where(dropped, zero_value, xb)
-                losses = model(xb, ob, dropped, device_generator)
+                try:
+                    losses = model(xb, ob, dropped, device_generator)
+                except NonFiniteError:
+                    raise _diverged(step, n_total, config, lr_adj) from None
                 loss = _total_loss(losses, config)
+                if not bool(torch.isfinite(loss)):
+                    raise _diverged(step, n_total, config, lr_adj)
                 opt_nn.zero_grad(set_to_none=True)
                 opt_adj.zero_grad(set_to_none=True)
                 loss.backward()
@@ -240,6 +262,8 @@ def _train_group(
             if step == n_total:
                 break
     model.adj.requires_grad_(True)
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise _diverged(step - 1, n_total, config, lr_adj)
     model = model.cpu().eval()
     kept = [i for i in range(config.n_epochs) if counts[i]]
     history = {
