@@ -241,7 +241,7 @@ def test_get_edges_and_select_genes_name_the_type_of_var_names():
         warnings.simplefilter("ignore")
         adata.var_names = pd.RangeIndex(adata.n_vars)
     with pytest.raises(ValueError, match=r"astype\(str\)"):
-        scgrn.get.edges(adata, "x")
+        scgrn.get.edges(adata, key="x")
     with pytest.raises(ValueError, match=r"astype\(str\)"):
         scgrn.pp.select_genes(adata, tfs=[0, 3])
 
@@ -341,7 +341,7 @@ def test_simulators_record_a_drawn_seed():
 @pytest.mark.parametrize(
     "field, value, error",
     [("lr_nn", -1.0, ValueError), ("lr_adj", -1e-3, ValueError), ("alpha", -1.0, ValueError),
-     ("alpha", float("nan"), ValueError), ("beta", -0.1, ValueError), ("w_travel", 0.0, ValueError),
+     ("alpha", float("nan"), ValueError), ("beta", -0.1, ValueError), ("w_travel", -0.5, ValueError),
      ("chi", -1.0, ValueError), ("n_epochs", 2.5, TypeError), ("n_epochs", "2", TypeError),
      ("hidden_dim", 8.7, TypeError), ("batch_size", "64", TypeError), ("n_models", True, TypeError),
      ("init_noise", float("inf"), ValueError), ("dropout_augmentation", 1.0, ValueError)],
@@ -349,6 +349,12 @@ def test_simulators_record_a_drawn_seed():
 def test_deepsem_config_checks_every_number(field, value, error):
     with pytest.raises(error, match=field):
         scgrn.models.make_config("default", **{field: value})
+
+
+def test_zero_adjacency_learning_rate_freezes_the_grn():
+    """lr_adj=0 (or w_travel=0) is a documented control, not a bad input: W keeps its start."""
+    assert scgrn.models.make_config("default", lr_adj=0.0).lr_adj == 0.0
+    assert scgrn.models.make_config("default", w_travel=0).w_travel == 0.0
 
 
 def test_configs_store_plain_python_numbers():

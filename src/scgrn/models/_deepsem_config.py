@@ -37,7 +37,7 @@ class DeepSEMConfig:
         500-gene, 50-TF network: 0.2 * (n_genes - 1) left EPR at 1.3, this gives 8.5).
     lr_nn, lr_adj
         Learning rates of the MLPs and of ``W``. ``lr_adj=None`` derives it from
-        ``w_travel`` (see there).
+        ``w_travel`` (see there); ``lr_adj=0`` keeps ``W`` at its start (a frozen-GRN control).
     w_travel
         How far, in units of its initial value ``1 / (n_genes - 1)``, an edge weight can
         move over the whole training when ``lr_adj=None``: ``lr_adj = w_travel /
@@ -151,8 +151,9 @@ class DeepSEMConfig:
         self.mlp_grid = check_int("mlp_grid", self.mlp_grid, min=2, allow_none=True)
         positive = dict(min=0, min_open=True)
         self.lr_nn = check_float("lr_nn", self.lr_nn, **positive)
-        self.lr_adj = check_float("lr_adj", self.lr_adj, **positive, allow_none=True)
-        self.w_travel = check_float("w_travel", self.w_travel, **positive)
+        # zero is meaningful for W: it stays at its start (the embedding tutorial's frozen-GRN control)
+        self.lr_adj = check_float("lr_adj", self.lr_adj, min=0, allow_none=True)
+        self.w_travel = check_float("w_travel", self.w_travel, min=0)
         self.alpha = check_float("alpha", self.alpha, min=0, allow_none=True)
         for name in ("beta", "chi", "init_noise"):
             setattr(self, name, check_float(name, getattr(self, name), min=0))
