@@ -6,8 +6,23 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+import scgrn
 
 _REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """One torch thread for the test session, unless ``OMP_NUM_THREADS`` says otherwise.
+
+    The models under test are tiny: on an idle 2-core machine one thread is as fast as torch's
+    default of one per core (the three slowest training tests: 13.3 s against 13.7 s), while next
+    to other busy processes (CI beside other jobs) the default's threads spin against each other:
+    the same tests ran 3-5x longer (test_l1_warmup...: 16 s with one thread, 88 s with two).
+    """
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
 
 
 @pytest.fixture
@@ -33,3 +48,24 @@ def shared_data_dir(monkeypatch) -> Path:
             pytest.skip("SCGRN_DATA_DIR is not set (set it to run real-data tests).")
     monkeypatch.setenv("SCGRN_DATA_DIR", str(path))
     return path
+
+
+# -- trained once, handed out as copies --------------------------------------------------------
+# A model trained for tests that only read its results is trained once (a session- or
+# module-scoped fixture, named with a leading underscore) and every test gets its own copy from a
+# function-scoped fixture, so no test can change what another one sees. Fixtures whose data are
+# defined in one test module live in that module (test_deepsem_scale, test_perturbode,
+# test_clustering), next to the data.
+@pytest.fixture(scope="session")
+def _krumsiek_deepsem():
+    adata, truth = scgrn.datasets.krumsiek11()
+    scgrn.tl.deepsem(adata, n_models=4, n_epochs=60, show_progress_bar=False)
+    return adata, truth
+
+
+@pytest.fixture
+def krumsiek_deepsem(_krumsiek_deepsem):
+    """krumsiek11 and its true network, after ``tl.deepsem(n_models=4, n_epochs=60)``: a copy."""
+    adata, truth = _krumsiek_deepsem
+    return adata.copy(), truth.copy()
+

@@ -165,7 +165,7 @@ def _toy_results() -> pd.DataFrame:
 def test_benchmark_heatmap_layout_and_marks():
     res = _toy_results()
     fig, ax = plt.subplots()
-    out = scgrn.pl.benchmark_heatmap(res, "EPR", ax=ax, show=False)
+    out = scgrn.pl.benchmark_heatmap(res, metric="EPR", ax=ax, show=False)
     assert out is ax
     img = ax.images[0].get_array()
     assert img.shape[:2] == (2, 3)  # datasets x methods
@@ -177,7 +177,7 @@ def test_benchmark_heatmap_layout_and_marks():
     assert texts == sorted(["2.00", "0.50", "1.50", "1.20", "3.00"])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
     plt.close(fig)
-    fig = scgrn.pl.benchmark_heatmap(res, "AUROC", return_fig=True)
+    fig = scgrn.pl.benchmark_heatmap(res, metric="AUROC", return_fig=True)
     assert isinstance(fig, matplotlib.figure.Figure)
     plt.close(fig)
     with pytest.raises(ValueError, match="convention='deepsem'"):
@@ -190,13 +190,13 @@ def test_benchmark_heatmap_layout_and_marks():
 
 def test_benchmark_box():
     res = _toy_results()
-    ax = scgrn.pl.benchmark_box(res, "EPR", show=False)
+    ax = scgrn.pl.benchmark_box(res, metric="EPR", show=False)
     assert ax.get_ylabel() == "EPR"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
     assert sum(len(c.get_offsets()) for c in ax.collections) == 5  # one point per dataset
     assert any(line.get_ydata()[0] == 1.0 for line in ax.get_lines())  # random level
     plt.close(ax.figure)
-    fig = scgrn.pl.benchmark_box(res, "AUROC", return_fig=True)
+    fig = scgrn.pl.benchmark_box(res, metric="AUROC", return_fig=True)
     assert isinstance(fig, matplotlib.figure.Figure)
     plt.close(fig)
 
@@ -205,7 +205,7 @@ def test_plots_on_runner_output(tiny_root):
     res = scgrn.bench.beeline(["pearson", "pidc"], "all", data_dir=tiny_root,
                               show_progress_bar=False)
     for conv in ("beeline", "deepsem"):
-        fig = scgrn.pl.benchmark_heatmap(res, "AUPRC_ratio", convention=conv, return_fig=True)
+        fig = scgrn.pl.benchmark_heatmap(res, metric="AUPRC_ratio", convention=conv, return_fig=True)
         assert isinstance(fig, matplotlib.figure.Figure)
         plt.close(fig)
     ax = scgrn.pl.benchmark_heatmap(res, kinds="synthetic", show=False)

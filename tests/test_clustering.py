@@ -36,10 +36,16 @@ def grouped():
 
 
 @pytest.fixture(scope="module")
-def embedded(grouped):
+def _embedded(grouped):
     adata = grouped.copy()
     scgrn.tl.deepsem(adata, preset="embedding", n_epochs=20, show_progress_bar=False)
     return adata
+
+
+@pytest.fixture
+def embedded(_embedded):
+    """``grouped`` after ``tl.deepsem(preset="embedding", n_epochs=20)``, trained once: a copy."""
+    return _embedded.copy()
 
 
 # -- metrics.cluster_scores ---------------------------------------------------------------------

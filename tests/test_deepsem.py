@@ -16,16 +16,8 @@ def krumsiek():
     return scgrn.datasets.krumsiek11()
 
 
-@pytest.fixture(scope="module")
-def krumsiek_fitted(krumsiek):
-    adata, truth = krumsiek
-    adata = adata.copy()
-    scgrn.tl.deepsem(adata, n_models=4, n_epochs=60, show_progress_bar=False)
-    return adata, truth
-
-
-def test_keys_shapes_dtypes(krumsiek_fitted):
-    adata, _ = krumsiek_fitted
+def test_keys_shapes_dtypes(krumsiek_deepsem):
+    adata, _ = krumsiek_deepsem
     grn = adata.varp["deepsem"]
     assert grn.shape == (adata.n_vars, adata.n_vars) and grn.dtype == np.float32
     assert np.all(np.diag(grn) == 0)
@@ -38,8 +30,8 @@ def test_keys_shapes_dtypes(krumsiek_fitted):
     assert record["history"]["reconstruction"].shape == (60, 4)
 
 
-def test_beats_random_on_krumsiek11(krumsiek_fitted):
-    adata, truth = krumsiek_fitted
+def test_beats_random_on_krumsiek11(krumsiek_deepsem):
+    adata, truth = krumsiek_deepsem
     scores = scgrn.metrics.evaluate_grn(adata, truth, convention="beeline")
     random = scgrn.metrics.random_baseline(truth, adata.var_names, convention="beeline", n_repeats=200)
     assert scores["AUROC"] > random["AUROC"] + 0.05
@@ -134,8 +126,8 @@ def test_copy_semantics_and_nothing_else_changes(krumsiek):
     pd.testing.assert_frame_equal(adata.var, before.var)
 
 
-def test_h5ad_round_trip(krumsiek_fitted, tmp_path):
-    adata, _ = krumsiek_fitted
+def test_h5ad_round_trip(krumsiek_deepsem, tmp_path):
+    adata, _ = krumsiek_deepsem
     path = tmp_path / "a.h5ad"
     adata.write_h5ad(path)
     back = sc.read_h5ad(path)

@@ -16,10 +16,26 @@ FAST = dict(n_models=2, n_epochs=3, show_progress_bar=False)
 TF_ROWS = dict(FAST, tf_rows_only=True)
 
 
+def _counts():
+    return scgrn.datasets.planted_counts(n_genes=60, n_cells=300, n_tfs=8, random_state=1)
+
+
 @pytest.fixture
 def counts():
-    adata, truth = scgrn.datasets.planted_counts(n_genes=60, n_cells=300, n_tfs=8, random_state=1)
-    return adata, truth
+    return _counts()
+
+
+@pytest.fixture(scope="module")
+def _counts_tf_rows():
+    adata, _ = _counts()
+    scgrn.tl.deepsem(adata, tfs=list(adata.var_names[adata.var["is_tf"]]), **TF_ROWS)
+    return adata
+
+
+@pytest.fixture
+def counts_tf_rows(_counts_tf_rows):
+    """``counts`` (CSR X) after ``tl.deepsem(tfs=<its TFs>, **TF_ROWS)``, trained once: a copy."""
+    return _counts_tf_rows.copy()
 
 
 def _losses_and_grads(module, x, observed, dropped, seed=0):
@@ -95,29 +111,29 @@ def test_tfs_use_the_tf_rows_model(counts, monkeypatch):
         scgrn.models.DeepSEM(adata, tfs=tfs, tf_rows_only="yes")
 
 
-def test_sparse_and_dense_input_give_the_same_result(counts):
+def test_sparse_and_dense_input_give_the_same_result(counts, counts_tf_rows):
     adata, _ = counts
     dense = adata.copy()
     dense.X = adata.X.toarray()
     csc = adata.copy()
     csc.X = sparse.csc_matrix(adata.X)
-    for a in (adata, dense, csc):
+    for a in (dense, csc):
         scgrn.tl.deepsem(a, tfs=list(adata.var_names[adata.var["is_tf"]]), **TF_ROWS)
+    adata = counts_tf_rows  # the same call on the CSR input, run once for the module
     np.testing.assert_array_equal(adata.varp["deepsem"], dense.varp["deepsem"])
     np.testing.assert_array_equal(adata.varp["deepsem"], csc.varp["deepsem"])
     np.testing.assert_array_equal(adata.obsm["X_deepsem"], dense.obsm["X_deepsem"])
     assert sparse.issparse(adata.X)  # never densified in place
 
 
-def test_backed_input(counts, tmp_path, monkeypatch):
+def test_backed_input(counts, counts_tf_rows, tmp_path, monkeypatch):
     """A backed h5ad trains block by block; with one block it matches the in-memory run."""
     adata, _ = counts
     path = tmp_path / "counts.h5ad"
     adata.write_h5ad(path)
     backed = ad.read_h5ad(path, backed="r")
     tfs = list(adata.var_names[adata.var["is_tf"]])
-    memory = adata.copy()
-    scgrn.tl.deepsem(memory, tfs=tfs, **TF_ROWS)
+    memory = counts_tf_rows  # tl.deepsem(adata.copy(), tfs=tfs, **TF_ROWS)
     scgrn.tl.deepsem(backed, tfs=tfs, **TF_ROWS)
     np.testing.assert_allclose(backed.varp["deepsem"], memory.varp["deepsem"], rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="backed"):
@@ -131,11 +147,10 @@ def test_backed_input(counts, tmp_path, monkeypatch):
     backed.file.close()
 
 
-def test_sparse_grn_output(counts, tmp_path):
+def test_sparse_grn_output(counts, counts_tf_rows, tmp_path):
     adata, _ = counts
     tfs = list(adata.var_names[adata.var["is_tf"]])
-    dense = adata.copy()
-    scgrn.tl.deepsem(dense, tfs=tfs, **TF_ROWS)
+    dense = counts_tf_rows  # tl.deepsem(adata.copy(), tfs=tfs, **TF_ROWS): a dense GRN
     scgrn.tl.deepsem(adata, tfs=tfs, grn_format="sparse", **TF_ROWS)
     grn = adata.varp["deepsem"]
     assert sparse.issparse(grn) and grn.dtype == np.float32

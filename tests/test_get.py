@@ -125,7 +125,7 @@ def test_missing_key_message(W):
     adata = _adata(W, key="other")
     with pytest.raises(KeyError, match=r"varp\['deepsem'\].*other.*scgrn\.tl\.deepsem"):
         edges(adata)
-    assert len(edges(adata, "other")) == 5
+    assert len(edges(adata, key="other")) == 5
 
 
 def test_sparse_varp(W):

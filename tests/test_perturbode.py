@@ -1,5 +1,7 @@
 """tl.perturbode, models.PerturbODE and the distribution / top-k metrics."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +22,19 @@ def screen():
         n_genes=12, n_perturbations=5, n_double=2, n_cells_per_perturbation=30, n_control=80,
         random_state=0,
     )
+
+
+@pytest.fixture(scope="module")
+def _screen_model(screen):
+    model = PerturbODE(screen[0], n_modules=4, n_epochs=5, batch_size=16)
+    model.train(show_progress_bar=False)
+    return model
+
+
+@pytest.fixture
+def screen_model(_screen_model):
+    """``PerturbODE(n_modules=4, n_epochs=5, batch_size=16)`` trained once on ``screen``: a deep copy."""
+    return copy.deepcopy(_screen_model)
 
 
 def _planted_pair(n=300, seed=0):
@@ -128,10 +143,9 @@ def test_deterministic(screen):
     assert np.array_equal(m1.get_grn(), m2.get_grn())
 
 
-def test_predict_shapes_and_unseen(screen):
+def test_predict_shapes_and_unseen(screen, screen_model):
     adata, _ = screen
-    model = PerturbODE(adata, n_modules=4, n_epochs=5, batch_size=16)
-    model.train(show_progress_bar=False)
+    model = screen_model
     unseen = [g for g in adata.var_names if g not in model.trained_genes][:2]
     labels = [model.perturbations[0], "+".join(unseen), "control"]
     pred = model.predict(labels, n_obs=25)
@@ -151,10 +165,9 @@ def test_predict_shapes_and_unseen(screen):
         model.predict("NOPE")
 
 
-def test_save_load(screen, tmp_path):
+def test_save_load(screen, screen_model, tmp_path):
     adata, _ = screen
-    model = PerturbODE(adata, n_modules=4, n_epochs=5, batch_size=16)
-    model.train(show_progress_bar=False)
+    model = screen_model
     model.save(tmp_path / "m")
     with pytest.raises(FileExistsError):
         model.save(tmp_path / "m")

@@ -50,7 +50,7 @@ def test_every_grn_tool_is_registered():
 
 
 def test_registry_users_agree():
-    expression = list(scgrn.tl.grn_methods("expression").index)
+    expression = list(scgrn.tl.grn_methods(input="expression").index)
     assert list(_beeline.METHODS) == expression
     assert set(_consistency._JUDGES) == set(expression)
 
@@ -61,10 +61,10 @@ def test_grn_methods_table():
     assert list(table.columns) == ["function", "kwargs", "input", "tfs", "seeded", "progress_bar",
                                    "parallel", "distributed"]
     assert table.loc["pearson", "kwargs"] == {"method": "pearson"}
-    series = set(scgrn.tl.grn_methods("time_series").index)
+    series = set(scgrn.tl.grn_methods(input="time_series").index)
     assert series == {"dyngenie3", "time_lagged_correlation"}
     with pytest.raises(ValueError, match="input"):
-        scgrn.tl.grn_methods("images")
+        scgrn.tl.grn_methods(input="images")
 
 
 def test_method_is_frozen_and_lookup_errors():

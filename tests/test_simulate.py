@@ -1,5 +1,7 @@
 """tl.simulate / DeepSEM.simulate / tl.simulate_baseline and the simulation metrics."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,6 +42,19 @@ def _log(ad):
 @pytest.fixture(scope="module")
 def counts():
     return _counts()
+
+
+@pytest.fixture(scope="module")
+def _log_model(counts):
+    model = scgrn.models.DeepSEM(_log(counts), n_models=2, n_epochs=2, hidden_dim=8)
+    model.train(show_progress_bar=False)
+    return model
+
+
+@pytest.fixture
+def log_model(_log_model):
+    """``DeepSEM(_log(counts), n_models=2, n_epochs=2, hidden_dim=8)``, trained once: a deep copy."""
+    return copy.deepcopy(_log_model)
 
 
 @pytest.mark.filterwarnings("ignore:noise_scale/neighbours='auto' reached")  # a 3-epoch model
@@ -93,12 +108,11 @@ def test_determinism(counts):
     assert not np.array_equal(a.X, c.X)
 
 
-def test_model_simulate_and_modes(counts):
+def test_model_simulate_and_modes(counts, log_model):
     ad = _log(counts)
-    model = scgrn.models.DeepSEM(ad, n_models=2, n_epochs=2, hidden_dim=8)
     with pytest.raises(RuntimeError, match="train"):
-        model.simulate(5)
-    model.train(show_progress_bar=False)
+        scgrn.models.DeepSEM(ad, n_models=2, n_epochs=2, hidden_dim=8).simulate(5)
+    model = log_model
     sim = model.simulate(30, random_state=0)
     assert sim.shape == (30, ad.n_vars) and (sim.obs["source_cell"] >= 0).all()
     prior = model.simulate(30, mode="prior", random_state=0)
@@ -283,10 +297,9 @@ def test_technical_noise_resolution(counts):
         scgrn.tl.simulate(logged, technical_noise="gaussian", **FAST)
 
 
-def test_neighbours_average_the_source_latent(counts):
+def test_neighbours_average_the_source_latent(counts, log_model):
     ad = _log(counts)
-    model = scgrn.models.DeepSEM(ad, n_models=2, n_epochs=2, hidden_dim=8)
-    model.train(show_progress_bar=False)
+    model = log_model
     kw = dict(noise_scale=0.0, technical_noise="none", calibrate=False)
     own = model.simulate(40, neighbours=1, **kw).X
     pooled = model.simulate(40, neighbours=ad.n_obs, **kw).X  # every source averages all cells

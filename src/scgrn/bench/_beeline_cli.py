@@ -58,7 +58,7 @@ def _cli_beeline(args) -> int:
         for metric in ("EPR", "AUPRC_ratio", "AUROC"):
             for kind, plot in (("heatmap", pl.benchmark_heatmap), ("box", pl.benchmark_box)):
                 try:
-                    fig = plot(table, metric, convention=convention, return_fig=True)
+                    fig = plot(table, metric=metric, convention=convention, return_fig=True)
                 except ValueError as err:  # e.g. every run of a convention failed
                     logg.warning(f"no {kind} of {metric} ({convention}): {err}")
                     continue

@@ -12,6 +12,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
+from .._compat import old_positionals
 from .._grn_matrix import grn_matrix
 from .._validate import check_adata, check_var_names
 
@@ -21,7 +22,7 @@ _COLUMNS = ["source", "target", "weight"]
 
 
 def edges_from_matrix(
-    matrix,
+    matrix: np.ndarray | sparse.spmatrix | sparse.sparray,
     var_names: Sequence[str],
     *,
     top_k: int | None = None,
@@ -161,10 +162,11 @@ def _strongest(rows, cols, vals, top_k):
     return rows[order], cols[order], vals[order]
 
 
+@old_positionals("key")
 def edges(
     adata: AnnData,
-    key: str = _keys.DEEPSEM,
     *,
+    key: str = _keys.DEEPSEM,
     top_k: int | None = None,
     tfs_only: bool | None = None,
     min_abs_weight: float | None = None,

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from scipy import sparse
 
 from .._grn_matrix import grn_block, grn_matrix
 from ._realism import _comparable, _matrix
@@ -37,8 +38,8 @@ def _regulator_rows(n_genes: int, regulators: np.ndarray | None) -> np.ndarray:
 
 
 def top_edge_overlap(
-    grn_a,
-    grn_b,
+    grn_a: np.ndarray | sparse.spmatrix,
+    grn_b: np.ndarray | sparse.spmatrix,
     *,
     top: Sequence[float] = DEFAULT_TOP,
     regulators: np.ndarray | None = None,
@@ -110,8 +111,8 @@ def _infer(adata: AnnData, method, tfs, random_state: int, kwargs: dict):
 
 
 def grn_consistency(
-    real,
-    simulated,
+    real: AnnData | np.ndarray,
+    simulated: AnnData | np.ndarray | Mapping[str, AnnData | np.ndarray],
     *,
     method: str | Callable = "grnboost2",
     tfs: Sequence[str] | None = None,

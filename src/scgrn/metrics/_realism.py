@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from anndata import AnnData
 from scipy import sparse
 
 __all__ = ["realism_auc", "simulation_closeness"]
@@ -48,8 +49,8 @@ def _comparable(mats: list[np.ndarray], log1p: str | bool) -> list[np.ndarray]:
 
 
 def realism_auc(
-    real,
-    simulated,
+    real: AnnData | np.ndarray | sparse.spmatrix,
+    simulated: AnnData | np.ndarray | sparse.spmatrix,
     *,
     n_pcs: int = 50,
     n_trees: int = 100,
@@ -127,9 +128,9 @@ def realism_auc(
 
 
 def simulation_closeness(
-    train,
-    simulated,
-    heldout,
+    train: AnnData | np.ndarray | sparse.spmatrix,
+    simulated: AnnData | np.ndarray | sparse.spmatrix,
+    heldout: AnnData | np.ndarray | sparse.spmatrix,
     *,
     layer: str | None = None,
     log1p: str | bool = "auto",

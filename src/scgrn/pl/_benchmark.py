@@ -12,6 +12,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from .._compat import old_positionals
 from ._grn import _show_or_return
 
 __all__ = ["benchmark_heatmap", "benchmark_box"]
@@ -73,10 +74,11 @@ def _check_metric(metric: str) -> str:
     return metric
 
 
+@old_positionals("metric")
 def benchmark_heatmap(
     results: pd.DataFrame,
-    metric: str = "EPR",
     *,
+    metric: str = "EPR",
     convention: str | None = "beeline",
     kinds: str | Sequence[str] | None = None,
     agg: str = "median",
@@ -188,10 +190,11 @@ def benchmark_heatmap(
     return _show_or_return(fig, ax, show=show, return_fig=return_fig)
 
 
+@old_positionals("metric")
 def benchmark_box(
     results: pd.DataFrame,
-    metric: str = "EPR",
     *,
+    metric: str = "EPR",
     convention: str | None = "beeline",
     kinds: str | Sequence[str] | None = None,
     agg: str = "median",
@@ -235,7 +238,7 @@ def benchmark_box(
     >>> import pandas as pd, scgrn
     >>> res = pd.DataFrame({"dataset": ["a", "a", "b", "b"], "method": ["x", "y", "x", "y"],
     ...                     "AUROC": [0.7, 0.4, 0.6, 0.8]})
-    >>> ax = scgrn.pl.benchmark_box(res, "AUROC", convention=None, show=False)
+    >>> ax = scgrn.pl.benchmark_box(res, metric="AUROC", convention=None, show=False)
     >>> ax.get_ylabel()
     'AUROC'
     """

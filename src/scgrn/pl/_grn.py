@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .. import _keys
+from .._compat import old_positionals
 from ..get._edges import _edges
 
 __all__ = ["grn"]
@@ -29,10 +30,11 @@ _WIDTH_RANGE = (0.8, 4.0)
 _LAYOUTS = ("spring", "kamada_kawai", "circular", "shell")
 
 
+@old_positionals("key")
 def grn(
     adata: AnnData,
-    key: str = _keys.DEEPSEM,
     *,
+    key: str = _keys.DEEPSEM,
     top_k: int = 30,
     genes: Iterable[str] | None = None,
     layout: str | Mapping | Callable = "spring",

@@ -13,15 +13,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .. import _keys
+from .._compat import old_positionals
 from ._grn import _show_or_return
 
 __all__ = ["training_history"]
 
 
+@old_positionals("key")
 def training_history(
     adata_or_history: AnnData | Mapping,
-    key: str = _keys.DEEPSEM,
     *,
+    key: str = _keys.DEEPSEM,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
     return_fig: bool = False,

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+from anndata import AnnData
 from scanpy import logging as logg
 from scipy import sparse, stats
 
@@ -83,7 +84,7 @@ def _pseudotime_pvalues(X, t: np.ndarray) -> np.ndarray:
 
 
 def select_genes(
-    adata,
+    adata: AnnData,
     *,
     tfs: Iterable[str],
     n_top: int = 500,
@@ -94,7 +95,7 @@ def select_genes(
     key_added: str = "scgrn_selected",
     subset: bool = False,
     copy: bool = False,
-):
+) -> AnnData | None:
     """Select genes for GRN inference as BEELINE does ("TFs+500", "TFs+1000").
 
     Genes are ranked by variance. A gene is *significantly varying* if its Bonferroni-corrected

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from anndata import AnnData
 
+from .._compat import old_positionals
 from .._grn_matrix import grn_matrix
 from ..metrics import _consistency
 from ._correlation import correlation, partial_correlation
@@ -185,7 +186,8 @@ def get_grn_method(name: str) -> GRNMethod:
         ) from None
 
 
-def grn_methods(input: str | None = None) -> pd.DataFrame:
+@old_positionals("input")
+def grn_methods(*, input: str | None = None) -> pd.DataFrame:
     """The GRN inference methods of :mod:`scgrn.tl`, one row each.
 
     Parameters
@@ -206,7 +208,7 @@ def grn_methods(input: str | None = None) -> pd.DataFrame:
     Examples
     --------
     >>> import scgrn
-    >>> table = scgrn.tl.grn_methods("expression")
+    >>> table = scgrn.tl.grn_methods(input="expression")
     >>> table.index.tolist()
     ['deepsem', 'grnboost2', 'genie3', 'pearson', 'spearman', 'partial_correlation', 'pidc']
     >>> table.index[table["parallel"]].tolist()  # the methods that take n_jobs=
