@@ -11,6 +11,9 @@ Three kinds of measurement::
     # a probe: the same set-up, training capped at a few steps, twice, to split the fixed cost
     # from the cost per step; the default run (min(30 epochs, 1000 steps)) is extrapolated
     python benchmarks/scale.py probe --genes 20000 --cells 5000
+    # the same from a file, as a user starts (peak RSS without the data generation's)
+    python benchmarks/scale.py write-data --genes 20000 --cells 50000 --input /tmp/planted.h5ad
+    python benchmarks/scale.py probe --genes 20000 --cells 50000 --input /tmp/planted.h5ad
     # regdiffusion with its defaults, run for a few of its 1000 steps and extrapolated
     python benchmarks/scale.py regdiffusion --genes 10000 --cells 5000 --steps 3
 
@@ -38,10 +41,19 @@ RESULTS = Path(__file__).parent / "results"
 TF_SHARE = 0.1
 
 
-def _data(n_genes: int, n_cells: int, seed: int = 0):
+def _data(n_genes: int, n_cells: int, seed: int = 0, path: str | None = None):
+    """The planted data set, generated here or (``path``) read from an h5ad written by
+    ``write-data``: a user's run starts from a file, and generating 50,000 cells peaks higher
+    than the matrix it leaves (so its peak would hide DeepSEM's)."""
+    import anndata as ad
     import scgrn
 
     t0 = time.perf_counter()
+    if path is not None:
+        adata = ad.read_h5ad(path)
+        if adata.shape != (n_cells, n_genes):
+            raise ValueError(f"{path} holds {adata.shape}, not {(n_cells, n_genes)}")
+        return adata, None, time.perf_counter() - t0
     adata, truth = scgrn.datasets.planted_counts(
         n_genes=n_genes, n_cells=n_cells, n_tfs=int(TF_SHARE * n_genes), random_state=seed
     )
@@ -75,13 +87,19 @@ def run_full(n_genes: int, n_cells: int) -> dict:
             "generate_s": gen, **_auprc(adata.varp["deepsem"], adata, truth)}
 
 
-def run_probe(n_genes: int, n_cells: int, steps: tuple[int, int] = (4, 24)) -> dict:
+def write_data(n_genes: int, n_cells: int, path: str) -> None:
+    adata, _, _ = _data(n_genes, n_cells)
+    adata.write_h5ad(path)
+
+
+def run_probe(n_genes: int, n_cells: int, steps: tuple[int, int] = (4, 24), path: str | None = None) -> dict:
     """Two capped runs of ``tl.deepsem`` -> fixed cost and cost per step -> the default run."""
     import scgrn
     from scgrn.models import make_config
     from scgrn.models._deepsem_config import total_steps
 
-    adata, _, gen = _data(n_genes, n_cells)
+    adata, _, gen = _data(n_genes, n_cells, path=path)
+    input_gb = _peak_gb()
     tfs = list(adata.var_names[adata.var["is_tf"]])
     scgrn.tl.deepsem(adata, tfs=tfs, max_steps=1, show_progress_bar=False)  # warm-up, not timed
     times = []
@@ -93,8 +111,8 @@ def run_probe(n_genes: int, n_cells: int, steps: tuple[int, int] = (4, 24)) -> d
     fixed = times[0] - steps[0] * per_step
     n_default = total_steps(make_config(), n_cells)
     return {"kind": "probe", "method": "scgrn", "seconds": fixed + n_default * per_step, "per_step_s": per_step,
-            "fixed_s": fixed, "n_steps": n_default, "peak_rss_gb": _peak_gb(), "generate_s": gen,
-            "extrapolated": True}
+            "fixed_s": fixed, "n_steps": n_default, "peak_rss_gb": _peak_gb(), "rss_after_data_gb": input_gb,
+            ("read_s" if path else "generate_s"): gen, "input": "h5ad" if path else "generated", "extrapolated": True}
 
 
 def run_regdiffusion(n_genes: int, n_cells: int, steps: int = 3) -> dict:
@@ -185,7 +203,8 @@ def report(csv: Path, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["full", "probe", "regdiffusion", "all", "largest", "report"])
+    parser.add_argument("kind", choices=["full", "probe", "regdiffusion", "all", "largest", "report", "write-data"])
+    parser.add_argument("--input", default=None, help="probe: read the data from this h5ad (see write-data)")
     parser.add_argument("--genes", type=int, default=10000)
     parser.add_argument("--cells", type=int, default=5000)
     parser.add_argument("--steps", type=int, default=3, help="regdiffusion steps actually run in a probe")
@@ -199,7 +218,9 @@ def main() -> None:
         return run_all(csv, args.steps, skip_done=args.curve_only)
     if args.kind == "report":
         return report(csv, csv.with_suffix(".md"))
-    row = {"full": run_full, "probe": run_probe,
+    if args.kind == "write-data":
+        return write_data(args.genes, args.cells, args.input)
+    row = {"full": run_full, "probe": lambda g, c: run_probe(g, c, path=args.input),
            "regdiffusion": lambda g, c: run_regdiffusion(g, c, args.steps)}[args.kind](args.genes, args.cells)
     from scgrn.models import make_config
 

@@ -57,6 +57,23 @@ class TFsTypeError(TypeError, ValueError):
     """
 
 
+#: non-negative integers with a maximum above this look like raw counts (log1p of counts stays
+#: far below it); the one rule for the warning here, tl.simulate's scale and the realism metric
+COUNTS_MIN_MAX = 30
+
+
+def looks_like_counts(x: np.ndarray) -> bool:
+    """Whether a dense matrix looks like raw counts: non-negative integers, maximum above
+    :data:`COUNTS_MIN_MAX`.
+
+    Examples
+    --------
+    >>> looks_like_counts(np.array([[0.0, 3.0], [41.0, 7.0]])), looks_like_counts(np.log1p([[0.0, 41.0]]))
+    (True, False)
+    """
+    return bool(x.size and (x >= 0).all() and np.all(x == np.round(x)) and float(x.max()) > COUNTS_MIN_MAX)
+
+
 def _fmt_names(names: Sequence[str], limit: int = 5) -> str:
     names = [str(n) for n in names]
     shown = ", ".join(repr(n) for n in names[:limit])
@@ -336,7 +353,7 @@ def checked_matrix(
     if expect is not None and adata.n_obs * adata.n_vars:
         nonneg_int = summary.nonneg_integer
         peak = max(summary.max, 0.0)  # implicit zeros of a sparse matrix count too
-        if expect == "log" and nonneg_int and peak > 30:
+        if expect == "log" and nonneg_int and peak > COUNTS_MIN_MAX:
             warnings.warn(
                 f"{where} looks like raw counts (non-negative integers, max "
                 f"{peak:g}), but log-normalised expression is expected. Consider "

@@ -98,7 +98,8 @@ def augmentation(
     from sklearn.metrics import average_precision_score
     from sklearn.model_selection import train_test_split
 
-    from ..tl._simulate import _looks_like_counts, simulate, simulate_baseline
+    from .._validate import looks_like_counts
+    from ..tl._simulate import simulate, simulate_baseline
 
     bad = [a for a in arms if a not in ARMS]
     if bad:
@@ -109,7 +110,7 @@ def augmentation(
     if str(target) not in set(labels):
         raise ValueError(f"target={target!r} is not a value of adata.obs[{groupby!r}].")
     x = expression_matrix(adata, layer=layer, min_cells=10, expect=None)
-    counts = _looks_like_counts(x)
+    counts = looks_like_counts(x)
     idx_tr, idx_te = train_test_split(
         np.arange(adata.n_obs), test_size=test_size, stratify=labels, random_state=random_state
     )

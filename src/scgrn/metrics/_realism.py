@@ -6,6 +6,8 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
+from .._validate import looks_like_counts
+
 __all__ = ["realism_auc", "simulation_closeness"]
 
 
@@ -23,10 +25,6 @@ def _matrix(data, layer: str | None = None) -> np.ndarray:
     return x
 
 
-def _is_counts(x: np.ndarray) -> bool:
-    return bool(x.size and (x >= 0).all() and np.all(x == np.round(x)) and x.max() > 30)
-
-
 def _comparable(mats: list[np.ndarray], log1p: str | bool) -> list[np.ndarray]:
     """Put matrices on one log-normalised scale: counts (``log1p="auto"`` and all look like
     counts, or ``True``) are normalised to the median library size of the first, then log1p."""
@@ -34,7 +32,7 @@ def _comparable(mats: list[np.ndarray], log1p: str | bool) -> list[np.ndarray]:
     if len(shapes) != 1:
         raise ValueError(f"the matrices have different numbers of genes: {sorted(shapes)}.")
     if log1p == "auto":  # all non-negative integers, one at least looking like counts
-        log1p = any(_is_counts(m) for m in mats) and all(
+        log1p = any(looks_like_counts(m) for m in mats) and all(
             (m >= 0).all() and np.all(m == np.round(m)) for m in mats
         )
     if not log1p:

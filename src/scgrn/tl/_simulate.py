@@ -23,6 +23,7 @@ from .._validate import (
     check_key,
     check_random_state,
     expression_matrix,
+    looks_like_counts,
 )
 from ..models._deepsem import DeepSEM
 from ..models._deepsem_config import make_config
@@ -51,10 +52,6 @@ def _auto_epochs(n_cells: int, batch_size: int) -> int:
     return int(np.clip(np.ceil(AUTO_STEPS / steps_per_epoch), 30, 300))
 
 
-def _looks_like_counts(x: np.ndarray) -> bool:
-    return bool(x.size and (x >= 0).all() and np.all(x == np.round(x)) and float(x.max()) > 30)
-
-
 def _read_input(adata: AnnData, *, layer: str | None, scale: str) -> tuple[np.ndarray, str]:
     """Validated dense matrix and its scale (``"counts"`` or ``"log"``), checked."""
     check_adata(adata)
@@ -69,7 +66,7 @@ def _read_input(adata: AnnData, *, layer: str | None, scale: str) -> tuple[np.nd
         x = expression_matrix(adata, layer=layer, min_cells=MIN_GROUP_CELLS, expect=None)
     where = f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
     if scale == "auto":
-        scale = "counts" if _looks_like_counts(x) else "log"
+        scale = "counts" if looks_like_counts(x) else "log"
     if scale == "counts":
         if (x < 0).any() or not np.all(x == np.round(x)):
             raise ValueError(
@@ -86,7 +83,7 @@ def _read_input(adata: AnnData, *, layer: str | None, scale: str) -> tuple[np.nd
                 UserWarning,
                 stacklevel=3,
             )
-        if _looks_like_counts(x):
+        if looks_like_counts(x):
             warnings.warn(
                 f"{where} looks like raw counts but scale='log' was given; the output will be "
                 "treated as log-normalised. Use scale='auto' or 'counts' for counts.",
