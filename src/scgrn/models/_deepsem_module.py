@@ -163,11 +163,19 @@ def _use_bfloat16(precision: str, device: torch.device) -> bool:
 _BLOCK_FLOATS = 1 << 20
 
 
+def _bmm(a: torch.Tensor, b: torch.Tensor, low: torch.Tensor | None, low_first: bool = False) -> torch.Tensor:
+    """``a @ b``; with ``low`` (the bfloat16 copy of the ``W`` operand) the product runs in its
+    dtype with a float32 result. ``low_first``: ``low`` stands for ``a``, else for ``b``."""
+    if low is None:
+        return torch.bmm(a, b)
+    if low_first:
+        return torch.bmm(low, b.to(low.dtype)).float()
+    return torch.bmm(a.to(low.dtype), low).float()
+
+
 def _times_w(x: torch.Tensor, layer: GRNLayer) -> torch.Tensor:
     """``x @ W`` (E, N, R) x (E, R, G), in bfloat16 with float32 result when ``layer.w_low`` is set."""
-    if layer.w_low is None:
-        return torch.bmm(x, layer.w)
-    return torch.bmm(x.to(layer.w_low.dtype), layer.w_low).float()
+    return _bmm(x, layer.w, layer.w_low)
 
 
 class DeepSEMEnsemble(nn.Module):
@@ -326,7 +334,7 @@ class DeepSEMEnsemble(nn.Module):
         scale = 1.0 + (a * b.transpose(1, 2)).sum(-1)  # (E, G)
         a_scaled = a / scale.unsqueeze(-1)
         k = a.shape[-1]
-        w_a = torch.bmm(w, a_scaled) if w_low is None else torch.bmm(w_low, a_scaled.to(w_low.dtype)).float()
+        w_a = _bmm(w, a_scaled, w_low, low_first=True)
         v_u = torch.cat(
             [torch.cat([w_rr, w_a], dim=2),
              torch.cat([b.index_select(2, self.regulators), torch.bmm(b, a_scaled)], dim=2)],
