@@ -20,6 +20,7 @@ _FLAGS = {  # GRNMethod flag -> the argument it says the function takes
     "progress_bar": "show_progress_bar",
     "parallel": "n_jobs",
     "distributed": "client",
+    "groupby": "groupby",
 }
 
 
@@ -59,7 +60,7 @@ def test_grn_methods_table():
     table = scgrn.tl.grn_methods()
     assert list(table.index) == list(GRN_METHODS)
     assert list(table.columns) == ["function", "kwargs", "input", "tfs", "seeded", "progress_bar",
-                                   "parallel", "distributed"]
+                                   "parallel", "distributed", "groupby"]
     assert table.loc["pearson", "kwargs"] == {"method": "pearson"}
     series = set(scgrn.tl.grn_methods(input="time_series").index)
     assert series == {"dyngenie3", "time_lagged_correlation"}

@@ -425,3 +425,40 @@ def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] 
             "(check the capitalisation too, e.g. human 'GATA1' vs mouse 'Gata1')."
         )
     return out
+
+
+def obs_groups(adata, groupby: str, *, min_cells: int = 1) -> tuple[list, list[np.ndarray]]:
+    """The groups of cells named by ``adata.obs[groupby]``: their labels and cell indices.
+
+    Groups come in category order for a categorical column, sorted otherwise; empty categories
+    are dropped.
+
+    Examples
+    --------
+    >>> import anndata as ad
+    >>> a = ad.AnnData(np.zeros((4, 1)), obs=pd.DataFrame({"g": ["b", "a", "b", "a"]}, index=list("1234")))
+    >>> labels, cells = obs_groups(a, "g")
+    >>> labels, [c.tolist() for c in cells]
+    (['a', 'b'], [[1, 3], [0, 2]])
+    """
+    if not isinstance(groupby, str):
+        raise TypeError(f"groupby must be the name of a column of adata.obs, got {type(groupby).__name__}.")
+    if groupby not in adata.obs:
+        raise KeyError(f"groupby={groupby!r} is not a column of adata.obs (columns: {list(adata.obs.columns)}).")
+    labels = adata.obs[groupby]
+    if labels.isna().any():
+        raise ValueError(
+            f"adata.obs[{groupby!r}] has {int(labels.isna().sum())} missing values; drop those cells "
+            f"first: `adata = adata[adata.obs[{groupby!r}].notna()]`."
+        )
+    cats = list(labels.cat.categories) if isinstance(labels.dtype, pd.CategoricalDtype) else sorted(labels.unique())
+    values = labels.to_numpy()
+    pairs = [(c, np.flatnonzero(values == c)) for c in cats]
+    pairs = [(c, i) for c, i in pairs if len(i) > 0]
+    small = [f"{c!s} ({len(i)})" for c, i in pairs if len(i) < min_cells]
+    if small:
+        raise ValueError(
+            f"group(s) {', '.join(small)} of adata.obs[{groupby!r}] have fewer than {min_cells} cells; "
+            f"drop them first, e.g. `adata = adata[~adata.obs[{groupby!r}].isin([...])]`, or merge them."
+        )
+    return [c for c, _ in pairs], [i for _, i in pairs]

@@ -15,6 +15,7 @@ from .. import _keys
 from .._compat import old_positionals
 from .._grn_matrix import grn_matrix
 from .._validate import check_adata, check_var_names
+from ._group_index import group_index, resolve_group
 
 __all__ = ["edges", "edges_from_matrix"]
 
@@ -170,6 +171,7 @@ def edges(
     top_k: int | None = None,
     tfs_only: bool | None = None,
     min_abs_weight: float | None = None,
+    group: str | None = None,
 ) -> pd.DataFrame:
     """Edges of an inferred GRN as a long-format table.
 
@@ -194,12 +196,16 @@ def edges(
         otherwise; ``True`` without recorded TFs raises a ``ValueError``.
     min_abs_weight
         Drop edges with ``|weight| < min_abs_weight``.
+    group
+        For a tool run with ``groupby=`` under ``key``: the group whose network to read.
+        ``None`` on such a run reads every group's network (``top_k`` per group).
 
     Returns
     -------
     :class:`pandas.DataFrame` with columns ``source``, ``target`` (gene names)
     and ``weight`` (signed), sorted by ``|weight|`` descending. Self-pairs and
-    exact-zero weights are excluded.
+    exact-zero weights are excluded. All groups of a ``groupby=`` run: one table after
+    another, in group order, with a categorical ``group`` column last.
 
     Examples
     --------
@@ -223,8 +229,25 @@ def edges(
     >>> scgrn.get.edges(adata, top_k=1)
       source target  weight
     0  Gata1   Klf1    0.75
+
+    One network per group of cells (here two halves of the cells):
+
+    >>> adata, _ = scgrn.datasets.krumsiek11()
+    >>> adata.obs["half"] = np.where(np.arange(adata.n_obs) < 320, "first", "second")
+    >>> scgrn.tl.correlation(adata, groupby="half")
+    >>> scgrn.get.edges(adata, key="pearson", group="second", top_k=2).shape
+    (2, 3)
+    >>> scgrn.get.edges(adata, key="pearson", top_k=2)["group"].tolist()
+    ['first', 'first', 'second', 'second']
     """
-    return _edges(adata, key, top_k=top_k, tfs_only=tfs_only, min_abs_weight=min_abs_weight)
+    kwargs = {"top_k": top_k, "tfs_only": tfs_only, "min_abs_weight": min_abs_weight}
+    check_adata(adata)
+    if group is not None:
+        return _edges(adata, resolve_group(adata, key, group), **kwargs)
+    index = group_index(adata, key)
+    if index is not None and key not in adata.varp:
+        return _grouped_edges(adata, key, index, **kwargs)
+    return _edges(adata, key, **kwargs)
 
 
 def _edges(
@@ -240,6 +263,12 @@ def _edges(
     check_adata(adata)
     check_var_names(adata.var_names)
     if key not in adata.varp:
+        index = group_index(adata, key)
+        if index is not None:
+            raise KeyError(
+                f"adata.uns[{key!r}] indexes one network per group of adata.obs"
+                f"[{adata.uns[key]['groupby']!r}]: pass group= (one of {list(index)})."
+            )
         available = list(adata.varp.keys())
         raise KeyError(
             f"No GRN found at adata.varp[{key!r}]. Available varp keys: {available or 'none'}. "
@@ -297,3 +326,11 @@ def _name_mask(names: np.ndarray, wanted: Iterable[str], what: str) -> np.ndarra
         shown = ", ".join(map(str, wanted[:5])) + (", ..." if len(wanted) > 5 else "")
         raise ValueError(f"None of the {what} ({shown}) is among the var_names.")
     return np.asarray(mask)
+
+
+def _grouped_edges(adata: AnnData, key: str, index: dict[str, str], **kwargs) -> pd.DataFrame:
+    """Every group's edges in one long table, with a categorical ``group`` column."""
+    frames = [_edges(adata, k, **kwargs).assign(group=g) for g, k in index.items()]
+    table = pd.concat(frames, ignore_index=True)
+    table["group"] = pd.Categorical(table["group"], categories=list(index))
+    return table

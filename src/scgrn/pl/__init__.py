@@ -12,3 +12,7 @@ __all__ += ["benchmark_heatmap", "benchmark_box"]
 from ._simulation import grn_consistency, simulation  # noqa: E402
 
 __all__ += ["simulation", "grn_consistency"]
+
+from ._groups import edge_differences  # noqa: E402
+
+__all__ += ["edge_differences"]

@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 from .. import _keys
 from .._compat import old_positionals
 from ..get._edges import _edges
+from ..get._group_index import resolve_group
 
 __all__ = ["grn"]
 
@@ -44,6 +45,7 @@ def grn(
     show: bool | None = None,
     return_fig: bool = False,
     random_state: int | np.random.RandomState | None = 0,
+    group: str | None = None,
 ) -> Figure | Axes | None:
     """Draw the ``top_k`` strongest edges of a GRN as a directed network.
 
@@ -84,6 +86,8 @@ def grn(
         Return the :class:`~matplotlib.figure.Figure` instead of the Axes.
     random_state
         Seed of the spring layout, for a reproducible drawing.
+    group
+        For a tool run with ``groupby=`` under ``key``: the group whose network to draw.
 
     Returns
     -------
@@ -106,6 +110,8 @@ def grn(
     """
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise ValueError(f"`top_k` must be a positive int, got {top_k!r}.")
+    title = key if group is None else f"{key} ({group})"
+    key = key if group is None else resolve_group(adata, key, group)
     df = _edges(adata, key, top_k=top_k, genes=genes)
     if df.empty:
         where = " among `genes`" if genes is not None else ""
@@ -179,7 +185,7 @@ def grn(
         handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
         fontsize="small", handlelength=1.6, borderaxespad=0.2,
     )  # fmt: skip
-    ax.set_title(f"{key}: top {len(df)} edges" + (" (selected genes)" if genes is not None else ""))
+    ax.set_title(f"{title}: top {len(df)} edges" + (" (selected genes)" if genes is not None else ""))
     ax.set_axis_off()
     ax.margins(0.12)
     return _show_or_return(fig, ax, show=show, return_fig=return_fig)

@@ -18,6 +18,7 @@ from scipy.stats import rankdata
 
 from .. import __version__
 from .._validate import check_adata, check_choice, check_copy, check_key, check_tfs, expression_matrix
+from ._groups import groupable
 
 __all__ = ["correlation", "partial_correlation"]
 
@@ -145,6 +146,7 @@ def _check_method(method: str) -> str:
     return check_choice("method", method, _CORR_METHODS)
 
 
+@groupable
 def correlation(
     adata: AnnData,
     *,
@@ -215,6 +217,7 @@ def _precision(C: np.ndarray) -> np.ndarray:
         return linalg.pinvh(C, check_finite=False)
 
 
+@groupable
 def partial_correlation(
     adata: AnnData,
     *,

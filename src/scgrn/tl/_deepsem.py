@@ -10,6 +10,7 @@ from .._keys import DEEPSEM, embedding_key
 from .._settings import resolve_device
 from .._validate import check_adata, check_choice, check_copy, check_int, check_key, check_random_state
 from ..models import DeepSEM
+from ._groups import groupable
 
 #: ``grn_format="auto"`` stores a dense genes x genes GRN up to this many genes (100 MB), sparse above
 DENSE_GRN_MAX_GENES = 5000
@@ -17,6 +18,7 @@ DENSE_GRN_MAX_GENES = 5000
 EMBEDDING_MAX_ENTRIES = 25_000_000
 
 
+@groupable
 def deepsem(
     adata: AnnData,
     *,

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .._settings import resolve_progress_bar
 from .._validate import check_choice, check_int
 from ._correlation import _baseline_input, _check_call, _mask_rows, _store
+from ._groups import groupable
 
 __all__ = ["pidc"]
 
@@ -149,6 +150,7 @@ def _context(puc: np.ndarray) -> np.ndarray:
     return W
 
 
+@groupable
 def pidc(
     adata: AnnData,
     *,

@@ -71,6 +71,8 @@ class GRNMethod:
         Takes ``n_jobs=``.
     distributed
         Takes a dask.distributed ``client=``.
+    groupby
+        Takes ``groupby=`` (one network per group of cells).
 
     Examples
     --------
@@ -89,6 +91,7 @@ class GRNMethod:
     progress_bar: bool = False
     parallel: bool = False
     distributed: bool = False
+    groupby: bool = False
 
     def __post_init__(self):
         if self.input not in INPUTS:
@@ -160,14 +163,15 @@ def _registry(*methods: GRNMethod) -> Mapping[str, GRNMethod]:
 
 #: every GRN method, in the order benchmarks report them
 GRN_METHODS: Mapping[str, GRNMethod] = _registry(
-    GRNMethod("deepsem", deepsem, seeded=True, progress_bar=True),
+    GRNMethod("deepsem", deepsem, seeded=True, progress_bar=True, distributed=True, groupby=True),
     GRNMethod("grnboost2", grnboost2, seeded=True, progress_bar=True, parallel=True,
-              distributed=True),
-    GRNMethod("genie3", genie3, seeded=True, progress_bar=True, parallel=True, distributed=True),
-    GRNMethod("pearson", correlation, {"method": "pearson"}),
-    GRNMethod("spearman", correlation, {"method": "spearman"}),
-    GRNMethod("partial_correlation", partial_correlation),
-    GRNMethod("pidc", pidc, progress_bar=True),
+              distributed=True, groupby=True),
+    GRNMethod("genie3", genie3, seeded=True, progress_bar=True, parallel=True, distributed=True,
+              groupby=True),
+    GRNMethod("pearson", correlation, {"method": "pearson"}, distributed=True, groupby=True),
+    GRNMethod("spearman", correlation, {"method": "spearman"}, distributed=True, groupby=True),
+    GRNMethod("partial_correlation", partial_correlation, distributed=True, groupby=True),
+    GRNMethod("pidc", pidc, progress_bar=True, distributed=True, groupby=True),
     GRNMethod("dyngenie3", dyngenie3, input="time_series", seeded=True, progress_bar=True,
               parallel=True),
     GRNMethod("time_lagged_correlation", time_lagged_correlation, input="time_series", tfs=False),
@@ -203,7 +207,7 @@ def grn_methods(*, input: str | None = None) -> pd.DataFrame:
     ``function`` (the name of the ``scgrn.tl`` function), ``kwargs`` (arguments that make the
     function this method, e.g. ``{'method': 'spearman'}``), ``input``, and the flags ``tfs`` (takes
     ``tfs=``), ``seeded`` (``random_state=``), ``progress_bar`` (``show_progress_bar=``),
-    ``parallel`` (``n_jobs=``) and ``distributed`` (a dask ``client=``).
+    ``parallel`` (``n_jobs=``), ``distributed`` (a dask ``client=``) and ``groupby`` (``groupby=``).
 
     Examples
     --------
@@ -224,12 +228,12 @@ def grn_methods(*, input: str | None = None) -> pd.DataFrame:
     rows = [
         {"name": m.name, "function": m.function.__name__, "kwargs": dict(m.kwargs),
          "input": m.input, "tfs": m.tfs, "seeded": m.seeded, "progress_bar": m.progress_bar,
-         "parallel": m.parallel, "distributed": m.distributed}
+         "parallel": m.parallel, "distributed": m.distributed, "groupby": m.groupby}
         for m in GRN_METHODS.values()
         if input is None or m.input == input
     ]
     cols = ["name", "function", "kwargs", "input", "tfs", "seeded", "progress_bar", "parallel",
-            "distributed"]
+            "distributed", "groupby"]
     return pd.DataFrame(rows, columns=cols).set_index("name")
 
 

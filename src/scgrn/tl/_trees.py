@@ -47,6 +47,7 @@ from ._tree_workers import (
     _resolve_n_jobs,
     _tree_grn,
 )
+from ._groups import groupable
 
 __all__ = ["grnboost2", "genie3"]
 
@@ -75,6 +76,7 @@ def _check_max_features(max_features):
 # ============================================================================================
 # public tools
 # ============================================================================================
+@groupable
 def grnboost2(
     adata: AnnData,
     *,
@@ -209,6 +211,7 @@ def grnboost2(
                   extra={"n_trees": n_trees.astype(np.int32)})
 
 
+@groupable
 def genie3(
     adata: AnnData,
     *,

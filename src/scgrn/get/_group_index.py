@@ -1,0 +1,35 @@
+"""Where a ``groupby=`` run keeps each group's network (see ``scgrn.tl._groups``)."""
+
+from __future__ import annotations
+
+from anndata import AnnData
+
+__all__ = ["group_index", "resolve_group"]
+
+
+def group_index(adata: AnnData, key: str) -> dict[str, str] | None:
+    """``{group: varp key}`` when ``adata.uns[key]`` is the index of a ``groupby=`` run, else ``None``."""
+    meta = adata.uns.get(key)
+    if not isinstance(meta, dict) or "groupby" not in meta or "keys" not in meta:
+        return None
+    return {str(g): str(k) for g, k in zip(meta["groups"], meta["keys"])}
+
+
+def resolve_group(adata: AnnData, key: str, group) -> str:
+    """The ``varp`` key of ``group``'s network in the ``groupby=`` run stored under ``key``."""
+    index = group_index(adata, key)
+    if index is None:
+        raise ValueError(
+            f"group={group!r} was given, but adata.uns[{key!r}] is not the index of per-group networks. "
+            "Run the tool with groupby= first (e.g. `scgrn.tl.deepsem(adata, groupby='cell_type')`), "
+            "or leave group=None."
+        )
+    if str(group) not in index:
+        raise KeyError(
+            f"No group {group!r} in the {len(index)} networks of adata.uns[{key!r}] (groupby="
+            f"{adata.uns[key]['groupby']!r}); groups: {list(index)}."
+        )
+    found = index[str(group)]
+    if found not in adata.varp:
+        raise KeyError(f"The network of group {group!r} should be at adata.varp[{found!r}], which is missing.")
+    return found

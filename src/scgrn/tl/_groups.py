@@ -1,0 +1,220 @@
+"""One network per group of cells: the ``groupby=`` (and ``client=``) of the GRN tools.
+
+:func:`groupable` wraps a GRN tool. Without ``groupby`` the tool runs as written. With it, the
+tool runs once per group of ``adata.obs[groupby]`` on a lean AnnData holding only that group's
+cells (the expression matrix, or the ``layer``, with the gene and cell names), in sequence or on a
+dask.distributed ``client``, every group with the same seed. Nothing is written until every group
+has finished; then each group's network is stored like an ungrouped one under its own key, and
+``uns[key_added]`` becomes the index of the groups:
+
+``adata.varp[f"{key_added}_{group}"]``, ``adata.uns[f"{key_added}_{group}"]``
+    the group's GRN and record, as the tool writes them, so every reader (``get.edges``,
+    ``pl.grn``, ``metrics``) takes the per-group key as it is;
+``adata.uns[key_added]``
+    ``method``, ``version``, ``groupby``, ``groups``, ``keys`` (the per-group keys, in group
+    order), ``n_cells`` and ``params`` (the first group's).
+
+One ``varp`` per group keeps each network in the AnnData contract (genes x genes, row =
+regulator) and sparse where the tool makes it sparse; :func:`scgrn.get.edges` with no ``group``
+gives the long table over all groups, with a ``group`` column.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable
+
+from anndata import AnnData
+from scanpy import logging as logg
+
+from .. import __version__
+from .._validate import check_adata, check_copy, check_random_state, obs_groups
+
+__all__ = ["GROUP_MIN_CELLS", "group_key", "groupable"]
+
+#: the fewest cells a group may have (DeepSEM's minimum; a tool may ask for more)
+GROUP_MIN_CELLS = 10
+
+_GROUPBY_DOC = """\
+    groupby
+        A column of ``adata.obs`` (e.g. cell types or clusters): infer one network per group of
+        cells instead of one for all, each from that group's cells alone and with the same
+        seed. Written to ``varp`` / ``uns[f"{{key_added}}_{{group}}"]``, with the index of the
+        groups in ``uns[key_added]`` (``groupby``, ``groups``, ``keys``, ``n_cells``); only
+        networks are written (no cell embedding). Read one group with
+        ``scgrn.get.edges(adata, key=key_added, group=...)``. Every group needs at least
+        {min_cells} cells.
+"""
+_CLIENT_DOC = """\
+    client
+        A :class:`dask.distributed.Client`: with ``groupby``, the groups run in parallel on its
+        workers (which need scgrn installed), with progress bars off; without it, in sequence.
+        The networks are the same either way.
+"""
+_RETURNS_DOC = """
+    With ``groupby``, per group ``g``: ``adata.varp[f"{key_added}_{g}"]`` and
+    ``adata.uns[f"{key_added}_{g}"]`` as above (the record adds ``groupby``, ``group`` and
+    ``n_cells``), and ``adata.uns[key_added]`` holds the index of the groups instead.
+"""
+_NATIVE_CLIENT_NOTE = """\
+        With ``groupby``, the groups are spread over the client instead (one group a task),
+        and each group runs its targets in sequence; the networks are the same either way.
+"""
+
+
+def group_key(key_added: str, group) -> str:
+    """The ``varp`` / ``uns`` key of one group's network: ``f"{key_added}_{group}"``.
+
+    Examples
+    --------
+    >>> group_key("deepsem", "B cells")
+    'deepsem_B cells'
+    """
+    return f"{key_added}_{group}"
+
+
+def groupable(tool: Callable) -> Callable:
+    """Give a GRN tool ``groupby=`` and, unless it has its own, ``client=``.
+
+    The wrapper's signature and docstring show the new parameters just before ``copy``.
+    """
+    signature = inspect.signature(tool)
+    native_client = "client" in signature.parameters
+
+    @functools.wraps(tool)
+    def wrapper(adata: AnnData, *args, groupby: str | None = None, client=None, **kwargs):
+        if groupby is None:
+            if native_client:
+                kwargs["client"] = client
+            elif client is not None:
+                raise ValueError(
+                    f"{tool.__name__}: client= spreads the groups of groupby= over a dask cluster; "
+                    "pass groupby= too, or leave client=None."
+                )
+            return tool(adata, *args, **kwargs)
+        return _per_group(wrapper, signature, adata, args, kwargs, groupby=groupby, client=client)
+
+    params = list(signature.parameters.values())
+    at = next(i for i, p in enumerate(params) if p.name == "copy")
+    added = [inspect.Parameter("groupby", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None")]
+    if not native_client:
+        added.append(inspect.Parameter("client", inspect.Parameter.KEYWORD_ONLY, default=None))
+    wrapper.__signature__ = signature.replace(parameters=params[:at] + added + params[at:])
+    wrapper.__doc__ = _document(tool.__doc__, native_client)
+    return wrapper
+
+
+def _document(doc: str, native_client: bool) -> str:
+    """Insert the ``groupby`` (and ``client``) entries before ``copy`` in a numpydoc docstring."""
+    text = _GROUPBY_DOC.format(min_cells=GROUP_MIN_CELLS) + ("" if native_client else _CLIENT_DOC)
+    doc = re.sub(r"(?m)^    copy\n", lambda m: text + m.group(0), doc, count=1)
+    doc = re.sub(r"(?ms)(^    Returns\n    -+\n.*?)(?=^    \w+\n    -+\n)", lambda m: m.group(1) + _RETURNS_DOC.lstrip("\n") + "\n", doc, count=1)
+    if native_client:  # the tool's own client entry ends where the next parameter starts
+        doc = re.sub(r"(?ms)(^    client\n.*?)(?=^    \w)", lambda m: m.group(1) + _NATIVE_CLIENT_NOTE, doc, count=1)
+    return doc
+
+
+def _per_group(wrapper, signature, adata, args, kwargs, *, groupby, client):
+    """Run ``wrapper`` once per group and write every network at the end (or nothing)."""
+    check_adata(adata)
+    copy = check_copy(adata, kwargs.pop("copy", False))
+    labels, cells = obs_groups(adata, groupby, min_cells=GROUP_MIN_CELLS)
+    bad = [str(g) for g in labels if "/" in str(g) or str(g) == ""]
+    if bad:
+        raise ValueError(
+            f"adata.obs[{groupby!r}] has group label(s) {bad} that cannot be part of an h5ad key "
+            f"(empty, or containing '/'); rename them, e.g. `adata.obs[{groupby!r}] = "
+            f"adata.obs[{groupby!r}].astype(str).str.replace('/', '-')`."
+        )
+    params = signature.parameters
+    if "random_state" in params:  # one seed for every group, drawn once when None
+        default = params["random_state"].default
+        kwargs["random_state"] = check_random_state(kwargs.get("random_state", default))
+    if "embedding" in params:
+        kwargs.setdefault("embedding", False)  # separate models: their embeddings share no space
+    if "show_progress_bar" in params and client is not None:
+        kwargs.setdefault("show_progress_bar", False)
+    if "client" in params:
+        kwargs["client"] = None  # the tool's own fan-out stays off: the groups fan out instead
+    layer = kwargs.get("layer")
+
+    start = logg.info(f"running {wrapper.__name__} on {len(labels)} groups of adata.obs[{groupby!r}]")
+    inputs = [_lean(adata, idx, layer) for idx in cells]
+    outputs = _run(wrapper, inputs, labels, groupby, args, kwargs, client)
+
+    key = next(iter(outputs[0].varp.keys()))  # the one key the tool wrote (the inputs have none)
+    out = adata.copy() if copy else adata
+    old = out.uns.get(key)
+    stale = list(old.get("keys", [])) if isinstance(old, dict) and "groupby" in old else []
+    keys = [group_key(key, g) for g in labels]
+    for k in set(stale) - set(keys):
+        out.varp.pop(k, None)
+        out.uns.pop(k, None)
+    out.varp.pop(key, None)  # an ungrouped network from an earlier run would now be stale
+    for k, g, n, result in zip(keys, labels, cells, outputs):
+        out.varp[k] = result.varp[key]
+        out.uns[k] = {**result.uns[key], "groupby": groupby, "group": str(g), "n_cells": len(n)}
+    first = outputs[0].uns[key]
+    out.uns[key] = {
+        "method": first.get("method", wrapper.__name__),
+        "version": __version__,
+        "groupby": groupby,
+        "groups": [str(g) for g in labels],
+        "keys": keys,
+        "n_cells": [len(n) for n in cells],
+        "params": first.get("params", {}),
+    }
+    logg.info(
+        "    finished",
+        time=start,
+        deep=f"added\n    'varp' and 'uns' [{group_key(key, '<group>')!r}] for {len(labels)} groups\n"
+        f"    'uns[{key!r}]', the index of the groups",
+    )
+    return out if copy else None
+
+
+def _lean(adata: AnnData, idx, layer: str | None) -> AnnData:
+    """One group's cells as a small AnnData: its matrix (or layer) and names, nothing else."""
+    view = adata[idx]
+    if adata.isbacked:
+        view = view.to_memory()
+    matrix = view.X if layer is None else view.layers[layer]
+    lean = AnnData(matrix, obs=view.obs[[]].copy(), var=view.var[[]].copy())
+    if layer is not None:
+        lean.layers[layer] = matrix
+    return lean
+
+
+def _run(wrapper, inputs, labels, groupby, args, kwargs, client) -> list[AnnData]:
+    """Every group's result (a new AnnData), in order; an error names its group."""
+    if client is None:
+        results = []
+        for lean, label in zip(inputs, labels):
+            logg.info(f"    group {label!s} ({lean.n_obs} cells)")
+            with _naming_group(label, groupby, lean.n_obs):
+                results.append(wrapper(lean, *args, copy=True, **kwargs))
+        return results
+    data = client.scatter(inputs, hash=False)
+    futures = [client.submit(wrapper, d, *args, copy=True, pure=False, **kwargs) for d in data]
+    results = []
+    for future, lean, label in zip(futures, inputs, labels):
+        with _naming_group(label, groupby, lean.n_obs):
+            results.append(future.result())
+    return results
+
+
+class _naming_group:
+    """Add the group to an error raised inside (as a note, keeping the error's type)."""
+
+    def __init__(self, label, groupby: str, n_cells: int):
+        self.note = f"(in group {label!s} of adata.obs[{groupby!r}], {n_cells} cells)"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if err is not None and hasattr(err, "add_note"):
+            err.add_note(self.note)
+        return False
