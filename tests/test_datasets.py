@@ -231,3 +231,11 @@ def test_loader_outputs_are_h5ad_writable(tmp_path):
         back = ad.read_h5ad(tmp_path / f"{i}.h5ad")
         assert back.uns["dataset"]["name"] == adata.uns["dataset"]["name"]
         np.testing.assert_array_equal(back.X, adata.X)
+
+
+def test_tf_list_reads_the_shared_lists(shared_data_dir):
+    human, mouse = datasets.tf_list("human"), datasets.tf_list("mouse")
+    assert len(human) == 1839 and len(mouse) == 1721
+    assert "SPI1" in human and "Spi1" in mouse
+    with pytest.raises(ValueError, match="organism"):
+        datasets.tf_list("fly")

@@ -169,9 +169,31 @@ def test_errors_name_the_problem(adata):
 
 
 def test_an_error_inside_a_group_names_the_group(adata):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="NotAGene"):  # checked on all genes, before any group runs
         scgrn.tl.correlation(adata, groupby="half", tfs=["NotAGene"])
+    adata.X[0, 0] = np.nan  # cell 0 is in group "even"
+    with pytest.raises(ValueError, match="NaN") as info:
+        scgrn.tl.correlation(adata, groupby="half")
     assert "in group even of adata.obs['half']" in "\n".join(getattr(info.value, "__notes__", []))
+
+
+@pytest.mark.parametrize("fmt", ["dense", "sparse"])
+def test_genes_constant_in_a_group_have_no_edges_there(adata, fmt):
+    adata.X[adata.obs["half"] == "odd", 3] = 0.0  # gene 3 is not expressed in group "odd"
+    if fmt == "sparse":
+        adata.X = sparse.csr_matrix(adata.X)
+    gene = adata.var_names[3]
+    tfs = [gene, "Gata2", "Pu.1"]
+    scgrn.tl.deepsem(adata, groupby="half", tfs=tfs, grn_format=fmt, **DEEPSEM_FAST)
+    odd, even = adata.varp["deepsem_odd"], adata.varp["deepsem_even"]
+    odd = odd.toarray() if sparse.issparse(odd) else odd
+    even = even.toarray() if sparse.issparse(even) else even
+    assert odd.shape == (adata.n_vars, adata.n_vars)
+    assert not odd[3].any() and not odd[:, 3].any() and odd.any()
+    assert even[3].any()  # expressed in "even": a regulator there
+    assert adata.uns["deepsem_odd"]["constant_genes"] == [gene]
+    assert adata.uns["deepsem_even"]["constant_genes"] == []
+    assert gene not in adata.uns["deepsem_odd"]["tfs"]
 
 
 def test_to_prediction_of_one_group(adata):

@@ -33,3 +33,7 @@ __all__ += ["simulate_perturbation_screen", "crop_seq"]
 from ._clustering import clustering, list_clustering, mouse_bladder  # noqa: E402
 
 __all__ += ["clustering", "list_clustering", "mouse_bladder"]
+
+from ._tfs import tf_list  # noqa: E402
+
+__all__ += ["tf_list"]

@@ -30,3 +30,7 @@ __all__ += ["simulate", "simulate_baseline"]
 from ._registry import grn_methods  # noqa: E402
 
 __all__ += ["grn_methods"]
+
+from ._activity import tf_activity  # noqa: E402
+
+__all__ += ["tf_activity"]

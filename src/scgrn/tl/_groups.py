@@ -26,11 +26,13 @@ import inspect
 import re
 from collections.abc import Callable
 
+import numpy as np
 from anndata import AnnData
 from scanpy import logging as logg
+from scipy import sparse
 
 from .. import __version__
-from .._validate import check_adata, check_copy, check_random_state, obs_groups
+from .._validate import check_adata, check_copy, check_random_state, check_tfs, obs_groups
 
 __all__ = ["GROUP_MIN_CELLS", "group_key", "groupable"]
 
@@ -45,7 +47,8 @@ _GROUPBY_DOC = """\
         groups in ``uns[key_added]`` (``groupby``, ``groups``, ``keys``, ``n_cells``); only
         networks are written (no cell embedding). Read one group with
         ``scgrn.get.edges(adata, key=key_added, group=...)``. Every group needs at least
-        {min_cells} cells.
+        {min_cells} cells; genes constant within a group (e.g. not expressed there) are left
+        out of that group's model and have no edge in its network.
 """
 _CLIENT_DOC = """\
     client
@@ -139,10 +142,15 @@ def _per_group(wrapper, signature, adata, args, kwargs, *, groupby, client):
     if "client" in params:
         kwargs["client"] = None  # the tool's own fan-out stays off: the groups fan out instead
     layer = kwargs.get("layer")
+    tfs = check_tfs(kwargs.get("tfs"), adata.var_names)  # a typo fails here, not as "absent in a group"
 
     start = logg.info(f"running {wrapper.__name__} on {len(labels)} groups of adata.obs[{groupby!r}]")
-    inputs = [_lean(adata, idx, layer) for idx in cells]
-    outputs = _run(wrapper, inputs, labels, groupby, args, kwargs, client)
+    inputs, genes = zip(*(_lean(adata, idx, layer) for idx in cells))
+    group_kwargs = [
+        kwargs if tfs is None else {**kwargs, "tfs": [t for t in tfs if t in set(lean.var_names)]}
+        for lean in inputs
+    ]
+    outputs = _run(wrapper, inputs, labels, groupby, args, group_kwargs, client)
 
     key = next(iter(outputs[0].varp.keys()))  # the one key the tool wrote (the inputs have none)
     out = adata.copy() if copy else adata
@@ -153,9 +161,11 @@ def _per_group(wrapper, signature, adata, args, kwargs, *, groupby, client):
         out.varp.pop(k, None)
         out.uns.pop(k, None)
     out.varp.pop(key, None)  # an ungrouped network from an earlier run would now be stale
-    for k, g, n, result in zip(keys, labels, cells, outputs):
-        out.varp[k] = result.varp[key]
-        out.uns[k] = {**result.uns[key], "groupby": groupby, "group": str(g), "n_cells": len(n)}
+    for k, g, n, kept, result in zip(keys, labels, cells, genes, outputs):
+        out.varp[k] = _padded(result.varp[key], kept, adata.n_vars)
+        constant = adata.var_names[np.setdiff1d(np.arange(adata.n_vars), kept)].tolist()
+        out.uns[k] = {**result.uns[key], "groupby": groupby, "group": str(g), "n_cells": len(n),
+                      "constant_genes": constant}
     first = outputs[0].uns[key]
     out.uns[key] = {
         "method": first.get("method", wrapper.__name__),
@@ -175,29 +185,51 @@ def _per_group(wrapper, signature, adata, args, kwargs, *, groupby, client):
     return out if copy else None
 
 
-def _lean(adata: AnnData, idx, layer: str | None) -> AnnData:
-    """One group's cells as a small AnnData: its matrix (or layer) and names, nothing else."""
+def _lean(adata: AnnData, idx, layer: str | None) -> tuple[AnnData, np.ndarray]:
+    """One group's cells as a small AnnData (its matrix or layer, and the names) without the
+    genes that are constant in the group, and the indices of the genes kept."""
     view = adata[idx]
     if adata.isbacked:
         view = view.to_memory()
     matrix = view.X if layer is None else view.layers[layer]
-    lean = AnnData(matrix, obs=view.obs[[]].copy(), var=view.var[[]].copy())
+    kept = np.flatnonzero(~(_dense_row(matrix.max(axis=0)) <= _dense_row(matrix.min(axis=0))))  # NaN kept: the tool names it
+    if len(kept) < adata.n_vars:
+        matrix = matrix[:, kept]
+    lean = AnnData(matrix, obs=view.obs[[]].copy(), var=view.var[[]].iloc[kept].copy())
     if layer is not None:
         lean.layers[layer] = matrix
-    return lean
+    return lean, kept
 
 
-def _run(wrapper, inputs, labels, groupby, args, kwargs, client) -> list[AnnData]:
+def _dense_row(values) -> np.ndarray:
+    return np.asarray(values.todense() if sparse.issparse(values) else values).ravel()
+
+
+def _padded(W, kept: np.ndarray, n_vars: int):
+    """A group's network over all ``n_vars`` genes: the genes left out have no edge."""
+    if len(kept) == n_vars:
+        return W
+    if sparse.issparse(W):
+        coo = W.tocoo()
+        return sparse.csr_matrix((coo.data, (kept[coo.row], kept[coo.col])), shape=(n_vars, n_vars))
+    full = np.zeros((n_vars, n_vars), dtype=W.dtype)
+    full[np.ix_(kept, kept)] = W
+    return full
+
+
+def _run(wrapper, inputs, labels, groupby, args, group_kwargs, client) -> list[AnnData]:
     """Every group's result (a new AnnData), in order; an error names its group."""
     if client is None:
         results = []
-        for lean, label in zip(inputs, labels):
+        for lean, label, kwargs in zip(inputs, labels, group_kwargs):
             logg.info(f"    group {label!s} ({lean.n_obs} cells)")
             with _naming_group(label, groupby, lean.n_obs):
                 results.append(wrapper(lean, *args, copy=True, **kwargs))
         return results
-    data = client.scatter(inputs, hash=False)
-    futures = [client.submit(wrapper, d, *args, copy=True, pure=False, **kwargs) for d in data]
+    data = client.scatter(list(inputs), hash=False)
+    futures = [
+        client.submit(wrapper, d, *args, copy=True, pure=False, **kwargs) for d, kwargs in zip(data, group_kwargs)
+    ]
     results = []
     for future, lean, label in zip(futures, inputs, labels):
         with _naming_group(label, groupby, lean.n_obs):
