@@ -134,8 +134,8 @@ def simulators(name: str, train: AnnData, args, seed: int, with_scvi: bool, abla
         from scgrn.tl._simulate import SIMULATION_DEFAULTS, _auto_epochs
 
         t = time.perf_counter()
-        # _from_array: genes that are zero in this type are allowed, as in tl.simulate
-        model = scgrn.models.DeepSEM._from_array(
+        # from_array: genes that are zero in this type are allowed, as in tl.simulate
+        model = scgrn.models.DeepSEM.from_array(
             dense(train.X), train.var_names, **SIMULATION_DEFAULTS,
             n_epochs=SIM_KW.get("n_epochs", _auto_epochs(train.n_obs, SIMULATION_DEFAULTS["batch_size"])))
         model.train(random_state=seed, show_progress_bar=False)

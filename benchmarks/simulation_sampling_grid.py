@@ -38,7 +38,7 @@ for ct in types:
     train = ad[tr[labels[tr] == ct]].copy()
     test = S.dense(ad[te[labels[te] == ct]].X)
     xtr = S.dense(train.X)
-    model = scgrn.models.DeepSEM._from_array(
+    model = scgrn.models.DeepSEM.from_array(
         xtr, train.var_names, **SIMULATION_DEFAULTS, n_epochs=_auto_epochs(len(xtr), SIMULATION_DEFAULTS["batch_size"]))
     model.train(random_state=0, show_progress_bar=False)
     for kw in SETTINGS:

@@ -258,14 +258,14 @@ FIX = "adata.var_names = adata.var_names.astype(str)"
 def test_integer_var_names_round_trip(krumsiek, tmp_path):
     """Gene names are saved as strings and compared as strings. The input checks refuse an
     AnnData with integer var_names, naming the fix; a model that has them anyway (built by
-    ``_from_array``, as tl.simulate does) saves and loads."""
+    ``from_array``, as tl.simulate does) saves and loads."""
     ints = krumsiek.copy()
     ints.var_names = pd.RangeIndex(ints.n_vars)
     try:
         model = DeepSEM(ints, **DEEPSEM_FAST)
     except ValueError as err:
         assert FIX in str(err)
-        model = DeepSEM._from_array(np.asarray(krumsiek.X, dtype=np.float32), ints.var_names, **DEEPSEM_FAST)
+        model = DeepSEM.from_array(np.asarray(krumsiek.X, dtype=np.float32), ints.var_names, **DEEPSEM_FAST)
     model.train(show_progress_bar=False)
     model.save(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "model.json").read_text())["var_names"][:2] == ["0", "1"]

@@ -254,13 +254,13 @@ def test_plots(counts):
 
 def test_auto_noise_warning_points_at_the_caller(counts, monkeypatch):
     """The end-of-grid warning is attributed to the user's line, not to scgrn's internals."""
-    import scgrn.models._deepsem as deepsem_module
+    import scgrn.models._simulate as simulate_module
 
     def never_far_enough(reference, query=None):  # training cells infinitely far apart: grid exhausted
         n = len(reference) if query is None else len(query)
         return np.full(n, np.inf if query is None else 0.0)
 
-    monkeypatch.setattr(deepsem_module, "nearest_distances", never_far_enough)
+    monkeypatch.setattr(simulate_module, "nearest_distances", never_far_enough)
     with pytest.warns(UserWarning, match="reached the largest values") as record:
         scgrn.tl.simulate(_log(counts), n_obs=20, **FAST)
     assert {w.filename for w in record if "reached the largest" in str(w.message)} == {__file__}
@@ -268,6 +268,9 @@ def test_auto_noise_warning_points_at_the_caller(counts, monkeypatch):
     model.train(show_progress_bar=False)
     with pytest.warns(UserWarning, match="reached the largest values") as record:
         model.simulate(20)
+    assert {w.filename for w in record if "reached the largest" in str(w.message)} == {__file__}
+    with pytest.warns(UserWarning, match="reached the largest values") as record:
+        model.sample_cells(20)  # one level less deep inside scgrn: still the caller's line
     assert {w.filename for w in record if "reached the largest" in str(w.message)} == {__file__}
 
 
@@ -319,3 +322,95 @@ def test_poisson_noise_moves_cells_off_their_decoded_profile(counts):
     assert noisy.uns["simulate"]["params"]["technical_noise"] == "poisson"
     np.testing.assert_array_equal(plain.obs["source_cell"], noisy.obs["source_cell"])
     assert np.abs(noisy.X - plain.X).mean() > 0.05
+
+
+# -- the public sampling API of DeepSEM (what tl.simulate uses) ---------------------------------
+def test_tl_simulate_uses_only_public_deepsem_api():
+    """tl.simulate reaches no private attribute or method of anything (``obj._name``; the
+    DeepSEM model included) and never assigns a model's ``module``: it builds, trains and
+    samples through DeepSEM.from_array, .train, .get_size_factors and .sample_cells."""
+    import ast
+    import inspect
+
+    import scgrn.tl._simulate as tl_simulate
+
+    tree = ast.parse(inspect.getsource(tl_simulate))
+    private = sorted(
+        {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+         and node.attr.startswith("_") and not node.attr.startswith("__")}
+    )
+    assert not private, f"tl/_simulate.py reaches private attributes: {private}"
+    assigned = [
+        target.attr for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        for target in ([target] if not isinstance(target, ast.Tuple) else target.elts)
+        if isinstance(target, ast.Attribute)
+    ]
+    assert "module" not in assigned and "history" not in assigned
+    used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert {"from_array", "train", "get_size_factors", "sample_cells"} <= used
+
+
+def test_from_array(counts):
+    ad = _log(counts)
+    x = np.asarray(ad.X[:5], dtype=np.float32)  # fewer cells than DeepSEM(adata) accepts
+    x[:, 0] = 0.0  # and an all-zero gene
+    model = scgrn.models.DeepSEM.from_array(x, ad.var_names, n_models=1, n_epochs=2, hidden_dim=8)
+    assert repr(model).startswith("DeepSEM(untrained")
+    assert model.var_names.equals(ad.var_names) and model.params()["n_epochs"] == 2
+    model.train(random_state=4, show_progress_bar=False)
+    assert model.params()["random_state"] == 4 and model.get_grn().shape == (ad.n_vars, ad.n_vars)
+    for bad in (x[:1], x[:, :-1], np.where(x > 1, np.nan, x), x[0]):
+        with pytest.raises(ValueError, match="cells x genes"):
+            scgrn.models.DeepSEM.from_array(bad, ad.var_names)
+    with pytest.raises(TypeError, match="nope"):
+        scgrn.models.DeepSEM.from_array(x, ad.var_names, nope=1)
+
+
+def test_get_size_factors(counts, log_model):
+    lib = counts.X.sum(1)
+    s = log_model.get_size_factors()
+    assert s is not None and s.shape == (counts.n_obs,)
+    ok = counts.X.min(1, initial=np.inf, where=counts.X > 0) == 1  # cells with a count of one
+    np.testing.assert_allclose(s[ok], (np.median(lib) / lib)[ok], rtol=1e-4)
+    assert log_model.get_size_factors(technical_noise="none") is None
+    scaled = scgrn.models.DeepSEM.from_array(np.sqrt(_log(counts).X), counts.var_names)
+    assert scaled.get_size_factors() is None  # no counts to recover
+    with pytest.raises(ValueError, match="technical_noise='poisson' needs counts"):
+        scaled.get_size_factors(technical_noise="poisson")
+
+
+def test_sample_cells(counts, log_model):
+    model = log_model
+    kw = dict(noise_scale=0.5, neighbours=2, spread=0.2)
+    a = model.sample_cells(30, rng=3, **kw)
+    assert isinstance(a, scgrn.models.SimulatedCells)
+    assert a.values.shape == (30, counts.n_vars) and a.values.dtype == np.float32
+    assert a.counts is None and a.source.shape == (30,) and (a.noise_scale, a.neighbours) == (0.5, 2)
+    np.testing.assert_array_equal(a.values, model.sample_cells(30, rng=3, **kw).values)  # a seed
+    rng = np.random.default_rng(3)  # a Generator is used, and advanced, in place
+    np.testing.assert_array_equal(a.values, model.sample_cells(30, rng=rng, **kw).values)
+    assert not np.array_equal(a.values, model.sample_cells(30, rng=rng, **kw).values)
+    assert model.sample_cells(rng=0, **kw).values.shape[0] == counts.n_obs  # n_obs=None
+    # with size factors: Poisson counts around each decoded profile, log-normalised again
+    s = model.get_size_factors()
+    b = model.sample_cells(30, size_factors=s, rng=3, **kw)
+    assert b.counts is not None and np.all(b.counts == np.round(b.counts))
+    np.testing.assert_allclose(b.values, np.log1p(b.counts * s[b.source][:, None]), rtol=1e-5)
+    # "auto" settings are resolved, and simulate() is sample_cells + calibration
+    c = model.sample_cells(25, size_factors=s, rng=np.random.default_rng(7))
+    from scgrn.models._simulate import AUTO_GRID, NEIGHBOUR_GRID
+
+    assert c.noise_scale in AUTO_GRID and c.neighbours in NEIGHBOUR_GRID
+    sim = model.simulate(25, calibrate=False, random_state=7)
+    x = np.asarray(_log(counts).X)
+    np.testing.assert_array_equal(sim.X, np.clip(c.values, x.min(0), x.max(0)).astype(np.float32))
+    np.testing.assert_array_equal(sim.obs["source_cell"], c.source)
+    assert sim.uns["simulate"]["params"]["noise_scale"] == c.noise_scale
+    for bad in (s[:-1], -s, np.where(s > np.median(s), np.nan, s)):
+        with pytest.raises(ValueError, match="size_factors must be"):
+            model.sample_cells(5, size_factors=bad, **kw)
+    with pytest.raises(ValueError, match="mode"):
+        model.sample_cells(5, mode="nope")
+    with pytest.raises(RuntimeError, match="train"):
+        scgrn.models.DeepSEM(_log(counts), n_models=1, n_epochs=1).sample_cells(5, **kw)

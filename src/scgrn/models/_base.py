@@ -22,7 +22,7 @@ Choices shared by the three classes:
   checks (:func:`scgrn._validate.checked_matrix`) refuse non-string ``var_names`` when a model
   is built or loaded from an AnnData, naming the fix ``adata.var_names =
   adata.var_names.astype(str)``; such names reach a model only through internal paths
-  (``DeepSEM._from_array``, used by :func:`scgrn.tl.simulate`) or older versions.
+  (``DeepSEM.from_array``, used by :func:`scgrn.tl.simulate`) or older versions.
 - Every error on load names the folder and the file; none suggests loading pickles.
 
 This module holds the shared pieces only; each class keeps its own trainer.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,30 +11,16 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
-from .. import __version__
 from .._grn_matrix import regulator_rows_csr
-from .._matrix import gene_moments, read_rows, row_blocks, summarise_columns
+from .._matrix import gene_moments, read_rows, summarise_columns
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import check_int, check_random_state, check_tfs, checked_matrix
 from ._base import check_var_names_match, config_from_saved, load_model_files, load_state, save_model_files, var_names_to_json
-from ._deepsem_data import scale_rows, standardise
 from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved_alpha, resolved_lr_adj, total_steps
+from ._deepsem_data import sign_aligned_latent
 from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
 from ._deepsem_training import train_deepsem
-from ._simulate import (
-    AUTO_GRID,
-    DEFAULT_SPREAD,
-    NEIGHBOUR_GRID,
-    SIMULATION_MODES,
-    training_size_factors,
-    decode_samples,
-    nearest_distances,
-    poisson_observe,
-    quantile_map,
-    standardisation_stats,
-    check_sampling,
-    unstandardise,
-)
+from ._simulate import DEFAULT_SPREAD, SimulatedCells, check_sampling, quantile_map, sample_cells, simulated_anndata, training_size_factors
 
 MIN_CELLS = 10
 #: ``tf_rows_only="auto"`` trains the genes x genes model up to this many genes (0.6 s a step
@@ -186,22 +171,50 @@ class DeepSEM:
         return self._dense
 
     @classmethod
-    def _from_array(cls, x: np.ndarray, var_names, *, preset: str = "default", **hyperparameters) -> "DeepSEM":
-        """A model on an already validated cells x genes matrix (no minimum of cells, genes
-        may be constant): what :func:`scgrn.tl.simulate` uses per group."""
+    def from_array(cls, x: np.ndarray, var_names, *, preset: str = "default", **hyperparameters) -> DeepSEM:
+        """A model on a cells x genes array, for callers that have validated the data already.
+
+        Unlike ``DeepSEM(adata)`` this checks only the shape and that values are finite: from
+        2 cells (not 10), constant or all-zero genes and non-string ``var_names`` are accepted. :func:`scgrn.tl.simulate` builds its per-group models this way. No TFs.
+
+        Parameters
+        ----------
+        x
+            Cells x genes, dense log-normalised expression (converted to float32; kept, not copied).
+        var_names
+            Gene names, one per column of ``x``.
+        preset
+            As in :class:`DeepSEM`.
+        **hyperparameters
+            Overrides of any :class:`~scgrn.models.DeepSEMConfig` field.
+
+        Returns
+        -------
+        An untrained :class:`DeepSEM`; call :meth:`train`.
+
+        Examples
+        --------
+        >>> import numpy as np, scgrn
+        >>> x = np.random.default_rng(0).gamma(1.0, 1.0, size=(6, 4)).astype(np.float32)
+        >>> model = scgrn.models.DeepSEM.from_array(x, ["a", "b", "c", "d"], n_models=1, n_epochs=1)
+        >>> model.train(show_progress_bar=False)
+        >>> model.get_grn().shape
+        (4, 4)
+        """
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] != len(var_names) or not np.isfinite(x).all():
+            raise ValueError(f"x must be a dense, finite cells x genes array with at least 2 cells and one column "
+                             f"per var_name; got shape {x.shape} for {len(var_names)} var_names.")
         model = cls.__new__(cls)
         model.config = make_config(preset, **hyperparameters)
         model.preset = preset
         model._matrix, model._summary, model._dense = x, None, None
-        model.tfs = None
-        model.tf_rows_only = False
+        model.tfs, model.tf_rows_only, model.layer = None, False, None
         model.var_names = pd.Index(var_names).copy()
-        model.layer = None
-        model.module = None
-        model.history = {}
-        model.random_state = 0
-        model.training_time_s = float("nan")
+        model.module, model.history = None, {}
+        model.random_state, model.training_time_s = 0, float("nan")
         return model
+
 
     def _require_trained(self) -> DeepSEMEnsemble:
         if self.module is None:
@@ -297,97 +310,88 @@ class DeepSEM:
             x, summary = checked_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1)
         mode = self.config.standardise
         mean, std = gene_moments(summarise_columns(x) if summary is None else summary, mode)
-        layer_ = module.grn_layer()
-
-        def encoded(block: np.ndarray) -> torch.Tensor:  # (E, cells, genes)
-            scaled = torch.from_numpy(scale_rows(block, mean, std, mode))
-            return module.encode_cells(scaled, layer_, grid=module.config.mlp_grid)[0]
-
-        # Members are sign-aligned to the first over all cells, then averaged, a block of
-        # cells at a time (encoded twice when the cells span several blocks).
-        agreement, cached = torch.zeros(module.config.n_models), None
-        for _, block in row_blocks(x, LATENT_BLOCK_CELLS):
-            mu = encoded(block)
-            agreement += (mu * mu[:1]).sum(dim=(1, 2))
-            cached = mu if x.shape[0] <= LATENT_BLOCK_CELLS else None
-        signs = torch.sign(agreement)
-        signs[signs == 0] = 1
-        latent = np.empty(x.shape, dtype=np.float32)
-        for start, block in [(0, None)] if cached is not None else row_blocks(x, LATENT_BLOCK_CELLS):
-            mu = cached if block is None else encoded(block)
-            latent[start : start + mu.shape[1]] = (mu * signs[:, None, None]).mean(0).numpy()
+        latent = sign_aligned_latent(module, x, mean, std, mode, LATENT_BLOCK_CELLS)
         if units == "expression":
             latent *= std
         return latent
 
-    def _simulate_values(
-        self, n_obs: int, *, mode: str, noise_scale: float, spread: float, neighbours: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Decoded cells on the training scale (before calibration) and their source cells."""
-        module = self._require_trained()
-        scaled, _, _ = standardise(self._x, self.config.standardise)
-        decoded, source = decode_samples(
-            module, scaled, int(n_obs), mode=mode, noise_scale=noise_scale, spread=spread,
-            neighbours=neighbours, rng=rng,
-        )
-        mean, std = standardisation_stats(self._x, self.config.standardise)
-        return unstandardise(decoded, mean, std), source
+    def get_size_factors(self, *, technical_noise: str = "auto") -> np.ndarray | None:
+        """Size factors ``s`` of the training cells, ``x = log1p(s * counts)``, for Poisson technical noise.
 
-    def _simulate_cells(
-        self, n_obs: int, *, mode, noise_scale, spread, neighbours, size_factors, rng
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Decoded cells after the observation step: (log values, counts or ``None``, sources).
+        Recovered from ``log1p(normalised counts)`` training data (scanpy's ``normalize_total``
+        + ``log1p``): the smallest non-zero ``expm1(x)`` of a cell is one count.
 
-        With ``size_factors`` (the training cells' ``s`` in ``x = log1p(s * counts)``) each
-        cell's counts are drawn around its decoded profile with its source cell's factor.
+        Parameters
+        ----------
+        technical_noise
+            ``"auto"``: the factors, or ``None`` when the data hold no recoverable counts;
+            ``"poisson"``: the factors, raising a ``ValueError`` when there are none;
+            ``"none"``: ``None``.
+
+        Returns
+        -------
+        ``(n_cells,)`` float64 factors, or ``None``; pass them to :meth:`sample_cells`.
+
+        Examples
+        --------
+        >>> import numpy as np, scgrn
+        >>> counts = np.array([[1.0, 0.0, 3.0], [2.0, 3.0, 0.0], [1.0, 1.0, 2.0]])
+        >>> x = np.log1p(counts / counts.sum(1, keepdims=True) * 10)
+        >>> model = scgrn.models.DeepSEM.from_array(x, ["a", "b", "c"])
+        >>> np.round(model.get_size_factors(), 3).tolist()
+        [2.5, 2.0, 2.5]
         """
-        y, source = self._simulate_values(
-            n_obs, mode=mode, noise_scale=noise_scale, spread=spread, neighbours=neighbours, rng=rng
-        )
-        if size_factors is None:
-            return y, None, source
-        s = np.asarray(size_factors, dtype=np.float64)[source]
-        counts = poisson_observe(y, s, rng)
-        return np.log1p(counts * s[:, None]).astype(np.float32), counts, source
-
-    def _size_factors(self, technical_noise: str) -> np.ndarray | None:
-        """Size factors for Poisson technical noise, or ``None`` for none (see :meth:`simulate`)."""
         return training_size_factors(self._x, technical_noise)
 
-    def _resolve_sampling(
-        self, noise_scale, neighbours, *, mode: str, spread: float, size_factors, rng: np.random.Generator,
-        n_probe: int = 200,
-    ) -> tuple[float, int]:
-        """Resolve ``"auto"`` noise scale and neighbours: the least departure from the source
-        cells for which simulated cells are, in median, as far from their nearest training
-        cell as a training cell is from its nearest other training cell (a stand-in for a new
-        real cell). Neighbours are tried first (:data:`NEIGHBOUR_GRID`, at the smallest noise),
-        then the noise scale (:data:`AUTO_GRID`, at the most neighbours)."""
-        x = self._x
-        scales = list(AUTO_GRID) if noise_scale == "auto" else [float(noise_scale)]
-        counts = [k for k in NEIGHBOUR_GRID if k <= x.shape[0]] if neighbours == "auto" else [int(neighbours)]
-        if len(scales) == 1 and len(counts) == 1:
-            return scales[0], counts[0]
-        if x.shape[0] < 3:
-            return (1.0 if noise_scale == "auto" else scales[0]), counts[0]
-        target = float(np.median(nearest_distances(x)))
-        n_probe = int(min(n_probe, max(x.shape[0], 50)))
-        for c, k in [(scales[0], k) for k in counts] + [(c, counts[-1]) for c in scales[1:]]:
-            y, _, _ = self._simulate_cells(
-                n_probe, mode=mode, noise_scale=c, spread=spread, neighbours=k, size_factors=size_factors, rng=rng
-            )
-            if float(np.median(nearest_distances(x, quantile_map(y, x, rng)))) >= target:
-                return float(c), int(k)
-        warnings.warn(
-            f"noise_scale/neighbours='auto' reached the largest values tried ({scales[-1]}, {counts[-1]}) "
-            "before simulated cells were as far from the training cells as these are from each other; "
-            "the simulated cells may sit closer to the training cells than new real cells would. Check "
-            "with scgrn.metrics.simulation_closeness, or raise `spread`.",
-            UserWarning,
-            # _resolve_sampling <- DeepSEM.simulate / tl.simulate <- caller
-            stacklevel=3,
+    def sample_cells(
+        self, n_obs: int | None = None, *, mode: str = "posterior", noise_scale: float | str = "auto",
+        spread: float = DEFAULT_SPREAD, neighbours: int | str = "auto", size_factors: np.ndarray | None = None,
+        rng: np.random.Generator | int | None = 0,
+    ) -> SimulatedCells:
+        """Draw simulated cells as arrays, before calibration: the sampling step of :meth:`simulate`.
+
+        :meth:`simulate` is this, with ``size_factors`` from :meth:`get_size_factors`, then
+        a per-gene calibration and an AnnData; use this to build your own output (as
+        :func:`scgrn.tl.simulate` does to return counts).
+
+        Parameters
+        ----------
+        n_obs
+            Cells to simulate (``None``: as many as the training cells).
+        mode, noise_scale, spread, neighbours
+            As in :meth:`simulate` (``"auto"`` included).
+        size_factors
+            The training cells' ``s`` in ``x = log1p(s * counts)`` (from
+            :meth:`get_size_factors`, or your own): counts are drawn around each decoded
+            profile with its source cell's factor. ``None``: no technical noise.
+        rng
+            A :class:`numpy.random.Generator`, used and advanced in place (so several calls
+            can share one stream), or a seed for a new one. ``"auto"`` settings are resolved
+            by drawing probe cells from it first.
+
+        Returns
+        -------
+        A :class:`~scgrn.models.SimulatedCells` named tuple: ``values`` (float32,
+        training scale), ``counts`` (or ``None``), ``source`` (training cell of each),
+        ``noise_scale`` and ``neighbours`` (as resolved).
+
+        Examples
+        --------
+        >>> import scgrn
+        >>> adata, _ = scgrn.datasets.krumsiek11()
+        >>> model = scgrn.models.DeepSEM(adata, n_models=1, n_epochs=1)
+        >>> model.train(show_progress_bar=False)
+        >>> cells = model.sample_cells(20, noise_scale=1.0, neighbours=1, rng=0)
+        >>> cells.values.shape, cells.counts is None, cells.noise_scale, cells.neighbours
+        ((20, 11), True, 1.0, 1)
+        """
+        noise_scale, neighbours, spread = check_sampling(mode, noise_scale, neighbours, "none", spread)
+        module = self._require_trained()
+        n_obs = self._x.shape[0] if n_obs is None else check_int("n_obs", n_obs, min=1)
+        return sample_cells(
+            module, self._x, self.config.standardise, n_obs, mode=mode, noise_scale=noise_scale, spread=spread,
+            neighbours=neighbours, size_factors=size_factors, rng=np.random.default_rng(rng),
         )
-        return float(scales[-1]), int(counts[-1])
 
     def simulate(
         self,
@@ -472,34 +476,22 @@ class DeepSEM:
         n_obs = self._x.shape[0] if n_obs is None else check_int("n_obs", n_obs, min=1)
         random_state = check_random_state(random_state)
         rng = np.random.default_rng(random_state)
-        size_factors = self._size_factors(technical_noise)
-        kw = dict(mode=mode, spread=spread, size_factors=size_factors, rng=rng)
-        noise_scale, neighbours = self._resolve_sampling(noise_scale, neighbours, **kw)
-        y, _, source = self._simulate_cells(n_obs, noise_scale=noise_scale, neighbours=neighbours, **kw)
+        size_factors = self.get_size_factors(technical_noise=technical_noise)
+        y, _, source, noise_scale, neighbours = self.sample_cells(
+            n_obs, mode=mode, noise_scale=noise_scale, spread=spread, neighbours=neighbours,
+            size_factors=size_factors, rng=rng,
+        )
         if calibrate:
             y = quantile_map(y, self._x, rng)
         else:
             y = np.clip(y, self._x.min(0), self._x.max(0))
-        obs = pd.DataFrame(
-            {"simulated": True, "source_cell": source if mode == "posterior" else -1},
-            index=pd.Index([f"sim-{i}" for i in range(n_obs)]),
-        )
-        sim = AnnData(np.asarray(y, dtype=np.float32), obs=obs, var=pd.DataFrame(index=self.var_names.copy()))
-        sim.uns["simulate"] = {
-            "method": "deepsem",
-            "version": __version__,
-            "params": {
-                **{k: v for k, v in self.params().items() if v is not None},
-                "mode": mode,
-                "noise_scale": float(noise_scale),
-                "spread": float(spread),
-                "neighbours": int(neighbours),
-                "technical_noise": "none" if size_factors is None else "poisson",
-                "calibrate": bool(calibrate),
-                "simulation_random_state": int(random_state),
-            },
+        params = {
+            **{k: v for k, v in self.params().items() if v is not None}, "mode": mode,
+            "noise_scale": float(noise_scale), "spread": float(spread), "neighbours": int(neighbours),
+            "technical_noise": "none" if size_factors is None else "poisson", "calibrate": bool(calibrate),
+            "simulation_random_state": int(random_state),
         }
-        return sim
+        return simulated_anndata(y, source if mode == "posterior" else -1, self.var_names, params)
 
     def params(self) -> dict:
         """Every hyperparameter (``alpha`` and ``lr_adj`` resolved) plus preset and seed (what ``adata.uns`` records).
@@ -551,7 +543,7 @@ class DeepSEM:
         save_model_files(dir_path, meta, module.state_dict(), kind="DeepSEM", overwrite=overwrite, history=self.history)
 
     @classmethod
-    def load(cls, dir_path: str | Path, adata: AnnData) -> "DeepSEM":
+    def load(cls, dir_path: str | Path, adata: AnnData) -> DeepSEM:
         """Load a model saved with :meth:`save`; ``adata`` must have the training genes in
         the training order (compared as strings); its cells are the ones
         :meth:`get_latent_representation` and :meth:`simulate` use.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._matrix import ColumnSummary, gene_moments, is_backed, read_rows, summarise_columns
+from .._matrix import ColumnSummary, gene_moments, is_backed, read_rows, row_blocks, summarise_columns
 
 #: cells read from disk at a time when the input is backed; mini-batches are drawn within a block
 BACKED_BLOCK_CELLS = 16384
@@ -23,6 +23,32 @@ def scale_rows(x: np.ndarray, mean: np.ndarray, std: np.ndarray, mode: str) -> n
     if mode == "nonzero":
         scaled = np.clip(scaled, -20, 20)
     return scaled.astype(np.float32, copy=False)
+
+
+@torch.no_grad()
+def sign_aligned_latent(module, x, mean: np.ndarray, std: np.ndarray, mode: str, block_cells: int) -> np.ndarray:
+    """Posterior means after the GRN layer, ``(n_cells, n_genes)``, averaged over the members
+    of ``module`` after sign-aligning each to the first over all cells (what
+    :meth:`DeepSEM.get_latent_representation` returns), ``block_cells`` cells at a time
+    (encoded twice when the cells span several blocks)."""
+    layer = module.grn_layer()
+
+    def encoded(block: np.ndarray) -> torch.Tensor:  # (E, cells, genes)
+        scaled = torch.from_numpy(scale_rows(block, mean, std, mode))
+        return module.encode_cells(scaled, layer, grid=module.config.mlp_grid)[0]
+
+    agreement, cached = torch.zeros(module.config.n_models), None
+    for _, block in row_blocks(x, block_cells):
+        mu = encoded(block)
+        agreement += (mu * mu[:1]).sum(dim=(1, 2))
+        cached = mu if x.shape[0] <= block_cells else None
+    signs = torch.sign(agreement)
+    signs[signs == 0] = 1
+    latent = np.empty(x.shape, dtype=np.float32)
+    for start, block in [(0, None)] if cached is not None else row_blocks(x, block_cells):
+        mu = cached if block is None else encoded(block)
+        latent[start : start + mu.shape[1]] = (mu * signs[:, None, None]).mean(0).numpy()
+    return latent
 
 
 def standardise(x, mode: str, summary: ColumnSummary | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

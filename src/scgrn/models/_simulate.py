@@ -16,18 +16,29 @@ sources: the source's latent mean is averaged with those of its nearest training
 source's size factor (:func:`count_size_factors` recovers size factors from
 ``log1p(normalised counts)`` data).
 
-These helpers use only the ensemble's public ``encode``/``decode`` methods.
+These helpers use only the ensemble's public ``encode``/``decode`` methods;
+:func:`sample_cells` is what :meth:`DeepSEM.sample_cells <scgrn.models.DeepSEM.sample_cells>`
+(and through it :meth:`DeepSEM.simulate <scgrn.models.DeepSEM.simulate>` and
+:func:`scgrn.tl.simulate`) runs.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+import warnings
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
+from anndata import AnnData
 
+from .. import __version__
 from .._matrix import gene_moments, summarise_columns
 from .._params import check_choice, check_float, check_int
+from ._deepsem_data import standardise
 
 SIMULATION_MODES = ("posterior", "prior")
 
@@ -309,3 +320,137 @@ def training_size_factors(x: np.ndarray, technical_noise: str) -> np.ndarray | N
             "technical_noise='auto' or 'none'."
         )
     return s
+
+
+class SimulatedCells(NamedTuple):
+    """Cells drawn by :meth:`scgrn.models.DeepSEM.sample_cells`, before any calibration.
+
+    Attributes
+    ----------
+    values
+        ``(n_obs, n_genes)`` float32 on the training scale (log-normalised): the decoded
+        profiles, or with ``size_factors`` the log-normalised Poisson counts drawn around them.
+    counts
+        ``(n_obs, n_genes)`` float64 counts drawn with the source cells' size factors, or
+        ``None`` (no ``size_factors``: no technical noise).
+    source
+        The training cell (row index) each simulated cell started from; in ``"prior"`` mode
+        drawn at random and used only for size factors.
+    noise_scale
+        The latent noise scale used (``"auto"`` resolved).
+    neighbours
+        The training cells averaged into each source's latent mean (``"auto"`` resolved).
+    """
+
+    values: np.ndarray
+    counts: np.ndarray | None
+    source: np.ndarray
+    noise_scale: float
+    neighbours: int
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` that makes a warning raised by the calling function point at the first
+    frame outside scgrn (the user's line), however deep inside scgrn the call is."""
+    package = Path(__file__).resolve().parents[1]  # src/scgrn
+    frame, level = sys._getframe(1), 1
+    while frame is not None and Path(frame.f_code.co_filename).resolve().is_relative_to(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _decoded_cells(module, x, standardise_mode, n_obs, *, mode, noise_scale, spread, neighbours, rng):
+    """Decoded cells on the training scale (before calibration) and their source cells."""
+    scaled, _, _ = standardise(x, standardise_mode)
+    decoded, source = decode_samples(
+        module, scaled, int(n_obs), mode=mode, noise_scale=noise_scale, spread=spread,
+        neighbours=neighbours, rng=rng,
+    )
+    mean, std = standardisation_stats(x, standardise_mode)
+    return unstandardise(decoded, mean, std), source
+
+
+def observed_cells(module, x, standardise_mode, n_obs, *, mode, noise_scale, spread, neighbours, size_factors, rng):
+    """Decoded cells after the observation step: (log values, counts or ``None``, sources).
+
+    ``x`` is the dense training matrix, ``standardise_mode`` the model's ``standardise``.
+    With ``size_factors`` (the training cells' ``s`` in ``x = log1p(s * counts)``) each
+    cell's counts are drawn around its decoded profile with its source cell's factor.
+    """
+    y, source = _decoded_cells(
+        module, x, standardise_mode, n_obs, mode=mode, noise_scale=noise_scale, spread=spread,
+        neighbours=neighbours, rng=rng,
+    )
+    if size_factors is None:
+        return y, None, source
+    s = np.asarray(size_factors, dtype=np.float64)[source]
+    counts = poisson_observe(y, s, rng)
+    return np.log1p(counts * s[:, None]).astype(np.float32), counts, source
+
+
+def resolve_sampling(
+    module, x, standardise_mode, noise_scale, neighbours, *, mode, spread, size_factors, rng, n_probe: int = 200
+) -> tuple[float, int]:
+    """Resolve ``"auto"`` noise scale and neighbours: the least departure from the source
+    cells for which simulated cells are, in median, as far from their nearest training
+    cell as a training cell is from its nearest other training cell (a stand-in for a new
+    real cell). Neighbours are tried first (:data:`NEIGHBOUR_GRID`, at the smallest noise),
+    then the noise scale (:data:`AUTO_GRID`, at the most neighbours)."""
+    scales = list(AUTO_GRID) if noise_scale == "auto" else [float(noise_scale)]
+    counts = [k for k in NEIGHBOUR_GRID if k <= x.shape[0]] if neighbours == "auto" else [int(neighbours)]
+    if len(scales) == 1 and len(counts) == 1:
+        return scales[0], counts[0]
+    if x.shape[0] < 3:
+        return (1.0 if noise_scale == "auto" else scales[0]), counts[0]
+    target = float(np.median(nearest_distances(x)))
+    n_probe = int(min(n_probe, max(x.shape[0], 50)))
+    for c, k in [(scales[0], k) for k in counts] + [(c, counts[-1]) for c in scales[1:]]:
+        y, _, _ = observed_cells(
+            module, x, standardise_mode, n_probe, mode=mode, noise_scale=c, spread=spread, neighbours=k,
+            size_factors=size_factors, rng=rng,
+        )
+        if float(np.median(nearest_distances(x, quantile_map(y, x, rng)))) >= target:
+            return float(c), int(k)
+    warnings.warn(
+        f"noise_scale/neighbours='auto' reached the largest values tried ({scales[-1]}, {counts[-1]}) "
+        "before simulated cells were as far from the training cells as these are from each other; "
+        "the simulated cells may sit closer to the training cells than new real cells would. Check "
+        "with scgrn.metrics.simulation_closeness, or raise `spread`.",
+        UserWarning,
+        stacklevel=_user_stacklevel(),  # the user's line, whichever public entry they called
+    )
+    return float(scales[-1]), int(counts[-1])
+
+
+def sample_cells(
+    module, x, standardise_mode, n_obs, *, mode, noise_scale, spread, neighbours, size_factors, rng
+) -> SimulatedCells:
+    """Resolve ``"auto"`` settings (:func:`resolve_sampling`), then draw ``n_obs`` cells
+    (:func:`observed_cells`), all from ``rng``, in that order."""
+    if size_factors is not None:
+        size_factors = np.asarray(size_factors, dtype=np.float64)
+        if size_factors.shape != (x.shape[0],) or not (np.isfinite(size_factors) & (size_factors > 0)).all():
+            raise ValueError(
+                f"size_factors must be {x.shape[0]} positive finite numbers (one per training cell), "
+                f"got an array of shape {size_factors.shape} or with zero, negative or non-finite values."
+            )
+    noise_scale, neighbours = resolve_sampling(
+        module, x, standardise_mode, noise_scale, neighbours, mode=mode, spread=spread,
+        size_factors=size_factors, rng=rng,
+    )
+    values, counts, source = observed_cells(
+        module, x, standardise_mode, n_obs, mode=mode, noise_scale=noise_scale, spread=spread,
+        neighbours=neighbours, size_factors=size_factors, rng=rng,
+    )
+    return SimulatedCells(values, counts, source, noise_scale, neighbours)
+
+
+def simulated_anndata(values: np.ndarray, source, var_names, params: dict):
+    """:meth:`DeepSEM.simulate`'s output: float32 ``X``, ``obs['simulated']``,
+    ``obs['source_cell']`` (``source``: an array or ``-1``) and ``uns['simulate']``."""
+    obs = pd.DataFrame(
+        {"simulated": True, "source_cell": source}, index=pd.Index([f"sim-{i}" for i in range(len(values))])
+    )
+    sim = AnnData(np.asarray(values, dtype=np.float32), obs=obs, var=pd.DataFrame(index=pd.Index(var_names).copy()))
+    sim.uns["simulate"] = {"method": "deepsem", "version": __version__, "params": params}
+    return sim

@@ -25,11 +25,9 @@ from .._validate import (
     expression_matrix,
     looks_like_counts,
 )
-from ..models._deepsem import DeepSEM
+from ..models import DeepSEM
 from ..models._deepsem_config import make_config
-from ..models._simulate import DEFAULT_SPREAD, check_sampling
-from ..models._deepsem_training import train_deepsem
-from ..models._simulate import log_normalise, quantile_map
+from ..models._simulate import DEFAULT_SPREAD, check_sampling, log_normalise, quantile_map
 
 __all__ = ["simulate", "simulate_baseline"]
 
@@ -323,24 +321,22 @@ def simulate(
         hp = {**SIMULATION_DEFAULTS, **hyperparameters}
         if hp.get("n_epochs") is None:
             hp["n_epochs"] = _auto_epochs(len(idx), int(hp["batch_size"]))
-        model = DeepSEM._from_array(xlog, adata.var_names, preset=preset, **hp)
-        model.random_state = seed
-        model.module, model.history = train_deepsem(
-            xlog, model.config, seed=seed, device=dev, show_progress_bar=bar
-        )
+        model = DeepSEM.from_array(xlog, adata.var_names, preset=preset, **hp)
+        model.train(random_state=seed, device=dev, show_progress_bar=bar)
         params = model.params()
         final_loss[str(g)] = float(model.history["reconstruction"][-1].mean())
         if scale == "counts":  # log_normalise gives x = log1p(counts * s), s = target_sum / library
             size_factors = None if technical_noise == "none" else target_sum / np.where(library > 0, library, target_sum)
         else:
-            size_factors = model._size_factors(technical_noise)
-        kw = dict(mode=mode, spread=spread, size_factors=size_factors, rng=rng)
-        scale_g, neighbours_g = model._resolve_sampling(noise_scale, neighbours, **kw)
-        noise_used[str(g)] = scale_g
-        neighbours_used[str(g)] = neighbours_g
+            size_factors = model.get_size_factors(technical_noise=technical_noise)
+        cells = model.sample_cells(
+            n, mode=mode, noise_scale=noise_scale, spread=spread, neighbours=neighbours,
+            size_factors=size_factors, rng=rng,
+        )
+        y, counts, source = cells.values, cells.counts, cells.source
+        noise_used[str(g)], neighbours_used[str(g)] = cells.noise_scale, cells.neighbours
         technical_used[str(g)] = "none" if size_factors is None else "poisson"
         epochs_used[str(g)] = int(hp["n_epochs"])
-        y, counts, source = model._simulate_cells(n, noise_scale=scale_g, neighbours=neighbours_g, **kw)
         if scale == "counts" and counts is not None:
             parts.append(quantile_map(counts, xg, rng) if calibrate else counts)
         elif scale == "counts":
