@@ -202,3 +202,12 @@ def test_to_prediction_of_one_group(adata):
     assert set(pred.uns["prediction"]["source"]) <= {"Gata2", "Pu.1"} and len(pred.uns["prediction"]) == 5
     top = scgrn.get.edges(adata, key="pearson", group="odd", top_k=5)
     assert pred.uns["prediction"]["target"].tolist() == top["target"].tolist()
+
+
+def test_tf_activity_with_one_groups_network(adata):
+    pytest.importorskip("decoupler")
+    scgrn.tl.correlation(adata, groupby="half")
+    scgrn.tl.tf_activity(adata, key="pearson", group="odd", n_targets=6)
+    direct = scgrn.tl.tf_activity(adata, key="pearson_odd", n_targets=6, copy=True)
+    pd.testing.assert_frame_equal(adata.obsm["tf_activity"], direct.obsm["tf_activity"])
+    assert adata.uns["tf_activity"]["grn_key"] == "pearson_odd"

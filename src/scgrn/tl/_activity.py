@@ -26,6 +26,7 @@ from .._validate import (
     checked_matrix,
 )
 from ..get._edges import _edges
+from ..get._group_index import resolve_group
 
 __all__ = ["tf_activity"]
 
@@ -63,6 +64,7 @@ def tf_activity(
     tmin: int = 5,
     layer: str | None = None,
     key_added: str = "tf_activity",
+    group: str | None = None,
     copy: bool = False,
     **kwargs,
 ) -> AnnData | None:
@@ -106,6 +108,9 @@ def tf_activity(
         Read this layer instead of ``adata.X``.
     key_added
         Where results go.
+    group
+        For a GRN tool run with ``groupby=`` under ``key``: score with this group's network
+        (``adata.varp[f"{key}_{group}"]``), on every cell of ``adata``.
     copy
         Return a new AnnData instead of writing into ``adata``.
     **kwargs
@@ -148,6 +153,8 @@ def tf_activity(
     """
     check_adata(adata)
     key = check_key("key", key)
+    if group is not None:
+        key = resolve_group(adata, key, group)
     key_added = check_key("key_added", key_added)
     copy = check_copy(adata, copy)
     if isinstance(method, str) and method in _WAGGR_FUNS:

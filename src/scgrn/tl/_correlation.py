@@ -19,6 +19,7 @@ from scipy.stats import rankdata
 from .. import __version__
 from .._validate import check_adata, check_choice, check_copy, check_key, check_tfs, expression_matrix
 from ._groups import groupable
+from ._write import write_grn
 
 __all__ = ["correlation", "partial_correlation"]
 
@@ -77,23 +78,13 @@ def _store(
     the one place baselines write, after everything is computed. Warns when the network has
     no edge at all (nothing to rank: every metric would depend only on the gene order)."""
     warn_if_empty(W, method)
-    adata = adata.copy() if copy else adata
-    adata.varp[key_added] = np.asarray(W, dtype=np.float32)
     record = {"method": method, "version": __version__, "params": _clean(params)}
     if tfs is not None:
         record["tfs"] = list(tfs)
     if extra:
         record.update(_clean(extra))
-    adata.uns[key_added] = record
-    logg.info(
-        "    finished",
-        time=start,
-        deep=(
-            f"added\n    'varp[{key_added!r}]', {note}\n"
-            f"    'uns[{key_added!r}]', method and parameters"
-        ),
-    )
-    return adata if copy else None
+    return write_grn(adata, np.asarray(W, dtype=np.float32), record, key_added=key_added, copy=copy,
+                     start=start, note=note, record_note="method and parameters")
 
 
 def _clean(d: dict) -> dict:

@@ -11,6 +11,7 @@ from .._settings import resolve_device
 from .._validate import check_adata, check_choice, check_copy, check_int, check_key, check_random_state
 from ..models import DeepSEM
 from ._groups import groupable
+from ._write import write_grn
 
 #: ``grn_format="auto"`` stores a dense genes x genes GRN up to this many genes (100 MB), sparse above
 DENSE_GRN_MAX_GENES = 5000
@@ -188,24 +189,14 @@ def deepsem(
     if model.tfs is not None:
         record["tfs"] = list(model.tfs)
 
-    adata = adata.copy() if copy else adata
-    adata.varp[key_added] = grn
+    also, remove = {}, []
     if with_embedding:
-        adata.obsm[embedding_key(key_added)] = latent
+        also[("obsm", embedding_key(key_added))] = (latent, "cell embedding")
     else:
-        adata.obsm.pop(embedding_key(key_added), None)  # never leave a stale one from an earlier run
+        remove.append(("obsm", embedding_key(key_added)))  # never leave a stale one from an earlier run
         logg.info(
             f"    no embedding: {adata.n_obs} x {adata.n_vars} dense would exceed {EMBEDDING_MAX_ENTRIES:.0e} "
             "entries; pass embedding=True to write it anyway"
         )
-    adata.uns[key_added] = record
-    logg.info(
-        "    finished",
-        time=start,
-        deep=(
-            f"added\n    'varp[{key_added!r}]', GRN (row = regulator, column = target)\n"
-            + (f"    'obsm[{embedding_key(key_added)!r}]', cell embedding\n" if with_embedding else "")
-            + f"    'uns[{key_added!r}]', parameters and training history"
-        ),
-    )
-    return adata if copy else None
+    return write_grn(adata, grn, record, key_added=key_added, copy=copy, start=start, also=also, remove=remove,
+                     record_note="parameters and training history")

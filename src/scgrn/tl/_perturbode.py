@@ -10,6 +10,7 @@ from .. import __version__
 from .._settings import resolve_device
 from .._validate import check_adata, check_copy, check_key, check_random_state
 from ..models import PerturbODE
+from ._write import write_grn
 
 PERTURBODE = "perturbode"
 
@@ -137,21 +138,11 @@ def perturbode(
         "training_time_s": float(model.training_time_s),
         "history": model.history,
     }
-    adata = adata.copy() if copy else adata
-    adata.varp[key_added] = grn
-    adata.varm[f"{key_added}_A"] = a.to_numpy(dtype=np.float32)
-    adata.varm[f"{key_added}_B"] = b.to_numpy(dtype=np.float32)
-    adata.var[f"{key_added}_decay"] = par["decay"].to_numpy(dtype=np.float32)
-    adata.var[f"{key_added}_{what}"] = par[what].to_numpy(dtype=np.float32)
-    adata.uns[key_added] = record
-    logg.info(
-        "    finished",
-        time=start,
-        deep=(
-            f"added\n    'varp[{key_added!r}]', GRN (row = regulator, column = target)\n"
-            f"    'varm[{key_added + '_A'!r}]', 'varm[{key_added + '_B'!r}]', module loadings\n"
-            f"    'var[{key_added + '_decay'!r}]', 'var[{key_added + '_' + what!r}]'\n"
-            f"    'uns[{key_added!r}]', parameters and training history"
-        ),
-    )
-    return adata if copy else None
+    also = {
+        ("varm", f"{key_added}_A"): (a.to_numpy(dtype=np.float32), "module loadings A (genes x modules)"),
+        ("varm", f"{key_added}_B"): (b.to_numpy(dtype=np.float32), "module loadings B (genes x modules)"),
+        ("var", f"{key_added}_decay"): (par["decay"].to_numpy(dtype=np.float32), "decay rate per gene"),
+        ("var", f"{key_added}_{what}"): (par[what].to_numpy(dtype=np.float32), f"{what} per gene"),
+    }
+    return write_grn(adata, grn, record, key_added=key_added, copy=copy, start=start, also=also,
+                     record_note="parameters and training history")

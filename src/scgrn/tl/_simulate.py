@@ -24,10 +24,16 @@ from .._validate import (
     check_random_state,
     expression_matrix,
     looks_like_counts,
+    obs_groups,
 )
 from ..models import DeepSEM
 from ..models._deepsem_config import make_config
-from ..models._simulate import DEFAULT_SPREAD, check_sampling, log_normalise, quantile_map
+from ..models._simulate import (
+    DEFAULT_SPREAD,
+    check_sampling,
+    log_normalise,
+    quantile_map,
+)
 
 __all__ = ["simulate", "simulate_baseline"]
 
@@ -94,21 +100,7 @@ def _read_input(adata: AnnData, *, layer: str | None, scale: str) -> tuple[np.nd
 def _groups(adata: AnnData, groupby: str | None) -> tuple[list, list[np.ndarray]]:
     if groupby is None:
         return [None], [np.arange(adata.n_obs)]
-    if groupby not in adata.obs:
-        raise KeyError(f"groupby={groupby!r} is not a column of adata.obs (columns: {list(adata.obs.columns)}).")
-    labels = adata.obs[groupby]
-    if labels.isna().any():
-        raise ValueError(f"adata.obs[{groupby!r}] has missing values; drop those cells first.")
-    cats = list(labels.cat.categories) if hasattr(labels, "cat") else sorted(labels.unique())
-    idx = [np.flatnonzero((labels == c).to_numpy()) for c in cats]
-    keep = [(c, i) for c, i in zip(cats, idx) if len(i) > 0]
-    small = [str(c) for c, i in keep if len(i) < MIN_GROUP_CELLS]
-    if small:
-        raise ValueError(
-            f"group(s) {small} of adata.obs[{groupby!r}] have fewer than {MIN_GROUP_CELLS} cells; "
-            "drop them first, e.g. `adata = adata[adata.obs[groupby].isin(keep)]`."
-        )
-    return [c for c, _ in keep], [i for _, i in keep]
+    return obs_groups(adata, groupby, min_cells=MIN_GROUP_CELLS)
 
 
 def _allocate(n_obs, groups: list, sizes: list[int]) -> list[int]:

@@ -28,6 +28,7 @@ from .._validate import (
     expression_matrix,
 )
 from ._correlation import warn_if_empty
+from ._write import write_grn
 
 __all__ = ["time_lagged_correlation", "dyngenie3"]
 
@@ -131,18 +132,7 @@ def _finish(adata: AnnData, key_added: str, grn: np.ndarray, record: dict, start
     grn = np.asarray(grn, dtype=np.float32)
     np.fill_diagonal(grn, 0.0)
     warn_if_empty(grn, record["method"])
-    adata = adata.copy() if copy else adata
-    adata.varp[key_added] = grn
-    adata.uns[key_added] = record
-    logg.info(
-        "    finished",
-        time=start,
-        deep=(
-            f"added\n    'varp[{key_added!r}]', GRN (row = regulator, column = target)\n"
-            f"    'uns[{key_added!r}]', parameters"
-        ),
-    )
-    return adata if copy else None
+    return write_grn(adata, grn, record, key_added=key_added, copy=copy, start=start)
 
 
 # --------------------------------------------------------------------------------------------
