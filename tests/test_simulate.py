@@ -414,3 +414,18 @@ def test_sample_cells(counts, log_model):
         model.sample_cells(5, mode="nope")
     with pytest.raises(RuntimeError, match="train"):
         scgrn.models.DeepSEM(_log(counts), n_models=1, n_epochs=1).sample_cells(5, **kw)
+
+
+def test_simulate_reads_a_backed_anndata(tmp_path):
+    import anndata
+
+    adata, _ = scgrn.datasets.krumsiek11()
+    adata.X = sparse.csr_matrix(adata.X)
+    adata.write_h5ad(tmp_path / "k.h5ad")
+    backed = anndata.read_h5ad(tmp_path / "k.h5ad", backed="r")
+    in_memory = anndata.read_h5ad(tmp_path / "k.h5ad")
+    kw = dict(n_obs=50, n_epochs=2, show_progress_bar=False, random_state=0)
+    np.testing.assert_array_equal(scgrn.tl.simulate(backed, **kw).X.toarray(),
+                                  scgrn.tl.simulate(in_memory, **kw).X.toarray())
+    base = scgrn.tl.simulate_baseline(backed, n_obs=50)
+    assert base.n_obs == 50 and backed.isbacked

@@ -56,6 +56,12 @@ def _auto_epochs(n_cells: int, batch_size: int) -> int:
     return int(np.clip(np.ceil(AUTO_STEPS / steps_per_epoch), 30, 300))
 
 
+def _in_memory(adata: AnnData) -> AnnData:
+    """A backed AnnData loaded into memory: simulation reads every cell densely anyway (its
+    output is as large), and the input on disk is left as it is."""
+    return adata.to_memory() if adata.isbacked else adata
+
+
 def _read_input(adata: AnnData, *, layer: str | None, scale: str) -> tuple[np.ndarray, str]:
     """Validated dense matrix and its scale (``"counts"`` or ``"log"``), checked."""
     check_adata(adata)
@@ -292,6 +298,7 @@ def simulate(
     if n_obs is not None and not isinstance(n_obs, dict):
         check_int("n_obs", n_obs, min=1)
     start = logg.info(f"simulating cells with DeepSEM (mode={mode!r})")
+    adata = _in_memory(adata)
     x, scale = _read_input(adata, layer=layer, scale=scale)
     stored = adata.layers[layer] if layer is not None else adata.X
     sparse_in = sparse.issparse(stored)
@@ -449,6 +456,7 @@ def simulate_baseline(
     seed = check_random_state(random_state)
     if n_obs is not None and not isinstance(n_obs, dict):
         check_int("n_obs", n_obs, min=1)
+    adata = _in_memory(adata)
     x, scale = _read_input(adata, layer=layer, scale=scale)
     stored = adata.layers[layer] if layer is not None else adata.X
     sparse_in = sparse.issparse(stored)
