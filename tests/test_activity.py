@@ -282,3 +282,14 @@ def test_missing_decoupler_names_the_extra(planted, monkeypatch):
     monkeypatch.setitem(sys.modules, "decoupler", None)  # makes `import decoupler` fail
     with pytest.raises(ImportError, match=r"pip install 'scgrn\[decoupler\]'"):
         scgrn.tl.tf_activity(adata, key="truth")
+
+
+def test_torch_thread_count_is_left_as_it_was():
+    """decoupler's numba kernels reset the OpenMP thread count torch uses; tf_activity restores it."""
+    import torch
+
+    adata, _ = scgrn.datasets.krumsiek11()
+    scgrn.tl.correlation(adata)
+    before = torch.get_num_threads()
+    scgrn.tl.tf_activity(adata, key="pearson", n_targets=6)
+    assert torch.get_num_threads() == before

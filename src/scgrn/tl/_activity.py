@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import torch
 from anndata import AnnData
 from scanpy import logging as logg
 from scanpy import settings as sc_settings
@@ -256,6 +257,7 @@ def _run(dc, method: str, adata: AnnData, X, net: pd.DataFrame, *, tmin: int, fr
     else:
         target = AnnData(X=X, obs=pd.DataFrame(index=adata.obs_names), var=pd.DataFrame(index=adata.var_names))
     verbose = bool(sc_settings.verbosity >= 4)
+    torch_threads = torch.get_num_threads()
     try:
         out = getattr(dc.mt, method)(target, net, tmin=tmin, verbose=verbose, **kwargs)
         out = target if out is None else out
@@ -270,6 +272,10 @@ def _run(dc, method: str, adata: AnnData, X, net: pd.DataFrame, *, tmin: int, fr
         message = " ".join(str(err).split()).rstrip(".")
         raise ValueError(f"decoupler.mt.{method} refused the input: {message}.{hint}") from err
     finally:
+        # decoupler's numba kernels share the OpenMP runtime with torch and reset its thread
+        # count (e.g. 1 -> all cores); put back what the user had
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
         if backed:
             for n in names:
                 adata.obsm.pop(n, None)
