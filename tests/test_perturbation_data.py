@@ -1,11 +1,11 @@
-"""datasets.simulate_perturbation_screen and datasets.crop_seq."""
+"""datasets.simulate_perturbation_screen, datasets.crop_seq and datasets.papalexi2021."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import scgrn
-from scgrn.datasets import crop_seq, simulate_perturbation_screen
+from scgrn.datasets import crop_seq, papalexi2021, simulate_perturbation_screen
 
 SMALL = dict(n_genes=20, n_perturbations=8, n_double=3, n_cells_per_perturbation=40, n_control=100)
 
@@ -128,3 +128,52 @@ def test_crop_seq_labels(shared_data_dir):
 def test_crop_seq_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="perturbation"):
         crop_seq(tmp_path)
+
+
+@pytest.mark.realdata
+def test_papalexi2021(shared_data_dir, tmp_path):
+    adata = papalexi2021()
+    labels = adata.obs["perturbation"]
+    assert adata.shape == (10961 - 966, 299)  # unassigned cells dropped
+    assert adata.uns["dataset"]["n_unassigned_dropped"] == 966
+    assert labels.cat.categories[0] == "control" and "unassigned" not in set(labels)
+    assert (labels == "control").sum() == 2304 and (labels == "JAK2").sum() == 1004
+    assert labels.nunique() == 13  # control + 12 targets (CD274, the 13th of the file, has no cell)
+    assert "CD274" not in set(labels) and "CD274" in set(adata.uns["grna_targets"])
+    measured = ["CMTM6", "JAK2", "STAT3", "TNFRSF14", "UBE2L6"]
+    assert sorted(adata.var_names[adata.var["targeted"]]) == measured
+    assert set(labels[adata.obs["target_measured"].to_numpy()]) == set(measured)
+    assert (adata.obs["guide"][labels == "control"].astype(str).str.startswith("NT")).all()
+
+    # counts kept; X = normalize_total(1e4) + log1p of them
+    counts = adata.layers["counts"].toarray()
+    assert adata.layers["counts"].dtype == np.float32 and np.array_equal(counts, np.round(counts))
+    assert np.allclose(counts.sum(1), adata.obs["n_counts_in_panel"].to_numpy())
+    expect = np.log1p(1e4 * counts / counts.sum(1, keepdims=True))
+    assert adata.X.dtype == np.float32 and np.allclose(adata.X.toarray(), expect, atol=1e-5)
+
+    # loader by argument = loader by environment variable; h5ad round trip
+    again = papalexi2021(data_dir=shared_data_dir)
+    assert again.obs_names.equals(adata.obs_names) and (again.X != adata.X).nnz == 0
+    adata.write_h5ad(tmp_path / "p.h5ad")
+    import anndata as ad
+
+    assert ad.read_h5ad(tmp_path / "p.h5ad").uns["dataset"]["name"] == "papalexi2021"
+
+    # JAK2 knockout lowers JAK2 and the IFN-gamma pathway (STAT1, PSMB9, UBE2L6)
+    X = adata.X.toarray()
+    ctrl, jak2 = X[(labels == "control").to_numpy()], X[(labels == "JAK2").to_numpy()]
+    for g in ("JAK2", "STAT1", "PSMB9", "UBE2L6"):
+        i = adata.var_names.get_loc(g)
+        assert jak2[:, i].mean() < ctrl[:, i].mean() - 0.5, g
+
+
+def test_papalexi2021_example_and_missing(tmp_path):
+    from scgrn.datasets._perturbation import _example_papalexi
+
+    root = _example_papalexi(tmp_path / "data")
+    adata = papalexi2021(data_dir=root)
+    assert adata.n_obs == 20 and list(adata.layers) == ["counts"]
+    assert list(adata.obs["perturbation"].cat.categories) == ["control", "CAV1", "JAK2", "STAT3"]
+    with pytest.raises(FileNotFoundError, match="perturbation"):
+        papalexi2021(data_dir=tmp_path)

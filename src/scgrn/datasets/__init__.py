@@ -37,3 +37,7 @@ __all__ += ["clustering", "list_clustering", "mouse_bladder"]
 from ._tfs import tf_list  # noqa: E402
 
 __all__ += ["tf_list"]
+
+from ._perturbation import papalexi2021  # noqa: E402
+
+__all__ += ["papalexi2021"]

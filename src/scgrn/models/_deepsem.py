@@ -20,6 +20,7 @@ from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved
 from ._deepsem_data import sign_aligned_latent
 from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
 from ._deepsem_training import train_deepsem
+from ._perturb import perturb as _perturb
 from ._simulate import DEFAULT_SPREAD, SimulatedCells, check_sampling, quantile_map, sample_cells, simulated_anndata, training_size_factors
 
 MIN_CELLS = 10
@@ -392,6 +393,8 @@ class DeepSEM:
             module, self._x, self.config.standardise, n_obs, mode=mode, noise_scale=noise_scale, spread=spread,
             neighbours=neighbours, size_factors=size_factors, rng=np.random.default_rng(rng),
         )
+
+    perturb = _perturb  # in-silico knockout / over-expression (the method is in models/_perturb.py)
 
     def simulate(
         self,

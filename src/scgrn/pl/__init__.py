@@ -16,3 +16,7 @@ __all__ += ["simulation", "grn_consistency"]
 from ._groups import edge_differences  # noqa: E402
 
 __all__ += ["edge_differences"]
+
+from ._perturbation import perturbation  # noqa: E402
+
+__all__ += ["perturbation"]

@@ -34,3 +34,7 @@ __all__ += ["grn_methods"]
 from ._activity import tf_activity  # noqa: E402
 
 __all__ += ["tf_activity"]
+
+from ._perturb import perturb  # noqa: E402
+
+__all__ += ["perturb"]
