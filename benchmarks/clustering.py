@@ -18,7 +18,6 @@ table, medians, wins, command, machine, versions) and ``clustering_umap.png``.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata as md
 import json
 import os
 import platform
@@ -28,30 +27,13 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
+from _machine import cpu, version  # benchmarks/_machine.py (scripts run from benchmarks/)
 import scgrn
 
 LABELS = {"deepsem": "DeepSEM embedding", "pca": "PCA", "scvi": "scVI"}
-
-
-def _version(pkg: str) -> str:
-    try:
-        return md.version(pkg)
-    except md.PackageNotFoundError:
-        return "not installed"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _fmt(mean, sd, digits=3):
@@ -74,10 +56,10 @@ def write_markdown(table: pd.DataFrame, out: Path, command: str, elapsed: float,
         "Mean ± sd over seeds; seconds = computing the representation.",
         "",
         f"Command: `{command}`  ",
-        f"Machine: {_cpu()}, {os.cpu_count()} cores (shared with other jobs; run under `nice -n 19`, "
+        f"Machine: {cpu()}, {os.cpu_count()} cores (shared with other jobs; run under `nice -n 19`, "
         f"`OMP_NUM_THREADS=1`, torch threads {threads}), {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}.  ",
-        "Versions: " + ", ".join(f"{p} {_version(p)}" for p in
+        f"{platform.release()}, Python {platform.pythonversion()}.  ",
+        "Versions: " + ", ".join(f"{p} {version(p)}" for p in
                                  ("scgrn", "torch", "scanpy", "leidenalg", "scikit-learn", "scvi-tools")) + ".  ",
         f"Total wall time: {elapsed / 60:.1f} min. Seeds: {sorted(table['seed'].unique().tolist())}.",
         "",

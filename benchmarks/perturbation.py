@@ -67,7 +67,6 @@ PerturbODE epochs, 5 splits, written to a temporary folder unless ``--out`` is g
 from __future__ import annotations
 
 import argparse
-import importlib.metadata as md
 import os
 import platform
 import shlex
@@ -81,6 +80,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from _machine import cpu, version  # benchmarks/_machine.py (scripts run from benchmarks/)
 import scgrn
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -103,23 +103,6 @@ LABELS = {
 N_TOP = 50
 ALPHA = 10.0
 N_PROPAGATION = 3
-
-
-def _version(pkg: str) -> str:
-    try:
-        return md.version(pkg)
-    except md.PackageNotFoundError:
-        return "not installed"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 # ---------------------------------------------------------------------------
@@ -424,7 +407,7 @@ def main(argv=None):
         alpha_df.to_csv(args.out / "perturbation_alpha.csv", index=False)
 
     total = time.perf_counter() - t_start
-    versions = ", ".join(f"{p} {_version(p)}" for p in ("scgrn", "numpy", "scipy", "scikit-learn", "torch",
+    versions = ", ".join(f"{p} {version(p)}" for p in ("scgrn", "numpy", "scipy", "scikit-learn", "torch",
                                                           "anndata", "pandas"))
     cmd = "nice -n 19 env OMP_NUM_THREADS=1 SCGRN_DATA_DIR=/work/shared/data python benchmarks/perturbation.py"
     if argv is None:
@@ -435,8 +418,8 @@ def main(argv=None):
         "# In-silico knockout prediction on a real CRISPR screen (Papalexi 2021)",
         "",
         f"Command: `{cmd}`  ",
-        f"Versions: {versions}, python {platform.python_version()}  ",
-        f"Machine: {_cpu()}, {os.cpu_count()} cores shared with other jobs, torch threads "
+        f"Versions: {versions}, python {platform.pythonversion()}  ",
+        f"Machine: {cpu()}, {os.cpu_count()} cores shared with other jobs, torch threads "
         f"{torch.get_num_threads()}, 1-min load average during the run "
         f"{timing['load_avg_1min'].min():.1f}-{timing['load_avg_1min'].max():.1f}, no GPU used. "
         f"Whole script: {total / 60:.1f} min.  ",
