@@ -262,19 +262,7 @@ def _edges(
     """:func:`edges` with an extra ``genes`` restriction (both ends in ``genes``)."""
     check_adata(adata)
     check_var_names(adata.var_names)
-    if key not in adata.varp:
-        index = group_index(adata, key)
-        if index is not None:
-            raise KeyError(
-                f"adata.uns[{key!r}] indexes one network per group of adata.obs"
-                f"[{adata.uns[key]['groupby']!r}]: pass group= (one of {list(index)})."
-            )
-        available = list(adata.varp.keys())
-        raise KeyError(
-            f"No GRN found at adata.varp[{key!r}]. Available varp keys: {available or 'none'}. "
-            "Run `scgrn.tl.deepsem(adata)` (or another scgrn.tl method) first, "
-            "or pass the `key` it wrote."
-        )
+    check_grn_key(adata, key)
     meta = adata.uns.get(key, {})
     tfs = meta.get("tfs") if isinstance(meta, dict) else None
     has_tfs = tfs is not None and len(np.atleast_1d(tfs)) > 0
@@ -334,3 +322,21 @@ def _grouped_edges(adata: AnnData, key: str, index: dict[str, str], **kwargs) ->
     table = pd.concat(frames, ignore_index=True)
     table["group"] = pd.Categorical(table["group"], categories=list(index))
     return table
+
+
+def check_grn_key(adata: AnnData, key: str) -> None:
+    """Raise a ``KeyError`` naming the fix unless ``adata.varp[key]`` holds a GRN (one reader's
+    check, shared by every getter)."""
+    if key not in adata.varp:
+        index = group_index(adata, key)
+        if index is not None:
+            raise KeyError(
+                f"adata.uns[{key!r}] indexes one network per group of adata.obs"
+                f"[{adata.uns[key]['groupby']!r}]: pass group= (one of {list(index)})."
+            )
+        available = list(adata.varp.keys())
+        raise KeyError(
+            f"No GRN found at adata.varp[{key!r}]. Available varp keys: {available or 'none'}. "
+            "Run `scgrn.tl.deepsem(adata)` (or another scgrn.tl method) first, "
+            "or pass the `key` it wrote."
+        )

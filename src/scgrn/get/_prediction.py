@@ -26,7 +26,7 @@ from .._validate import (
     check_key,
     check_var_names,
 )
-from ._edges import _COLUMNS, edges_from_matrix
+from ._edges import _COLUMNS, check_grn_key, edges_from_matrix
 from ._group_index import resolve_group
 
 __all__ = ["to_prediction"]
@@ -137,13 +137,7 @@ def to_prediction(
     names = check_var_names(adata.var_names)
     if group is not None:
         key = resolve_group(adata, key, group)
-    if key not in adata.varp:
-        available = list(adata.varp.keys())
-        raise KeyError(
-            f"No GRN found at adata.varp[{key!r}]. Available varp keys: {available or 'none'}. "
-            "Run `scgrn.tl.deepsem(adata)` (or another scgrn.tl method) first, or pass the `key` "
-            "it wrote."
-        )
+    check_grn_key(adata, key)
     if not names.is_unique:
         dups = names[names.duplicated()].unique()
         raise ValueError(
