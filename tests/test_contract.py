@@ -384,11 +384,14 @@ def test_device_errors_name_the_allowed_values():
         resolve_device(0)
     old = scgrn.settings.device
     try:
-        scgrn.settings.device = "bogus"
+        with pytest.raises(ValueError, match="settings.device"):  # refused when set
+            scgrn.settings.device = "bogus"
+        assert scgrn.settings.device == old
+        object.__setattr__(scgrn.settings, "device", "bogus")  # and when read, if set around the check
         with pytest.raises(ValueError, match="settings.device"):
             resolve_device("auto")
     finally:
-        scgrn.settings.device = old
+        object.__setattr__(scgrn.settings, "device", old)
 
 
 # ---------------------------------------------------------------------------------------------

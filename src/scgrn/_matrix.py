@@ -8,13 +8,15 @@ rows at a time, so that no dense cells x genes copy is ever made.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 
 #: rows read at a time when a whole matrix is scanned
 SCAN_ROWS = 4096
+#: the largest finite float32: every tool computes in float32, where larger values become infinite
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def is_backed(x) -> bool:
@@ -85,6 +87,9 @@ class ColumnSummary:
         Whether every finite value is a non-negative integer.
     max
         Largest finite value (``-inf`` for an empty matrix).
+    beyond_float32
+        Per column, the count of finite values whose magnitude exceeds :data:`FLOAT32_MAX`
+        (finite in float64, infinite once cast to float32).
     """
 
     n_rows: int
@@ -94,6 +99,7 @@ class ColumnSummary:
     total_sq: np.ndarray
     nonneg_integer: bool
     max: float
+    beyond_float32: np.ndarray | None = field(default=None)
 
 
 def _add_values(values: np.ndarray, columns: np.ndarray, n_cols: int, acc: dict) -> None:
@@ -103,6 +109,10 @@ def _add_values(values: np.ndarray, columns: np.ndarray, n_cols: int, acc: dict)
         acc["nonfinite"] += np.bincount(columns[~finite], minlength=n_cols)
         values, columns = values[finite], columns[finite]
     v = values.astype(np.float64)
+    if values.dtype.kind == "f" and values.dtype.itemsize > 4:  # only wider floats can overflow float32
+        big = np.abs(v) > FLOAT32_MAX
+        if big.any():
+            acc["beyond_float32"] += np.bincount(columns[big], minlength=n_cols)
     acc["nonzero"] += np.bincount(columns[v != 0], minlength=n_cols)
     acc["total"] += np.bincount(columns, weights=v, minlength=n_cols)
     acc["total_sq"] += np.bincount(columns, weights=v * v, minlength=n_cols)
@@ -131,6 +141,7 @@ def summarise_columns(x, block_rows: int = SCAN_ROWS) -> ColumnSummary:
         "total_sq": np.zeros(n_cols),
         "nonneg_integer": True,
         "max": -np.inf,
+        "beyond_float32": np.zeros(n_cols, dtype=np.int64),
     }
     for start in range(0, n_rows, block_rows):
         block = x[start : min(start + block_rows, n_rows)]

@@ -73,7 +73,10 @@ def _range(min, max, min_open: bool = False, max_open: bool = False) -> str:
 def _as_int_text(value: Any) -> str | None:
     """``value`` written as an integer literal when it plainly is one (``2.0``, ``'2'``), else None."""
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return str(int(value))
+        try:
+            return str(int(value))
+        except ValueError:  # whitespace int() does not strip, e.g. '0\x1f'
+            return None
     if isinstance(value, Real) and not isinstance(value, (bool, np.bool_)):
         f = float(value)
         if np.isfinite(f) and f == int(f):
@@ -160,17 +163,44 @@ def check_float(
     return value
 
 
-def check_bool(name: str, value: Any) -> bool:
+def check_bool(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
     """A flag as a Python ``bool`` (``True``/``False`` or a numpy bool; not ``0``/``1`` or strings).
+
+    ``None`` passes when ``allow_none`` (flags whose ``None`` means "the default", e.g.
+    ``show_progress_bar=None``: ``scgrn.settings.show_progress_bar``). A string such as
+    ``"no"`` is refused rather than read as ``True`` (every non-empty string is truthy).
 
     Examples
     --------
     >>> check_bool("copy", np.True_)
     True
+    >>> check_bool("show_progress_bar", None, allow_none=True) is None
+    True
+    >>> check_bool("tfs_only", "no")
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: tfs_only must be True or False, got 'no' (str). Fix: tfs_only=False.
     """
+    if value is None and allow_none:
+        return None
     if not isinstance(value, (bool, np.bool_)):
-        raise ParameterTypeError(f"{name} must be True or False, got {_got(value)}.")
+        want = "True, False or None" if allow_none else "True or False"
+        raise ParameterTypeError(f"{name} must be {want}, got {_got(value)}.{_bool_fix(name, value)}")
     return bool(value)
+
+
+_TRUE_WORDS = {"true", "yes", "y", "on", "1"}
+_FALSE_WORDS = {"false", "no", "n", "off", "0", "none", ""}
+
+
+def _bool_fix(name: str, value: Any) -> str:
+    """`` Fix: name=True`` when ``value`` plainly spells a flag (``"no"``, ``0``), else ``""``."""
+    word = str(value).strip().lower() if isinstance(value, (str, Integral)) else None
+    if word in _TRUE_WORDS:
+        return f" Fix: {name}=True."
+    if word in _FALSE_WORDS:
+        return f" Fix: {name}=False."
+    return ""
 
 
 def check_choice(name: str, value: Any, choices) -> Any:

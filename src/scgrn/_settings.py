@@ -1,26 +1,35 @@
-"""Package-wide settings: compute device, threads and progress bars."""
+"""Package-wide settings: compute device and progress bars."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
-from ._params import check_device
+from ._params import check_bool, check_device
+
+#: why ``scgrn.settings.n_threads`` is gone (it was documented but never read by any tool)
+_N_THREADS_REMOVED = (
+    "scgrn.settings.n_threads was removed in scgrn 0.1.0: no tool ever read it, so setting it had "
+    "no effect. Set the number of CPU threads for the whole process before Python starts, e.g. "
+    "`OMP_NUM_THREADS=4 python script.py` (torch, numpy and numba all read it)."
+)
 
 
 @dataclass
 class Settings:
     """Global defaults read by every tool.
 
+    Every assignment is checked: ``scgrn.settings.device = "gpu"`` or
+    ``scgrn.settings.show_progress_bar = "no"`` raise at once, and an unknown name (a typo)
+    raises an :class:`AttributeError` instead of being silently stored.
+
     Attributes
     ----------
     device
         ``"auto"`` picks CUDA, then Apple MPS, then CPU.
-    n_threads
-        Torch CPU threads; ``None`` leaves torch's own default.
     show_progress_bar
-        Default for tools whose ``show_progress_bar`` is left at ``None``.
+        Default for tools whose ``show_progress_bar`` is left at ``None``: ``True`` or ``False``.
 
     Examples
     --------
@@ -30,8 +39,24 @@ class Settings:
     """
 
     device: str = "auto"
-    n_threads: int | None = None
     show_progress_bar: bool = True
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "device":
+            value = check_device(value, "scgrn.settings.device")
+        elif name == "show_progress_bar":
+            value = check_bool("scgrn.settings.show_progress_bar", value)
+        elif name == "n_threads":
+            raise AttributeError(_N_THREADS_REMOVED)
+        else:
+            known = [f.name for f in fields(self)]
+            raise AttributeError(f"scgrn.settings has no setting {name!r}; the settings are {known}.")
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str):  # only called for names that are not set
+        if name == "n_threads":
+            raise AttributeError(_N_THREADS_REMOVED)
+        raise AttributeError(f"scgrn.settings has no setting {name!r}.")
 
 
 settings = Settings()
@@ -82,6 +107,20 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
-def resolve_progress_bar(show_progress_bar: bool | None) -> bool:
-    """``None`` means: use ``settings.show_progress_bar``."""
-    return settings.show_progress_bar if show_progress_bar is None else bool(show_progress_bar)
+def resolve_progress_bar(show_progress_bar: bool | None, name: str = "show_progress_bar") -> bool:
+    """A checked ``show_progress_bar``: ``True``/``False``, or ``None`` for ``settings.show_progress_bar``.
+
+    Every tool calls this before it reads the data, so ``show_progress_bar="no"`` fails at once
+    with :class:`~scgrn._params.ParameterTypeError` instead of being read as ``True``.
+
+    Examples
+    --------
+    >>> resolve_progress_bar(False)
+    False
+    >>> resolve_progress_bar("no")
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: show_progress_bar must be True, False or None, got 'no' (str). Fix: show_progress_bar=False.
+    """
+    flag = check_bool(name, show_progress_bar, allow_none=True)
+    return settings.show_progress_bar if flag is None else flag

@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from ._params import check_bool
+
 __all__ = ["sinkhorn_divergence"]
 
 
@@ -75,6 +77,8 @@ def sinkhorn_divergence(
     """
     if x.shape[:-2] != y.shape[:-2] or x.shape[-1] != y.shape[-1]:
         raise ValueError(f"Shapes {tuple(x.shape)} and {tuple(y.shape)} are not compatible.")
+    debias = check_bool("debias", debias)
+    skip_constant = check_bool("skip_constant", skip_constant)
     n, m = x.shape[-2], y.shape[-2]
     la = torch.full(x.shape[:-1], -math.log(n), dtype=x.dtype, device=x.device)
     lb = torch.full(y.shape[:-1], -math.log(m), dtype=y.dtype, device=y.device)

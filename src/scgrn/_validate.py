@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ._matrix import ColumnSummary, summarise_columns
+from ._matrix import FLOAT32_MAX, ColumnSummary, summarise_columns
 from ._params import (  # noqa: F401  (re-exported: one place to import every check from)
     ParameterTypeError,
     check_bool,
@@ -29,6 +29,7 @@ from ._params import (  # noqa: F401  (re-exported: one place to import every ch
 __all__ = [
     "expression_matrix",
     "checked_matrix",
+    "as_tf_list",
     "check_tfs",
     "check_var_names",
     "check_adata",
@@ -168,6 +169,40 @@ def _looks_like_cell_ids(names: pd.Index | Sequence[str]) -> bool:
     return hits > len(names) / 2
 
 
+#: a gene symbol: letters first, then letters and digits, optionally joined by '.' or '-'
+#: ('Gata1', 'Pu.1', 'HLA-A', 'ENSG00000141510'); not cell names such as 'HSPC_001' or 'cell_7'
+_GENE_SYMBOL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[.\-][A-Za-z0-9]+)*$")
+_ENUMERATED = re.compile(r"^([A-Za-z]+)\d+$")
+_WELL = re.compile(r"^[A-Za-z]\d+$")  # plate wells ('A1', 'H12') name cells, not genes
+_ROW_NUMBER = re.compile(r"^(\d+)(?:-\d+)?$")
+
+
+def _is_default_index(names: pd.Index) -> bool:
+    """True for row numbers rather than names: anndata's default ``'0', '1', ..., 'n-1'``, also
+    after ``var_names_make_unique`` of concatenated objects (``'0-1'``). Identifiers that are
+    numbers, such as Entrez gene IDs, are not row numbers: they run far beyond ``n``."""
+    n = len(names)
+    if n == 0:
+        return False
+    found = [_ROW_NUMBER.match(str(v)) for v in names]
+    return all(found) and max(int(m.group(1)) for m in found) < n
+
+
+def _looks_like_gene_symbols(names: pd.Index) -> bool:
+    """True when (nearly) all ``names`` look like gene symbols and are not an enumeration such as
+    ``c1, c2, ...`` (one prefix and a number), nor cell IDs: a conservative test, used only
+    together with unnamed genes."""
+    names = [str(n) for n in names]
+    if len(names) < 2 or _looks_like_cell_ids(names):
+        return False
+    symbols = [n for n in names if len(n) <= 15 and _GENE_SYMBOL_PATTERN.match(n) and not _WELL.match(n)]
+    if len(symbols) < 0.9 * len(names):
+        return False
+    prefixes = [m.group(1) for m in map(_ENUMERATED.match, names) if m]
+    enumerated = len(prefixes) > len(names) / 2 and len(set(prefixes)) == 1
+    return not enumerated
+
+
 def _check_orientation(adata, tfs: Iterable[str] | None) -> None:
     """Raise if ``adata`` looks like a genes x cells matrix (the transpose of what is wanted)."""
     fix = (
@@ -193,6 +228,19 @@ def _check_orientation(adata, tfs: Iterable[str] | None) -> None:
         raise ValueError(
             "adata.var_names look like cell barcodes / cell IDs (e.g. "
             f"{_fmt_names(list(adata.var_names[:3]), 3)}) while adata.obs_names do not. {fix}"
+        )
+    if (
+        adata.n_vars > adata.n_obs
+        and _is_default_index(adata.var_names)
+        and _looks_like_gene_symbols(adata.obs_names)
+    ):
+        raise ValueError(
+            f"adata.var_names are row numbers (e.g. {_fmt_names(list(adata.var_names[:3]), 3)}: the "
+            "genes were never named) while adata.obs_names look like gene symbols (e.g. "
+            f"{_fmt_names(list(adata.obs_names[:3]), 3)}), and there are more columns "
+            f"({adata.n_vars}) than rows ({adata.n_obs}). {fix} If the cells really are in rows, "
+            "give the genes their names first: `adata.var_names = gene_names` (a GRN's edges are "
+            "named by var_names)."
         )
 
 
@@ -308,9 +356,10 @@ def checked_matrix(
     where = f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
 
     # before the orientation check: integer var_names next to the default string obs_names
-    # ('0', '1', ...) would otherwise read as a transposed matrix
+    # ('0', '1', ...) would otherwise read as a transposed matrix. A one-shot iterator of TFs is
+    # read once here; callers that use tfs afterwards pass `as_tf_list(tfs)` (read once, first).
     check_var_names(adata.var_names)
-    _check_orientation(adata, tfs)
+    _check_orientation(adata, as_tf_list(tfs))
 
     if not adata.var_names.is_unique:
         dups = adata.var_names[adata.var_names.duplicated()].unique()
@@ -341,6 +390,8 @@ def checked_matrix(
             "(X the dense matrix), or replace them: `X[~np.isfinite(X)] = 0`."
         )
 
+    _check_float32_range(summary, adata.var_names, where)
+
     zero = summary.nonzero == 0
     if zero.any() and not allow_zero_genes:
         names = adata.var_names[zero]
@@ -369,6 +420,52 @@ def checked_matrix(
                 stacklevel=_stacklevel,
             )
     return X, summary
+
+
+def _check_float32_range(summary: ColumnSummary, var_names: pd.Index, where: str) -> None:
+    """Raise when finite values exceed the float32 range: every tool computes in float32, where
+    they would become infinite and silently zero (or break) the genes holding them."""
+    big = summary.beyond_float32
+    if big is None or not big.any():
+        return
+    genes = var_names[big > 0]
+    raise ValueError(
+        f"{where} contains {int(big.sum())} value(s) beyond the float32 range (|x| > "
+        f"{FLOAT32_MAX:.3g}), in {len(genes)} gene(s) (e.g. {_fmt_names(list(genes), 3)}). scgrn "
+        "computes in float32, where they would become infinite. Such values are not expression "
+        "levels: log-normalise the data (`sc.pp.normalize_total(adata); sc.pp.log1p(adata)`), or "
+        "remove or clip them, e.g. `X = np.clip(X, -1e30, 1e30)`."
+    )
+
+
+def as_tf_list(tfs) -> list | None:
+    """``tfs`` read once into a list (``None`` stays ``None``), before any check looks at it.
+
+    A generator or other one-shot iterator can be read only once; every tool therefore calls
+    this first, so that the orientation check and :func:`check_tfs` see the same names.
+
+    Raises
+    ------
+    TFsTypeError
+        For a single string (``tfs="Gata1"``) or a value that is not a collection of names.
+
+    Examples
+    --------
+    >>> as_tf_list(g for g in ["Gata1", "Pu.1"])
+    ['Gata1', 'Pu.1']
+    >>> as_tf_list(None) is None
+    True
+    """
+    if tfs is None:
+        return None
+    if isinstance(tfs, (str, bytes)):
+        raise TFsTypeError(
+            f"tfs must be a list of gene names, not a single string ({tfs!r}). "
+            f"Fix: tfs=[{tfs!r}]."
+        )
+    if not isinstance(tfs, Iterable):
+        raise TFsTypeError(f"tfs must be a list of gene names (or None), got {type(tfs).__name__}.")
+    return list(tfs)
 
 
 def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] | None:
@@ -401,20 +498,11 @@ def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] 
     >>> check_tfs(None, ["Gata1"]) is None
     True
     """
+    tfs = as_tf_list(tfs)
     if tfs is None:
         return None
-    if isinstance(tfs, (str, bytes)):
-        raise TFsTypeError(
-            f"tfs must be a list of gene names, not a single string ({tfs!r}). "
-            f"Fix: tfs=[{tfs!r}]."
-        )
     genes = check_var_names(var_names)
-    try:
-        out = list(dict.fromkeys(str(t) for t in tfs))
-    except TypeError:
-        raise TFsTypeError(
-            f"tfs must be a list of gene names (or None), got {type(tfs).__name__}."
-        ) from None
+    out = list(dict.fromkeys(str(t) for t in tfs))
     if not out:
         raise ValueError("tfs is empty. Pass tfs=None to treat every gene as a candidate regulator.")
     missing = [t for t in out if t not in genes]
@@ -430,8 +518,10 @@ def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] 
 def obs_groups(adata, groupby: str, *, min_cells: int = 1) -> tuple[list, list[np.ndarray]]:
     """The groups of cells named by ``adata.obs[groupby]``: their labels and cell indices.
 
-    Groups come in category order for a categorical column, sorted otherwise; empty categories
-    are dropped.
+    Groups come in category order for a categorical column, sorted otherwise (by their text
+    when the labels cannot be compared, e.g. mixed numbers and strings); empty categories are
+    dropped. Results are stored under each label's text (``f"{key}_{label}"``), so two labels
+    with the same text (``1`` and ``"1"``) are refused rather than merged.
 
     Examples
     --------
@@ -451,10 +541,16 @@ def obs_groups(adata, groupby: str, *, min_cells: int = 1) -> tuple[list, list[n
             f"adata.obs[{groupby!r}] has {int(labels.isna().sum())} missing values; drop those cells "
             f"first: `adata = adata[adata.obs[{groupby!r}].notna()]`."
         )
-    cats = list(labels.cat.categories) if isinstance(labels.dtype, pd.CategoricalDtype) else sorted(labels.unique())
-    values = labels.to_numpy()
-    pairs = [(c, np.flatnonzero(values == c)) for c in cats]
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        cats = list(labels.cat.categories)
+        codes = labels.cat.codes.to_numpy()
+        pairs = [(c, np.flatnonzero(codes == k)) for k, c in enumerate(cats)]
+    else:
+        cats = _sorted_labels(labels.unique())
+        values = labels.to_numpy()
+        pairs = [(c, np.flatnonzero(values == c)) for c in cats]
     pairs = [(c, i) for c, i in pairs if len(i) > 0]
+    _check_distinct_labels([c for c, _ in pairs], groupby)
     small = [f"{c!s} ({len(i)})" for c, i in pairs if len(i) < min_cells]
     if small:
         raise ValueError(
@@ -462,3 +558,31 @@ def obs_groups(adata, groupby: str, *, min_cells: int = 1) -> tuple[list, list[n
             f"drop them first, e.g. `adata = adata[~adata.obs[{groupby!r}].isin([...])]`, or merge them."
         )
     return [c for c, _ in pairs], [i for _, i in pairs]
+
+
+def _sorted_labels(labels) -> list:
+    """Labels in their natural order, or by their text when they cannot be compared."""
+    labels = list(labels)
+    try:
+        return sorted(labels)
+    except TypeError:  # e.g. 1 and 'x' in one object column
+        return sorted(labels, key=lambda v: (str(v), type(v).__name__))
+
+
+def _check_distinct_labels(labels: list, groupby: str) -> None:
+    """Refuse labels that are written as the same text (``1`` and ``'1'``): their results would
+    share one key (``f"{key}_{label}"``) and one group's network would silently replace the other's."""
+    seen: dict[str, list] = {}
+    for label in labels:
+        seen.setdefault(str(label), []).append(label)
+    clashes = {text: found for text, found in seen.items() if len(found) > 1}
+    if clashes:
+        shown = "; ".join(
+            " and ".join(f"{v!r} ({type(v).__name__})" for v in found) for found in clashes.values()
+        )
+        raise ValueError(
+            f"adata.obs[{groupby!r}] has different labels that are written the same ({shown}); their "
+            "results would be stored under one key and one group would replace the other. Make the "
+            f"labels distinct, e.g. rename them, or merge them on purpose with `adata.obs[{groupby!r}] = "
+            f"adata.obs[{groupby!r}].astype(str)`."
+        )

@@ -10,7 +10,7 @@ import pandas as pd
 from anndata import AnnData
 from scanpy import logging as logg
 
-from .._validate import expression_matrix
+from .._validate import check_random_state, expression_matrix
 
 __all__ = ["augmentation"]
 
@@ -101,6 +101,7 @@ def augmentation(
     from .._validate import looks_like_counts
     from ..tl._simulate import simulate, simulate_baseline
 
+    random_state = check_random_state(random_state)
     bad = [a for a in arms if a not in ARMS]
     if bad:
         raise ValueError(f"unknown arm(s) {bad}; choose from {ARMS}.")

@@ -26,6 +26,7 @@ from scanpy import logging as logg
 from tqdm.auto import tqdm
 
 from .. import __version__
+from .._params import check_bool, check_random_state
 from .._settings import resolve_progress_bar
 from ..tl._registry import GRN_METHODS
 
@@ -401,6 +402,9 @@ def beeline(
     ['dataset', 'family', 'group', 'kind']
     """
     methods = _check_methods(methods)
+    random_state = check_random_state(random_state)
+    use_tfs = check_bool("use_tfs", use_tfs)
+    show = resolve_progress_bar(show_progress_bar)
     if errors not in ("raise", "warn"):
         raise ValueError(f"errors={errors!r}: use 'raise' or 'warn'.")
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, (int, np.integer)) or n_repeats < 1:
@@ -427,7 +431,6 @@ def beeline(
         f"BEELINE benchmark: {len(runnable)} method(s) x {len(sets)} dataset(s) x {n_repeats} repeat(s)"
     )
     rows: list[dict] = []
-    show = resolve_progress_bar(show_progress_bar)
     with tqdm(total=len(sets) * len(runnable) * n_repeats, desc="BEELINE", unit="run",
               disable=not show) as bar:
         for d in sets:

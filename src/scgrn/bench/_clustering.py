@@ -23,6 +23,7 @@ from anndata import AnnData
 from scanpy import logging as logg
 from tqdm.auto import tqdm
 
+from .._params import check_bool
 from .._settings import resolve_progress_bar
 
 __all__ = ["clustering", "prepare_clustering", "embed_cells", "score_embedding", "summarise_clustering", "METHODS"]
@@ -245,6 +246,8 @@ def clustering(
     from ..datasets import clustering as load, list_clustering
 
     methods = list(methods)
+    return_embeddings = check_bool("return_embeddings", return_embeddings)
+    show = resolve_progress_bar(show_progress_bar)
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"Unknown method(s) {sorted(unknown)}; choose from {METHODS}.")
@@ -259,7 +262,7 @@ def clustering(
         )
     start = logg.info(f"clustering benchmark: {len(datasets)} sets x {methods} x {len(seeds)} seeds")
     rows, embeddings = [], {}
-    bar = tqdm(total=len(datasets) * len(methods) * len(seeds), disable=not resolve_progress_bar(show_progress_bar),
+    bar = tqdm(total=len(datasets) * len(methods) * len(seeds), disable=not show,
                desc="clustering", unit="run")
     for name in datasets:
         adata = prepare_clustering(load(name, data_dir), n_top_genes=n_top_genes)

@@ -18,6 +18,7 @@ import pandas as pd
 from scanpy import logging as logg
 
 from .._grn_matrix import grn_matrix
+from .._params import check_bool, check_random_state
 
 __all__ = ["dream4", "dream_aupr", "score_network"]
 
@@ -90,6 +91,7 @@ def score_network(
 
     from ..metrics import auprc
 
+    random_state = check_random_state(random_state)
     n = truth.shape[0]
     off = ~np.eye(n, dtype=bool)
     y = truth[off].astype(bool)
@@ -227,6 +229,9 @@ def dream4(
     from ..datasets import dream4 as load_dream4
     from ..tl._pair_classifier import reference_adjacency
 
+    random_state = check_random_state(random_state)
+    show_progress_bar = check_bool("show_progress_bar", show_progress_bar)
+    return_scores = check_bool("return_scores", return_scores)
     networks = [int(k) for k in networks]
     archs = list(archs)
     unknown = (set(archs) - set(SUPERVISED)) | (set(baselines) - set(BASELINES))

@@ -76,6 +76,22 @@ def _read_expression(path: Path) -> ad.AnnData:
     return ad.AnnData(X=np.ascontiguousarray(X), obs=obs, var=var)
 
 
+def _check_expression_orientation(adata: ad.AnnData, net: pd.DataFrame, expr_file: Path, net_path: Path) -> None:
+    """Raise when the network's genes are the columns of the expression file, not its rows: the
+    file was written cells x genes, and reading it as BEELINE's genes x cells would swap the axes."""
+    genes = pd.Index(pd.unique(np.concatenate([net["source"].to_numpy(), net["target"].to_numpy()])))
+    in_var = int(genes.isin(adata.var_names).sum())
+    in_obs = int(genes.isin(adata.obs_names).sum())
+    if in_obs > 0 and in_var == 0:
+        raise ValueError(
+            f"None of the {len(genes)} genes of {net_path.name} is a row of {expr_file.name}, but "
+            f"{in_obs} are among its columns (e.g. {list(genes[genes.isin(adata.obs_names)][:3])}): the "
+            "file has cells in rows and genes in columns. BEELINE's ExpressionData.csv has genes in "
+            "rows and cells in columns; transpose it, e.g. `df = pd.read_csv(path, index_col=0); "
+            "df.T.to_csv(path)`."
+        )
+
+
 def read_beeline_folder(
     path: str | os.PathLike, *, network_file: str | os.PathLike | None = "refNetwork.csv"
 ) -> tuple[ad.AnnData, pd.DataFrame | None]:
@@ -155,6 +171,7 @@ def read_beeline_folder(
                 "to the folder) or network_file=None to read only the expression."
             )
         net = _read_network(net_path)
+        _check_expression_orientation(adata, net, expr_file, net_path)
         unknown = (set(net["source"]) | set(net["target"])) - set(adata.var_names)
         if unknown:
             logg.warning(

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._params import check_bool
 from ._paths import _subdir, data_dir as _data_dir
 
 __all__ = ["clustering", "list_clustering", "mouse_bladder", "CLUSTERING_SETS", "PBMC68K"]
@@ -51,6 +52,7 @@ def list_clustering(data_dir: str | os.PathLike | None = None, *, include_pbmc: 
     >>> scgrn.datasets.list_clustering()  # doctest: +SKIP
     ['buettner2015_mESC_cellcycle', 'mouse_bladder_2100', ..., 'pbmc68k_reduced']
     """
+    include_pbmc = check_bool("include_pbmc", include_pbmc)
     folder = _subdir(_data_dir(data_dir), "clustering", what="clustering folder")
     names = sorted(p.name[: -len(".h5ad")] for p in folder.glob("*.h5ad"))
     return names + [PBMC68K] if include_pbmc else names

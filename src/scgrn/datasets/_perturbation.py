@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._params import check_float, check_int, check_random_state
+from .._params import check_bool, check_float, check_int, check_random_state
 from ._paths import _subdir, data_dir as _data_dir
 
 __all__ = ["simulate_perturbation_screen", "crop_seq", "papalexi2021", "CONTROL"]
@@ -299,6 +299,8 @@ def crop_seq(
     >>> adata = scgrn.datasets.crop_seq()  # doctest: +SKIP
     >>> adata.obs["perturbation"].value_counts().head(3)  # doctest: +SKIP
     """
+    measured_targets_only = check_bool("measured_targets_only", measured_targets_only)
+    log_normalize = check_bool("log_normalize", log_normalize)
     root = _data_dir(data_dir)
     path = _subdir(root, "perturbation", _CROP_SEQ_FILE, what="CROP-seq screen file")
     raw = ad.read_h5ad(path)

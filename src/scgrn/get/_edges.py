@@ -14,7 +14,7 @@ from scipy import sparse
 from .. import _keys
 from .._compat import old_positionals
 from .._grn_matrix import grn_matrix
-from .._validate import check_adata, check_var_names
+from .._validate import check_adata, check_bool, check_var_names
 from ._group_index import group_index, resolve_group
 
 __all__ = ["edges", "edges_from_matrix"]
@@ -44,7 +44,8 @@ def edges_from_matrix(
         array in any format (CSR, CSC, COO, ...). A sparse matrix is read from its stored
         entries, without densifying; an entry that is not stored is no edge (weight 0).
     var_names
-        The ``n`` gene names labelling both rows and columns.
+        The ``n`` gene names labelling both rows and columns; they must be unique (a
+        ``ValueError`` names any duplicate).
     top_k
         Keep only the ``k`` edges with the largest ``|weight|``. Ties at the
         cut-off are broken like the full ordering (row-major position).
@@ -77,6 +78,7 @@ def edges_from_matrix(
     names = np.asarray(var_names, dtype=object)
     if names.ndim != 1:
         raise ValueError(f"`var_names` must be 1-D, got shape {names.shape}.")
+    _check_unique(names)
     W = grn_matrix(matrix, names.shape[0])
     top_k = _check_top_k(top_k)
     if min_abs_weight is not None:
@@ -102,6 +104,20 @@ def edges_from_matrix(
         {"source": names[rows], "target": names[cols], "weight": vals},
         columns=_COLUMNS,
     )
+
+
+def _check_unique(names: np.ndarray) -> None:
+    """Refuse duplicated gene names: edges would come out twice, and a gene's edge to its
+    namesake would read as a self-edge."""
+    index = pd.Index(names)
+    if not index.is_unique:
+        dups = index[index.duplicated()].unique()
+        shown = ", ".join(repr(d) for d in dups[:5]) + (", ..." if len(dups) > 5 else "")
+        raise ValueError(
+            f"`var_names` has {len(dups)} duplicated gene name(s) ({shown}); each row/column of the "
+            "matrix needs its own name. Fix: make them unique, e.g. `adata.var_names_make_unique()`, "
+            "or aggregate the duplicated genes first."
+        )
 
 
 def _dense_entries(W: np.ndarray, src, tgt, thr):
@@ -266,6 +282,7 @@ def _edges(
     meta = adata.uns.get(key, {})
     tfs = meta.get("tfs") if isinstance(meta, dict) else None
     has_tfs = tfs is not None and len(np.atleast_1d(tfs)) > 0
+    tfs_only = check_bool("tfs_only", tfs_only, allow_none=True)
     if tfs_only is None:
         tfs_only = has_tfs
     elif tfs_only and not has_tfs:
@@ -278,6 +295,8 @@ def _edges(
     targets = None
     if genes is not None:
         genes = [genes] if isinstance(genes, str) else [str(g) for g in genes]
+        if not genes:
+            raise ValueError("`genes` is empty: pass the gene names to restrict the edges to, or genes=None for all.")
         missing = [g for g in genes if g not in adata.var_names]
         if missing:
             shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
@@ -285,7 +304,10 @@ def _edges(
         targets = genes
         sources = genes if sources is None else [s for s in sources if s in set(genes)]
         if not sources:
-            raise ValueError(f"None of `genes` is a recorded TF in adata.uns[{key!r}]['tfs'].")
+            raise ValueError(
+                f"None of `genes` is a recorded TF in adata.uns[{key!r}]['tfs'] (only TFs are sources "
+                "here). Include some of those TFs in `genes`."
+            )
 
     return edges_from_matrix(
         adata.varp[key],

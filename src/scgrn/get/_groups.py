@@ -9,7 +9,7 @@ from scipy import sparse
 
 from .. import _keys
 from .._grn_matrix import grn_matrix
-from .._params import check_choice
+from .._params import check_bool, check_choice
 from ._edges import edges_from_matrix
 from ._group_index import resolve_group
 
@@ -101,6 +101,7 @@ def _scaled(W, normalize):
 
 def _sources(adata: AnnData, keys: list[str], tfs_only: bool | None):
     """The TFs recorded for either network when sources are restricted, else ``None``."""
+    tfs_only = check_bool("tfs_only", tfs_only, allow_none=True)
     recorded = [adata.uns.get(k, {}).get("tfs") for k in keys]
     tfs = sorted({str(t) for r in recorded if r is not None for t in np.atleast_1d(r)})
     if tfs_only is None:

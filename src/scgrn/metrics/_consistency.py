@@ -11,7 +11,9 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._grn_matrix import grn_block, grn_matrix
-from ._realism import _comparable, _matrix
+from .._params import ParameterTypeError, check_random_state
+from .._validate import as_tf_list
+from ._realism import _aligned, _check_log1p, _comparable
 
 __all__ = ["grn_consistency", "top_edge_overlap"]
 
@@ -32,8 +34,25 @@ def _regulator_rows(n_genes: int, regulators: np.ndarray | None) -> np.ndarray:
     """Sorted row positions of the candidate regulators (every gene if ``None``)."""
     if regulators is None:
         return np.arange(n_genes)
+    given = np.asarray(regulators)
+    if given.dtype == bool:
+        if given.shape != (n_genes,):
+            raise ValueError(
+                f"regulators as a boolean mask needs one entry per gene ({n_genes}), got shape {given.shape}."
+            )
+        return np.flatnonzero(given)
+    if given.ndim != 1 or not np.issubdtype(given.dtype, np.integer):
+        kind = "gene names" if given.dtype.kind in "USO" else f"dtype {given.dtype}"
+        raise ParameterTypeError(
+            f"regulators must be integer row positions or a boolean mask over the {n_genes} genes, got "
+            f"{kind} (e.g. {given.ravel()[:3].tolist()}). The GRNs here are bare matrices without gene "
+            "names: pass positions, e.g. `regulators=adata.var_names.get_indexer(tf_names)`."
+        )
+    bad = given[(given < -n_genes) | (given >= n_genes)]
+    if bad.size:
+        raise ValueError(f"regulators has positions outside the {n_genes} genes: {bad[:5].tolist()}.")
     rows = np.zeros(n_genes, dtype=bool)
-    rows[regulators] = True
+    rows[given] = True
     return np.flatnonzero(rows)
 
 
@@ -132,8 +151,9 @@ def grn_consistency(
     Parameters
     ----------
     real, simulated
-        AnnData (``X`` or ``layer``) with the same ``var_names``, or arrays with the same
-        genes (then named ``g0, g1, ...``). ``simulated`` may be a ``{name: data}`` mapping
+        AnnData (``X`` or ``layer``) with the same genes, matched by ``var_names`` (any
+        order; different genes raise a ``ValueError`` naming them), or arrays with the same
+        genes in the same order (then named ``g0, g1, ...``). ``simulated`` may be a ``{name: data}`` mapping
         of several simulators (the real GRN is then inferred once). Raw counts (``log1p="auto"``: non-negative
         integers, maximum above 30) are normalised to the real cells' median library size
         and log1p-transformed first.
@@ -176,14 +196,13 @@ def grn_consistency(
         raise ValueError(
             f"method must be a GRN tool function or one of {list(_JUDGES)}, got {method!r}."
         )
-    many = isinstance(simulated, dict)
+    random_state = check_random_state(random_state)
+    tfs = as_tf_list(tfs)  # a one-shot iterator is read once: every judge needs the list
+    many = isinstance(simulated, Mapping)
     sims = dict(simulated) if many else {"simulated": simulated}
-    names = [pd.Index(d.var_names) if isinstance(d, AnnData) else None for d in [real, *sims.values()]]
-    known = [n for n in names if n is not None]
-    if any(not n.equals(known[0]) for n in known):
-        raise ValueError("real and simulated must have the same var_names in the same order.")
-    var_names = known[0] if known else None
-    mats = _comparable([_matrix(real, layer)] + [_matrix(d, layer) for d in sims.values()], log1p)
+    labels = ["real"] + [f"simulated[{k!r}]" if many else "simulated" for k in sims]
+    mats, var_names = _aligned([real, *sims.values()], labels, layer)
+    mats = _comparable(mats, _check_log1p(log1p))
     if var_names is None:
         var_names = pd.Index([f"g{i}" for i in range(mats[0].shape[1])])
     grns = []

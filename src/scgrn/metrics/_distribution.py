@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._params import check_random_state
 from .._sinkhorn import sinkhorn_divergence
-from ._grn import _grn_matrix, _pick_column, _SOURCE_COLS, _TARGET_COLS
+from ._grn import _grn_matrix, _pick_column, _SOURCE_COLS, _TARGET_COLS, edge_names
 
 __all__ = ["precision_recall_at_k", "energy_distance", "sinkhorn_w2", "sinkhorn_divergence"]
 
@@ -84,9 +85,8 @@ def precision_recall_at_k(
         )
     src_col = _pick_column(reference, _SOURCE_COLS, "The reference network")
     tgt_col = _pick_column(reference, _TARGET_COLS, "The reference network")
-    ref = pd.DataFrame(
-        {"s": reference[src_col].astype(str).to_numpy(), "t": reference[tgt_col].astype(str).to_numpy()}
-    )
+    src, tgt = edge_names(reference, src_col, tgt_col, "The reference network")
+    ref = pd.DataFrame({"s": src, "t": tgt})
     ref = ref[ref["s"] != ref["t"]].drop_duplicates()
     i = names.get_indexer(ref["s"].to_numpy())
     j = names.get_indexer(ref["t"].to_numpy())
@@ -240,7 +240,7 @@ def sinkhorn_w2(
     x, y = _check_pair(x, y)
     if epsilon <= 0:
         raise ValueError(f"epsilon={epsilon} must be positive.")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     if max_cells is not None:
         if x.shape[0] > max_cells:
             x = x[rng.choice(x.shape[0], max_cells, replace=False)]

@@ -33,6 +33,7 @@ import pandas as pd
 
 from .._grn_matrix import grn_block, grn_matrix
 from .._keys import DEEPSEM
+from .._params import check_random_state
 from ._ranking import _Ranking, auprc, auprc_ratio, auroc, early_precision, epr
 
 __all__ = [
@@ -68,6 +69,31 @@ def _pick_column(df: pd.DataFrame, options: Sequence[str], what: str) -> str:
     )
 
 
+def edge_names(df: pd.DataFrame, source: str, target: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``source`` and ``target`` columns of an edge table as arrays of ``str``.
+
+    A missing name (NaN / None) is refused: as text it would become the gene ``'nan'``, and
+    the row would be scored as an edge of a gene of that name.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"source": ["a", None], "target": ["b", "c"]})
+    >>> edge_names(df, "source", "target", "The reference network")
+    Traceback (most recent call last):
+    ...
+    ValueError: The reference network has 1 row(s) with a missing gene name (NaN) in 'source' (e.g. row 1). Drop them first: `df = df.dropna(subset=['source', 'target'])`.
+    """
+    for col in (source, target):
+        missing = df[col].isna().to_numpy()
+        if missing.any():
+            raise ValueError(
+                f"{what} has {int(missing.sum())} row(s) with a missing gene name (NaN) in {col!r} "
+                f"(e.g. row {df.index[missing].tolist()[0]!r}). Drop them first: "
+                f"`df = df.dropna(subset=[{source!r}, {target!r}])`."
+            )
+    return df[source].astype(str).to_numpy(), df[target].astype(str).to_numpy()
+
+
 def _is_long(df: pd.DataFrame) -> bool:
     return any(c in df.columns for c in _SOURCE_COLS) and any(
         c in df.columns for c in _TARGET_COLS
@@ -92,8 +118,7 @@ def _matrix_from_long(df: pd.DataFrame, var_names: Any) -> tuple[np.ndarray, pd.
     src_col = _pick_column(df, _SOURCE_COLS, "A long-format GRN DataFrame")
     tgt_col = _pick_column(df, _TARGET_COLS, "A long-format GRN DataFrame")
     w_col = _pick_column(df, _WEIGHT_COLS, "A long-format GRN DataFrame")
-    src = df[src_col].astype(str).to_numpy()
-    tgt = df[tgt_col].astype(str).to_numpy()
+    src, tgt = edge_names(df, src_col, tgt_col, "The long-format GRN")
     w = pd.to_numeric(df[w_col], errors="raise").to_numpy(dtype=np.float64)
     if var_names is None:
         names = _check_names(pd.unique(np.concatenate([src, tgt])))
@@ -187,9 +212,8 @@ class _Universe:
             )
         src_col = _pick_column(reference, _SOURCE_COLS, "The reference network")
         tgt_col = _pick_column(reference, _TARGET_COLS, "The reference network")
-        ref = pd.DataFrame(
-            {"source": reference[src_col].astype(str), "target": reference[tgt_col].astype(str)}
-        )
+        src, tgt = edge_names(reference, src_col, tgt_col, "The reference network")
+        ref = pd.DataFrame({"source": src, "target": tgt})
         ref = ref[ref["source"] != ref["target"]].drop_duplicates()
         n_clean = len(ref)
         if n_clean == 0:
@@ -391,7 +415,8 @@ def random_baseline(
     n_repeats
         Number of random rankings averaged.
     random_state
-        Seed or :class:`numpy.random.Generator`.
+        Integer seed, ``None`` (a fresh seed) or a :class:`numpy.random.Generator` /
+        ``RandomState`` (a seed drawn from it).
 
     Returns
     -------
@@ -411,6 +436,7 @@ def random_baseline(
     convention = _check_convention(convention)
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, (int, np.integer)) or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive integer, got {n_repeats!r}.")
+    random_state = check_random_state(random_state)
     names = _check_names(var_names)
     uni = _Universe(reference, names)
     rng = np.random.default_rng(random_state)

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .._params import check_bool
+
 __all__ = ["auprc", "auprc_ratio", "auroc", "early_precision", "epr"]
 
 _AUPRC_METHODS = ("average_precision", "trapezoid")
@@ -84,7 +86,7 @@ class _Ranking:
     # -- metrics ----------------------------------------------------------
     def early_precision(self, k: int | None = None, include_ties: bool = False) -> float:
         k = self._resolve_k(k)
-        if not include_ties:
+        if not check_bool("include_ties", include_ties):
             return float(np.count_nonzero(self.y[:k]) / k)
         cutoff = self.s[k - 1]
         predicted = (self.s >= cutoff) & (self.s != 0)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from .._validate import looks_like_counts
+from .._params import check_choice, check_int, check_random_state
+from .._validate import _fmt_names, looks_like_counts
 
 __all__ = ["realism_auc", "simulation_closeness"]
 
@@ -23,6 +27,59 @@ def _matrix(data, layer: str | None = None) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError("the matrix has NaN or infinite values.")
     return x
+
+
+def _aligned(
+    datas: Sequence, what: Sequence[str], layer: str | None = None
+) -> tuple[list[np.ndarray], pd.Index | None]:
+    """Dense float64 cells x genes matrices with their genes in one order, and those genes.
+
+    AnnData inputs are matched **by name**: the genes of each are put in the order of the first
+    AnnData's ``var_names`` (the same set in another order is fine); different genes raise a
+    ``ValueError`` naming them. Arrays have no gene names and are taken as given (same number of
+    genes, in the same order). ``what`` names each input for the messages.
+
+    Examples
+    --------
+    >>> import anndata as ad
+    >>> a = ad.AnnData(np.array([[1.0, 2.0]]), var=pd.DataFrame(index=["g1", "g2"]))
+    >>> b = ad.AnnData(np.array([[2.0, 1.0]]), var=pd.DataFrame(index=["g2", "g1"]))
+    >>> mats, names = _aligned([a, b], ["real", "simulated"])
+    >>> mats[1].tolist(), names.tolist()
+    ([[1.0, 2.0]], ['g1', 'g2'])
+    """
+    mats = [_matrix(d, layer) for d in datas]
+    named = [(w, pd.Index(d.var_names)) for w, d in zip(what, datas) if isinstance(d, AnnData)]
+    if not named:
+        return mats, None
+    for w, names in named:
+        if not names.is_unique:
+            raise ValueError(
+                f"{w}.var_names has duplicated genes ({_fmt_names(list(names[names.duplicated()].unique()))}), "
+                f"so its genes cannot be matched by name. Fix: `{w}.var_names_make_unique()`."
+            )
+    first, ref = named[0]
+    for w, names in named[1:]:
+        if names.equals(ref):
+            continue
+        only_ref, only_here = ref.difference(names), names.difference(ref)
+        if len(only_ref) or len(only_here):
+            raise ValueError(
+                f"{first} and {w} must have the same genes (var_names), matched by name: "
+                f"{len(only_ref)} gene(s) of {first} are not in {w} ({_fmt_names(list(only_ref)) or 'none'}) "
+                f"and {len(only_here)} gene(s) of {w} are not in {first} ({_fmt_names(list(only_here)) or 'none'}). "
+                f"Subset both to the shared genes, e.g. `{w} = {w}[:, {first}.var_names.intersection({w}.var_names)]`."
+            )
+    out = []
+    for m, d in zip(mats, datas):
+        if isinstance(d, AnnData) and not pd.Index(d.var_names).equals(ref):
+            m = m[:, pd.Index(d.var_names).get_indexer(ref)]  # the first AnnData's gene order
+        out.append(m)
+    return out, ref
+
+
+def _check_log1p(log1p) -> str | bool:
+    return check_choice("log1p", log1p, ("auto", True, False))
 
 
 def _comparable(mats: list[np.ndarray], log1p: str | bool) -> list[np.ndarray]:
@@ -72,20 +129,22 @@ def realism_auc(
     Parameters
     ----------
     real, simulated
-        Cells x genes (AnnData, using ``X`` or ``layer``, or arrays), same genes in the
-        same order.
+        Cells x genes: AnnData (using ``X`` or ``layer``), whose genes are matched by
+        ``var_names`` (any order; different genes raise a ``ValueError`` naming them), or
+        arrays with the same genes in the same order.
     n_pcs
         Principal components (capped at cells - 1 and genes).
     n_trees
         Trees of the random forest.
     n_folds
-        Cross-validation folds (capped at the smaller class size).
+        Cross-validation folds, at least 2 (capped at the smaller class size).
     layer
         Layer of AnnData inputs.
     log1p
         ``"auto"``, ``True`` (normalise and log1p) or ``False`` (use as given).
     random_state
-        Seed of PCA, folds and forest.
+        Seed of PCA, folds and forest (an integer, ``None`` for a fresh one, or a numpy
+        ``Generator`` / ``RandomState``).
     n_jobs
         Parallel jobs of the forest.
 
@@ -108,7 +167,14 @@ def realism_auc(
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
-    r, s = _comparable([_matrix(real, layer), _matrix(simulated, layer)], log1p)
+    n_pcs = check_int("n_pcs", n_pcs, min=1)
+    n_trees = check_int("n_trees", n_trees, min=1)
+    n_folds = check_int("n_folds", n_folds, min=2)
+    n_jobs = check_int("n_jobs", n_jobs, allow_none=True)
+    random_state = check_random_state(random_state)
+    log1p = _check_log1p(log1p)
+    mats, _ = _aligned([real, simulated], ["real", "simulated"], layer)
+    r, s = _comparable(mats, log1p)
     if min(len(r), len(s)) < 2:
         raise ValueError("realism_auc needs at least 2 real and 2 simulated cells.")
     x = np.vstack([r, s])
@@ -142,7 +208,8 @@ def simulation_closeness(
     Parameters
     ----------
     train
-        The cells the simulator was fitted on.
+        The cells the simulator was fitted on. With AnnData inputs, genes are matched by
+        ``var_names`` (any order; different genes raise a ``ValueError`` naming them).
     simulated
         Its output.
     heldout
@@ -172,7 +239,8 @@ def simulation_closeness(
     """
     from sklearn.neighbors import NearestNeighbors
 
-    t_raw, s_raw, h_raw = _matrix(train, layer), _matrix(simulated, layer), _matrix(heldout, layer)
+    log1p = _check_log1p(log1p)
+    (t_raw, s_raw, h_raw), _ = _aligned([train, simulated, heldout], ["train", "simulated", "heldout"], layer)
 
     def identical(query: np.ndarray) -> float:
         seen = {row.tobytes() for row in np.ascontiguousarray(t_raw)}

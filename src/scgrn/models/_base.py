@@ -41,6 +41,7 @@ import pandas as pd
 import torch
 
 from .. import __version__
+from .._params import check_bool
 
 #: Version of the folder format written by ``.save()``; ``load`` reads this one and older.
 FORMAT_VERSION = 1
@@ -121,6 +122,7 @@ def save_model_files(
     >>> meta["format_version"], meta["model"], state["w"].tolist()
     (1, 'Demo', [1.0, 1.0])
     """
+    overwrite = check_bool("overwrite", overwrite)
     path = Path(dir_path)
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} is a file; pass a folder path to `{kind}.save()`.")

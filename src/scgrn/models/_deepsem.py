@@ -14,7 +14,7 @@ from anndata import AnnData
 from .._grn_matrix import regulator_rows_csr
 from .._matrix import gene_moments, read_rows, summarise_columns
 from .._settings import resolve_device, resolve_progress_bar
-from .._validate import check_int, check_random_state, check_tfs, checked_matrix
+from .._validate import as_tf_list, check_bool, check_choice, check_int, check_random_state, check_tfs, checked_matrix
 from ._base import check_var_names_match, config_from_saved, load_model_files, load_state, save_model_files, var_names_to_json
 from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved_alpha, resolved_lr_adj, total_steps
 from ._deepsem_data import sign_aligned_latent
@@ -89,12 +89,12 @@ class DeepSEM:
     ):
         self.config: DeepSEMConfig = make_config(preset, **hyperparameters)
         self.preset = preset
+        tfs = as_tf_list(tfs)  # a one-shot iterator is read once, before the checks below
         self._matrix, self._summary = checked_matrix(adata, layer=layer, min_cells=MIN_CELLS, tfs=tfs)
         self._dense = None
         self.tfs = check_tfs(tfs, adata.var_names)
         self.var_names = pd.Index(adata.var_names).copy()
-        if tf_rows_only not in (True, False, "auto"):
-            raise ValueError(f"tf_rows_only must be True, False or 'auto', got {tf_rows_only!r}.")
+        tf_rows_only = check_choice("tf_rows_only", tf_rows_only, ("auto", True, False))
         if tf_rows_only == "auto":
             tf_rows_only = len(self.var_names) > FULL_MODEL_MAX_GENES
         self.tf_rows_only = bool(tf_rows_only) and self.tfs is not None  # what is actually trained
@@ -250,6 +250,8 @@ class DeepSEM:
         >>> int(model.get_grn(sparse=True, edges_per_target=3).getnnz(axis=0).max())
         3
         """
+        members = check_bool("members", members)
+        sparse = check_bool("sparse", sparse)
         w = self._require_trained().grn().detach()  # (members, regulators, genes)
         n_genes = len(self.var_names)
         rows = self._regulators()
@@ -476,6 +478,7 @@ class DeepSEM:
         ((100, 11), True)
         """
         noise_scale, neighbours, spread = check_sampling(mode, noise_scale, neighbours, technical_noise, spread)
+        calibrate = check_bool("calibrate", calibrate)
         n_obs = self._x.shape[0] if n_obs is None else check_int("n_obs", n_obs, min=1)
         random_state = check_random_state(random_state)
         rng = np.random.default_rng(random_state)

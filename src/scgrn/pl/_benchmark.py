@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .._compat import old_positionals
-from ._grn import _show_or_return
+from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["benchmark_heatmap", "benchmark_box"]
 
@@ -138,6 +138,7 @@ def benchmark_heatmap(
     'Figure'
     """
     metric = _check_metric(metric)
+    check_plot_args(ax, show, return_fig)
     table = _table(results, metric, convention, kinds, agg)
     values = table.to_numpy(dtype=float)
     n_rows, n_cols = values.shape
@@ -243,6 +244,7 @@ def benchmark_box(
     'AUROC'
     """
     metric = _check_metric(metric)
+    check_plot_args(ax, show, return_fig)
     table = _table(results, metric, convention, kinds, agg)
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.6 + 0.75 * table.shape[1], 3.8), layout="constrained")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import networkx as nx
@@ -11,9 +11,11 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from scipy import sparse
 
 from .. import _keys
 from .._compat import old_positionals
+from .._params import ParameterTypeError, check_bool, check_random_state
 from ..get._edges import _edges
 from ..get._group_index import resolve_group
 
@@ -110,14 +112,13 @@ def grn(
     """
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise ValueError(f"`top_k` must be a positive int, got {top_k!r}.")
+    check_plot_args(ax, show, return_fig)
+    random_state = check_random_state(random_state)
     title = key if group is None else f"{key} ({group})"
     key = key if group is None else resolve_group(adata, key, group)
     df = _edges(adata, key, top_k=top_k, genes=genes)
     if df.empty:
-        where = " among `genes`" if genes is not None else ""
-        raise ValueError(
-            f"No edges to draw: adata.varp[{key!r}] has no non-zero off-diagonal weight{where}."
-        )
+        raise ValueError(_no_edges_message(adata, key, genes))
 
     G = nx.DiGraph()
     # Add nodes in a fixed order (strongest edge first) so the layout is deterministic.
@@ -191,6 +192,21 @@ def grn(
     return _show_or_return(fig, ax, show=show, return_fig=return_fig)
 
 
+def _no_edges_message(adata: AnnData, key: str, genes) -> str:
+    """Why nothing can be drawn: NaN weights (a diverged run) or no non-zero weight."""
+    W = adata.varp[key]
+    values = W.data if sparse.issparse(W) else np.asarray(W)
+    n_nan = int(np.isnan(values).sum()) if values.dtype.kind == "f" else 0
+    where = " among `genes`" if genes is not None else ""
+    if n_nan:
+        return (
+            f"No edges to draw: adata.varp[{key!r}] has {n_nan} NaN weight(s) and no finite non-zero "
+            f"off-diagonal weight{where}. NaN weights mean the run that wrote it failed (e.g. training "
+            "diverged); rerun the tool (for DeepSEM, with smaller learning rates)."
+        )
+    return f"No edges to draw: adata.varp[{key!r}] has no non-zero off-diagonal weight{where}."
+
+
 def _layout(G, layout, regulators, targets, random_state):
     if isinstance(layout, Mapping):
         missing = [n for n in G if n not in layout]
@@ -249,6 +265,37 @@ def _marker_handle(shape, color, label):
         [], [], marker=shape, linestyle="none", markersize=10, markerfacecolor=color,
         markeredgecolor="#4d4d4d", label=label,
     )  # fmt: skip
+
+
+def check_plot_args(ax, show, return_fig, *, several_axes: bool = False) -> None:
+    """scanpy's plotting arguments, checked before anything is drawn: ``ax`` an Axes (or, with
+    ``several_axes``, a sequence of them) or ``None``, ``show`` a bool or ``None``, ``return_fig``
+    a bool. Raises :class:`~scgrn._params.ParameterTypeError` naming the argument.
+
+    Examples
+    --------
+    >>> check_plot_args(None, None, False)
+    >>> check_plot_args("left", None, False)
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: ax must be a matplotlib Axes or None, got 'left' (str). Fix: ax=None (a new figure), or `fig, ax = plt.subplots()` and ax=ax.
+    """
+    if ax is not None and not isinstance(ax, Axes):
+        many = (
+            several_axes
+            and isinstance(ax, (Sequence, np.ndarray))
+            and not isinstance(ax, str)
+            and len(ax) > 0
+            and all(isinstance(a, Axes) for a in np.ravel(np.asarray(ax, dtype=object)))
+        )
+        if not many:
+            want = "a matplotlib Axes, a sequence of Axes or None" if several_axes else "a matplotlib Axes or None"
+            raise ParameterTypeError(
+                f"ax must be {want}, got {ax!r} ({type(ax).__name__}). Fix: ax=None (a new figure), or "
+                "`fig, ax = plt.subplots()` and ax=ax."
+            )
+    check_bool("show", show, allow_none=True)
+    check_bool("return_fig", return_fig)
 
 
 def _show_or_return(fig, axes, *, show, return_fig):

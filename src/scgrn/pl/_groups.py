@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .. import _keys
 from ..get._groups import edge_differences as _edge_differences
-from ._grn import _show_or_return
+from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["edge_differences"]
 
@@ -70,6 +70,7 @@ def edge_differences(
     >>> len(ax.get_yticklabels())
     8
     """
+    check_plot_args(ax, show, return_fig)
     table = _edge_differences(adata, key=key, groups=groups, top_k=top_k, normalize=normalize)
     if table.empty:
         raise ValueError(f"No edge differs between groups {groups[0]!r} and {groups[1]!r} of {key!r}.")

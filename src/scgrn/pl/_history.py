@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 
 from .. import _keys
 from .._compat import old_positionals
-from ._grn import _show_or_return
+from .._params import check_bool
+from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["training_history"]
 
@@ -73,6 +74,8 @@ def training_history(
     >>> [a.get_title() for a in axes]
     ['loss', 'kl']
     """
+    check_plot_args(ax, show, return_fig, several_axes=True)
+    log = check_bool("log", log)
     terms = _curves(_get_history(adata_or_history, key))
 
     if ax is None:

@@ -12,8 +12,8 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._params import check_choice, check_float, check_int
-from ._grn import _show_or_return
+from .._params import check_bool, check_choice, check_float, check_int
+from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["perturbation"]
 
@@ -212,6 +212,8 @@ def perturbation(
     >>> bars, arrows = scgrn.pl.perturbation(out, basis="pca", color="cell_type", show=False)
     """
     kind = check_choice("kind", kind, KINDS)
+    check_plot_args(ax, show, return_fig, several_axes=True)
+    include_perturbed = check_bool("include_perturbed", include_perturbed)
     n_genes = check_int("n_genes", n_genes, min=1)
     n_neighbors = check_int("n_neighbors", n_neighbors, min=1)
     sigma = check_float("sigma", sigma, min=0, min_open=True)

@@ -11,7 +11,8 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ._grn import _show_or_return
+from .._params import check_int, check_random_state
+from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["simulation", "grn_consistency"]
 
@@ -43,7 +44,8 @@ def simulation(
     real
         Real cells.
     simulated
-        Simulated cells with the same genes, or ``{name: AnnData}`` for several simulators.
+        Simulated cells with the same genes, matched by ``var_names`` (any order; different
+        genes raise a ``ValueError`` naming them), or ``{name: AnnData}`` for several simulators.
     color
         Column of the simulated cells' ``obs`` to colour by (e.g. the group label).
     layer
@@ -69,10 +71,16 @@ def simulation(
     """
     import scanpy as sc
 
-    from ..metrics._realism import _comparable, _matrix
+    from ..metrics._realism import _aligned, _comparable
 
-    sims = dict(simulated) if isinstance(simulated, Mapping) else {"simulated": simulated}
-    mats = [_matrix(real, layer)] + [_matrix(s, layer) for s in sims.values()]
+    check_plot_args(ax, show, return_fig)
+    n_pcs = check_int("n_pcs", n_pcs, min=1)
+    n_neighbors = check_int("n_neighbors", n_neighbors, min=2)
+    random_state = check_random_state(random_state)
+    many = isinstance(simulated, Mapping)
+    sims = dict(simulated) if many else {"simulated": simulated}
+    labels = ["real"] + [f"simulated[{k!r}]" if many else "simulated" for k in sims]
+    mats, _ = _aligned([real, *sims.values()], labels, layer)
     mats = _comparable(mats, "auto")
     labels = ["real"] * mats[0].shape[0]
     for (name, s), m in zip(sims.items(), mats[1:]):
@@ -131,12 +139,17 @@ def grn_consistency(
     >>> res = scgrn.metrics.top_edge_overlap(w, w + 0.5 * np.random.default_rng(1).normal(size=w.shape))
     >>> ax = scgrn.pl.grn_consistency({"noisy copy": res}, show=False)
     """
+    check_plot_args(ax, show, return_fig)
     if isinstance(results, Mapping):
+        for name, df in results.items():
+            _check_consistency_table(df, f"results[{name!r}]")
         frames = dict(results)
-    elif "simulator" in results.columns:
-        frames = {k: g for k, g in results.groupby("simulator", sort=False)}
     else:
-        frames = {"simulated": results}
+        _check_consistency_table(results, "results")
+        if "simulator" in results.columns:
+            frames = {k: g for k, g in results.groupby("simulator", sort=False)}
+        else:
+            frames = {"simulated": results}
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.8))
     random_line = None
     for name, df in frames.items():
@@ -150,3 +163,16 @@ def grn_consistency(
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7, frameon=False)
     return _show_or_return(fig, ax, show=show, return_fig=return_fig)
+
+
+def _check_consistency_table(df, what: str) -> None:
+    """A table of :func:`scgrn.metrics.grn_consistency`: a DataFrame with ``top`` and ``consistency``."""
+    fix = (
+        "Pass the output of scgrn.metrics.grn_consistency (or metrics.top_edge_overlap), or a "
+        "{simulator: table} dict of them."
+    )
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{what} must be a DataFrame, got {type(df).__name__}. {fix}")
+    missing = [c for c in ("top", "consistency") if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} has no column(s) {missing} (it has {list(df.columns)}). {fix}")

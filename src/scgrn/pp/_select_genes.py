@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -11,6 +12,7 @@ from scanpy import logging as logg
 from scipy import sparse, stats
 
 from .._validate import (
+    ParameterTypeError,
     TFsTypeError,
     check_adata,
     check_bool,
@@ -81,6 +83,72 @@ def _pseudotime_pvalues(X, t: np.ndarray) -> np.ndarray:
     pval = np.where(rss0 <= 1e-12 * max(1.0, float(ss.max(initial=0.0))), 1.0, pval)
     pval = np.where(np.isnan(pval), 0.0, pval)  # rss1 == 0 < rss0: a perfect fit
     return pval
+
+
+def _checked_pvalues(adata: AnnData, pvalue_key, is_tf: np.ndarray) -> np.ndarray:
+    """``adata.var[pvalue_key]`` as float p-values: numeric, within [0, 1]. NaN (no test for that
+    gene) counts as not significant, with a warning that names the TFs it drops; all NaN raises."""
+    if not isinstance(pvalue_key, str):
+        raise ParameterTypeError(f"pvalue_key must be a column name of adata.var (a string), got {pvalue_key!r}.")
+    if pvalue_key not in adata.var:
+        raise ValueError(
+            f"pvalue_key={pvalue_key!r} is not a column of adata.var (columns: "
+            f"{list(adata.var.columns)})."
+        )
+    column = adata.var[pvalue_key]
+    where = f"adata.var[{pvalue_key!r}]"
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        raise ValueError(
+            f"{where} must hold numeric p-values, but its dtype is {column.dtype} (e.g. "
+            f"{column.iloc[:3].tolist()}). Convert it: `adata.var[{pvalue_key!r}] = "
+            f"pd.to_numeric(adata.var[{pvalue_key!r}])`."
+        )
+    pvals = column.to_numpy(dtype=float)
+    missing = np.isnan(pvals)
+    if missing.all():
+        raise ValueError(
+            f"{where} is NaN for all {len(pvals)} genes, so no gene could be selected. Compute the "
+            "p-values first, or pass pvalue_key=None (select by variance, or pseudotime_key=)."
+        )
+    outside = ~missing & ((pvals < 0) | (pvals > 1))
+    if outside.any():
+        bad = adata.var_names[outside]
+        raise ValueError(
+            f"{where} has {int(outside.sum())} value(s) outside [0, 1] (e.g. "
+            f"{', '.join(f'{g}: {v:g}' for g, v in zip(bad[:3], pvals[outside][:3]))}); p-values are "
+            "probabilities. Pass raw p-values (not -log10 p-values or test statistics)."
+        )
+    if missing.any():
+        tfs_lost = adata.var_names[missing & is_tf]
+        lost = f", among them {len(tfs_lost)} TF(s) ({', '.join(map(repr, tfs_lost[:5]))})" if len(tfs_lost) else ""
+        warnings.warn(
+            f"{where} is NaN for {int(missing.sum())} of {len(pvals)} genes{lost}; they count as not "
+            "significantly varying and are not selected. Fill them in to select them.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return np.where(missing, 1.0, pvals)
+
+
+def _check_selection(selected: np.ndarray, sel_tf: np.ndarray, n_found: int, method: str, subset: bool) -> None:
+    """An empty selection raises with ``subset=True`` (it would leave no genes) and warns
+    otherwise; no TF selected warns (a GRN needs regulators)."""
+    if not selected.any():
+        message = (
+            f"No gene is selected ({method}: no gene is significantly varying at this cutoff). "
+            "Raise pval_cutoff, or check the p-values / pseudotime."
+        )
+        if subset:
+            raise ValueError(message + " Nothing was written (subset=True would leave 0 genes).")
+        warnings.warn(message, UserWarning, stacklevel=3)
+    elif not sel_tf.any():
+        warnings.warn(
+            f"None of the {n_found} TFs found in adata.var_names is selected ({method}: none is "
+            "significantly varying), so a GRN inferred on the selection has no regulator. Raise "
+            "pval_cutoff, or check the p-values / pseudotime.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def select_genes(
@@ -210,13 +278,7 @@ def select_genes(
     n_genes = adata.n_vars
 
     if pvalue_key is not None:
-        if pvalue_key not in adata.var:
-            raise ValueError(
-                f"pvalue_key={pvalue_key!r} is not a column of adata.var (columns: "
-                f"{list(adata.var.columns)})."
-            )
-        pvals = pd.to_numeric(adata.var[pvalue_key], errors="coerce").to_numpy(dtype=float)
-        pvals = np.where(np.isnan(pvals), 1.0, pvals)
+        pvals = _checked_pvalues(adata, pvalue_key, is_tf)
         method = "pvalue_key"
     elif pseudotime_key is not None:
         if pseudotime_key not in adata.obs:
@@ -247,6 +309,7 @@ def select_genes(
     order = others[np.argsort(-var[others], kind="stable")]
     selected = sel_tf.copy()
     selected[order[:n_top]] = True
+    _check_selection(selected, sel_tf, n_found, method, subset)
 
     if copy:
         adata = adata.copy()

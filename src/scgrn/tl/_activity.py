@@ -178,6 +178,7 @@ def tf_activity(
             "(raw: use layer=; empty and verbose are fixed)."
         )
     dc = _import_decoupler()
+    _check_method_kwargs(dc, method, kwargs)
 
     net = _regulons(adata, key, n_targets)
     sizes = net.groupby("source", sort=False).size()
@@ -231,6 +232,30 @@ def tf_activity(
     written.append(f"'uns[{key_added!r}]', method and parameters")
     logg.info("    finished", time=start, deep="added\n    " + "\n    ".join(written))
     return adata if copy else None
+
+
+def _check_method_kwargs(dc, method: str, kwargs: dict) -> None:
+    """Refuse keyword arguments that decoupler's ``method`` does not take, naming the ones it does
+    (decoupler would fail deep inside with "_func_ulm() got an unexpected keyword argument")."""
+    import inspect
+
+    fn = getattr(dc.mt, method)
+    accepted = set()
+    for f in (getattr(fn, "__call__", None), getattr(fn, "func", None)):
+        try:
+            params = inspect.signature(f).parameters.values()
+        except (TypeError, ValueError):
+            return  # cannot tell: let decoupler check
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params) and f is getattr(fn, "func", None):
+            return
+        accepted |= {p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD}
+    accepted -= {"self", "mat", "adj", *_RESERVED}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise TypeError(
+            f"tf_activity got keyword argument(s) {unknown} that decoupler.mt.{method} does not take; "
+            f"its options are {sorted(accepted)} (see decoupler's documentation of mt.{method})."
+        )
 
 
 def _regulons(adata: AnnData, key: str, n_targets: int | None) -> pd.DataFrame:

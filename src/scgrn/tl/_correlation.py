@@ -17,7 +17,7 @@ from scipy import linalg
 from scipy.stats import rankdata
 
 from .. import __version__
-from .._validate import check_adata, check_choice, check_copy, check_key, check_tfs, expression_matrix
+from .._validate import as_tf_list, check_adata, check_choice, check_copy, check_key, check_tfs, expression_matrix
 from ._groups import groupable
 from ._write import write_grn
 
@@ -41,6 +41,7 @@ def _check_call(adata: AnnData, *, key_added, copy) -> tuple[str, bool]:
 def _baseline_input(adata: AnnData, *, tfs, layer: str | None, min_cells: int = MIN_CELLS):
     """Validated ``(X, tfs, regulator_index)``: X dense float32 cells x genes (a copy)."""
     check_adata(adata)
+    tfs = as_tf_list(tfs)  # a one-shot iterator is read once, before the checks below
     X = expression_matrix(adata, layer=layer, min_cells=min_cells, tfs=tfs)
     tf_list = check_tfs(tfs, adata.var_names)
     if tf_list is None:

@@ -7,7 +7,7 @@ from scanpy import logging as logg
 
 from .. import __version__
 from .._keys import DEEPSEM, embedding_key
-from .._settings import resolve_device
+from .._settings import resolve_device, resolve_progress_bar
 from .._validate import check_adata, check_choice, check_copy, check_int, check_key, check_random_state
 from ..models import DeepSEM
 from ._groups import groupable
@@ -155,6 +155,7 @@ def deepsem(
     key_added = check_key("key_added", key_added)
     copy = check_copy(adata, copy)
     seed = check_random_state(random_state)
+    show_progress_bar = resolve_progress_bar(show_progress_bar)
     resolve_device(device)  # an unknown or absent device fails now, not after reading the data
     if embedding_units is None:
         embedding_units = "expression" if preset == "embedding" else "standardised"

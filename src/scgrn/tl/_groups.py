@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from anndata import AnnData
@@ -32,7 +32,9 @@ from scanpy import logging as logg
 from scipy import sparse
 
 from .. import __version__
-from .._validate import check_adata, check_copy, check_random_state, check_tfs, obs_groups
+from .._settings import resolve_progress_bar
+from .._validate import _fmt_names, as_tf_list, check_adata, check_copy, check_random_state, check_tfs, obs_groups
+from ._write import grouped_run_keys
 
 __all__ = ["GROUP_MIN_CELLS", "group_key", "groupable"]
 
@@ -132,20 +134,17 @@ def _per_group(wrapper, signature, adata, args, kwargs, *, groupby, client):
             f"adata.obs[{groupby!r}].astype(str).str.replace('/', '-')`."
         )
     params = signature.parameters
-    if "random_state" in params:  # one seed for every group, drawn once when None
-        default = params["random_state"].default
-        kwargs["random_state"] = check_random_state(kwargs.get("random_state", default))
-    if "embedding" in params:
-        kwargs.setdefault("embedding", False)  # separate models: their embeddings share no space
-    if "show_progress_bar" in params and client is not None:
-        kwargs.setdefault("show_progress_bar", False)
-    if "client" in params:
-        kwargs["client"] = None  # the tool's own fan-out stays off: the groups fan out instead
+    kwargs = _shared_kwargs(params, kwargs, client)
     layer = kwargs.get("layer")
     tfs = check_tfs(kwargs.get("tfs"), adata.var_names)  # a typo fails here, not as "absent in a group"
+    key_added = kwargs.get("key_added", params["key_added"].default if "key_added" in params else None)
+    if isinstance(key_added, str):  # known before the run: a clash fails now, not after training
+        _check_group_keys(adata, key_added, labels, groupby)
 
     start = logg.info(f"running {wrapper.__name__} on {len(labels)} groups of adata.obs[{groupby!r}]")
     inputs, genes = zip(*(_lean(adata, idx, layer) for idx in cells))
+    for label, lean in zip(labels, inputs):
+        _check_group_input(lean, label, groupby, tfs)
     group_kwargs = [
         kwargs if tfs is None else {**kwargs, "tfs": [t for t in tfs if t in set(lean.var_names)]}
         for lean in inputs
@@ -153,9 +152,9 @@ def _per_group(wrapper, signature, adata, args, kwargs, *, groupby, client):
     outputs = _run(wrapper, inputs, labels, groupby, args, group_kwargs, client)
 
     key = next(iter(outputs[0].varp.keys()))  # the one key the tool wrote (the inputs have none)
+    _check_group_keys(adata, key, labels, groupby)
     out = adata.copy() if copy else adata
-    old = out.uns.get(key)
-    stale = list(old.get("keys", [])) if isinstance(old, dict) and "groupby" in old else []
+    stale = grouped_run_keys(out, key)
     keys = [group_key(key, g) for g in labels]
     for k in set(stale) - set(keys):
         out.varp.pop(k, None)
@@ -183,6 +182,71 @@ def _per_group(wrapper, signature, adata, args, kwargs, *, groupby, client):
         f"    'uns[{key!r}]', the index of the groups",
     )
     return out if copy else None
+
+
+def _shared_kwargs(params, kwargs: dict, client) -> dict:
+    """The arguments every group runs with, checked once: one seed (drawn once when None), no
+    embeddings (separate models share no space), the tool's own fan-out off (the groups fan out
+    instead), a checked progress-bar flag (off on a client), TFs read once (a generator)."""
+    kwargs = dict(kwargs)
+    if "random_state" in params:
+        default = params["random_state"].default
+        kwargs["random_state"] = check_random_state(kwargs.get("random_state", default))
+    if "embedding" in params:
+        kwargs.setdefault("embedding", False)
+    if "client" in params:
+        kwargs["client"] = None
+    if "show_progress_bar" in params:
+        if client is not None:
+            kwargs.setdefault("show_progress_bar", False)
+        kwargs["show_progress_bar"] = resolve_progress_bar(kwargs.get("show_progress_bar"))
+    if "tfs" in kwargs:
+        kwargs["tfs"] = as_tf_list(kwargs["tfs"])
+    return kwargs
+
+
+def _check_group_keys(adata: AnnData, key: str, labels: list, groupby: str) -> None:
+    """Refuse per-group keys that would overwrite results this run does not own.
+
+    ``varp`` / ``uns[f"{key}_{group}"]`` may be replaced when an earlier ``groupby=`` run under
+    the same ``key`` wrote it (it is listed in the index ``uns[key]``, or its record names this
+    key's group); anything else there (e.g. an ungrouped run with ``key_added=f"{key}_{group}"``)
+    is someone else's result, and scanpy's rule is not to overwrite it silently.
+    """
+    owned = set(grouped_run_keys(adata, key))
+    clashes = []
+    for label in labels:
+        k = group_key(key, label)
+        if k in owned or (k not in adata.varp and k not in adata.uns):
+            continue
+        record = adata.uns.get(k)
+        from_this_key = isinstance(record, Mapping) and "groupby" in record and group_key(key, record.get("group")) == k
+        if not from_this_key:
+            clashes.append(k)
+    if clashes:
+        raise ValueError(
+            f"groupby={groupby!r} would write its networks to {clashes}, but adata.varp / adata.uns "
+            f"already hold results there that an earlier groupby run under key {key!r} did not write. "
+            f"Pass another key_added= (e.g. key_added={key + '_by_' + groupby!r}), or remove the old "
+            f"results first: `del adata.varp[{clashes[0]!r}]; del adata.uns[{clashes[0]!r}]`."
+        )
+
+
+def _check_group_input(lean: AnnData, label, groupby: str, tfs: list[str] | None) -> None:
+    """Name the group and the cause when a group has nothing to infer from: every gene, or
+    every TF given, is constant in its cells (left out of its model)."""
+    where = f"in group {str(label)!r} of adata.obs[{groupby!r}] ({lean.n_obs} cells)"
+    fix = (
+        f"Drop the group (`adata = adata[adata.obs[{groupby!r}] != {str(label)!r}]`) or merge it "
+        "with another"
+    )
+    if lean.n_vars == 0:
+        raise ValueError(f"{where} every gene is constant (e.g. not expressed), so there is no network to infer. {fix}.")
+    if tfs is not None and not lean.var_names.isin(tfs).any():
+        raise ValueError(
+            f"{where} every TF given ({_fmt_names(tfs)}) is constant (e.g. not expressed), so no "
+            f"gene can regulate another there. {fix}, or pass TFs that vary in it."
+        )
 
 
 def _lean(adata: AnnData, idx, layer: str | None) -> tuple[AnnData, np.ndarray]:

@@ -218,6 +218,7 @@ def pidc(
     ((30, 30), True)
     """
     key_added, copy = _check_call(adata, key_added=key_added, copy=copy)
+    show_progress_bar = resolve_progress_bar(show_progress_bar)
     discretizer = check_choice("discretizer", discretizer, _DISCRETIZERS)
     batch_size = check_int("batch_size", batch_size, min=1)
     n_bins = check_int("n_bins", n_bins, min=2, allow_none=True)
@@ -237,7 +238,7 @@ def pidc(
         )
     bins = discretize(X, int(n_bins), discretizer)
     puc, _ = _puc_scores(bins, int(n_bins), batch_size=int(batch_size),
-                         show_progress_bar=resolve_progress_bar(show_progress_bar))
+                         show_progress_bar=show_progress_bar)
     W = _context(puc)
     W = (W + W.T) / 2.0  # exactly symmetric
     params = {"n_bins": int(n_bins), "discretizer": discretizer, "layer": "X" if layer is None else layer}

@@ -11,10 +11,12 @@ from anndata import AnnData
 from scanpy import logging as logg
 
 from .. import __version__
-from .._settings import resolve_device
+from .._settings import resolve_device, resolve_progress_bar
 from .._validate import check_adata, check_copy, check_key, check_random_state
+from ..metrics._grn import edge_names
 from ..models._pair_classifier import ARCHS, PairClassifier
 from ._timeseries import series_tensor
+from ._write import write_grn
 
 __all__ = ["pair_classifier", "reference_adjacency"]
 
@@ -53,8 +55,9 @@ def reference_adjacency(reference: pd.DataFrame, var_names: Sequence[str], *, wh
     if "weight" in ref.columns:
         ref = ref[pd.to_numeric(ref["weight"], errors="coerce").fillna(1) != 0]
     names = pd.Index([str(v) for v in var_names])
-    i = names.get_indexer(ref[src].astype(str))
-    j = names.get_indexer(ref[tgt].astype(str))
+    sources, targets = edge_names(ref, src, tgt, f"The {what}")
+    i = names.get_indexer(sources)
+    j = names.get_indexer(targets)
     known = (i >= 0) & (j >= 0)
     if not known.all():
         warnings.warn(
@@ -163,6 +166,7 @@ def pair_classifier(
     copy = check_copy(adata, copy)
     seed = check_random_state(random_state)
     resolve_device(device)
+    show_progress_bar = resolve_progress_bar(show_progress_bar)
     start = logg.info(f"running pair classifier (arch={arch!r})")
     target = series_tensor(adata, series_key=series_key, time_key=time_key, layer=layer)
 
@@ -236,18 +240,9 @@ def pair_classifier(
     if model.grid_results:
         grid = pd.DataFrame(model.grid_results)
         record["grid_search"] = {c: grid[c].to_numpy() for c in grid.columns}
-    adata = adata.copy() if copy else adata
-    adata.varp[key] = grn
-    adata.uns[key] = record
-    logg.info(
-        "    finished",
-        time=start,
-        deep=(
-            f"added\n    'varp[{key!r}]', edge probabilities (row = regulator, column = target)\n"
-            f"    'uns[{key!r}]', parameters and training history"
-        ),
-    )
-    return adata if copy else None
+    return write_grn(adata, grn, record, key_added=key, copy=copy, start=start,
+                     note="edge probabilities (row = regulator, column = target)",
+                     record_note="parameters and training history")
 
 
 def _h5ad_safe(d: dict) -> dict:

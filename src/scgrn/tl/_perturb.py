@@ -162,6 +162,7 @@ def perturb(
     check_adata(adata)
     key_added = check_key("key_added", key_added)
     seed = check_random_state(random_state)
+    bar = resolve_progress_bar(show_progress_bar)
     if not isinstance(perturbations, Mapping):
         raise TypeError(
             "perturbations must be a dict {gene: value} in log-expression units (e.g. {'JAK2': 0.0} for a "
@@ -194,7 +195,7 @@ def perturb(
         if hp.get("n_epochs") is None:
             hp["n_epochs"] = _auto_epochs(adata.n_obs, int(hp["batch_size"]))
         model = DeepSEM.from_array(read_rows(x, slice(None)), adata.var_names, preset=preset, **hp)
-        model.train(random_state=seed, device=dev, show_progress_bar=resolve_progress_bar(show_progress_bar))
+        model.train(random_state=seed, device=dev, show_progress_bar=bar)
         cells = model.perturb(checked, n_samples=n_samples, random_state=seed)
         record.update(
             model="trained",

@@ -7,7 +7,7 @@ from anndata import AnnData
 from scanpy import logging as logg
 
 from .. import __version__
-from .._settings import resolve_device
+from .._settings import resolve_device, resolve_progress_bar
 from .._validate import check_adata, check_copy, check_key, check_random_state
 from ..models import PerturbODE
 from ._write import write_grn
@@ -110,6 +110,7 @@ def perturbode(
     key_added = check_key("key_added", key_added)
     copy = check_copy(adata, copy)
     seed = check_random_state(random_state)
+    show_progress_bar = resolve_progress_bar(show_progress_bar)
     resolve_device(device)
     start = logg.info(f"running PerturbODE (intervention={intervention!r})")
     if n_modules is not None:

@@ -109,6 +109,19 @@ def _groups(adata: AnnData, groupby: str | None) -> tuple[list, list[np.ndarray]
     return obs_groups(adata, groupby, min_cells=MIN_GROUP_CELLS)
 
 
+def _check_n_obs(n_obs, groupby: str | None) -> None:
+    """``n_obs`` before any work: ``None``, a positive integer, or (with ``groupby``) a dict."""
+    if isinstance(n_obs, dict):
+        if groupby is None:
+            raise ValueError(
+                f"n_obs={n_obs!r} is a dict of cells per group, which needs groupby= (the column of "
+                "adata.obs naming the groups, e.g. groupby='cell_type'). Without groupby, pass the "
+                "number of cells: n_obs=100."
+            )
+    elif n_obs is not None:
+        check_int("n_obs", n_obs, min=1)
+
+
 def _allocate(n_obs, groups: list, sizes: list[int]) -> list[int]:
     """Cells to simulate per group: ``None`` = as many as real, an int split in proportion
     to the group sizes (largest remainders), or a ``{group: n}`` mapping."""
@@ -289,14 +302,14 @@ def simulate(
     key_added = check_key("key_added", key_added)
     seed = check_random_state(random_state)
     calibrate = check_bool("calibrate", calibrate)
+    bar = resolve_progress_bar(show_progress_bar)
     noise_scale, neighbours, spread = check_sampling(mode, noise_scale, neighbours, technical_noise, spread)
     dev = resolve_device(device)
     probe = {**SIMULATION_DEFAULTS, **hyperparameters}
     if probe.get("n_epochs") is None:
         probe["n_epochs"] = 1  # "auto": resolved per group below
     make_config(preset, **probe)  # unknown or out-of-range hyperparameters fail now
-    if n_obs is not None and not isinstance(n_obs, dict):
-        check_int("n_obs", n_obs, min=1)
+    _check_n_obs(n_obs, groupby)
     start = logg.info(f"simulating cells with DeepSEM (mode={mode!r})")
     adata = _in_memory(adata)
     x, scale = _read_input(adata, layer=layer, scale=scale)
@@ -306,7 +319,6 @@ def simulate(
     groups, index = _groups(adata, groupby)
     sizes = _allocate(n_obs, groups, [len(i) for i in index])
     rng = np.random.default_rng(seed)
-    bar = resolve_progress_bar(show_progress_bar)
     parts, final_loss, params, noise_used, epochs_used, technical_used, neighbours_used = [], {}, None, {}, {}, {}, {}
     for g, idx, n in zip(groups, index, sizes):
         if n == 0:
@@ -454,8 +466,7 @@ def simulate_baseline(
     method = check_choice("method", method, BASELINES)
     key_added = check_key("key_added", key_added)
     seed = check_random_state(random_state)
-    if n_obs is not None and not isinstance(n_obs, dict):
-        check_int("n_obs", n_obs, min=1)
+    _check_n_obs(n_obs, groupby)
     adata = _in_memory(adata)
     x, scale = _read_input(adata, layer=layer, scale=scale)
     stored = adata.layers[layer] if layer is not None else adata.X

@@ -323,6 +323,7 @@ def dyngenie3(
     from ._trees import _check_max_features
 
     key_added, copy = _check_call(adata, key_added, copy)
+    show_progress_bar = resolve_progress_bar(show_progress_bar)
     n_estimators = check_int("n_estimators", n_estimators, min=1)
     max_features = _check_max_features(max_features)
     n_jobs = check_int("n_jobs", n_jobs, allow_none=True)
@@ -361,7 +362,7 @@ def dyngenie3(
     grn = np.zeros((n_genes, n_genes))
     rng = np.random.default_rng(seed)
     seeds = rng.integers(0, 2**31 - 1, size=n_genes)
-    for j in tqdm(range(n_genes), disable=not resolve_progress_bar(show_progress_bar), desc="targets"):
+    for j in tqdm(range(n_genes), disable=not show_progress_bar, desc="targets"):
         cand = reg_idx[reg_idx != j]
         if cand.size == 0:
             continue

@@ -161,6 +161,7 @@ def grnboost2(
     ((12, 12), 'grnboost2')
     """
     key_added, copy = _check_call(adata, key_added=key_added, copy=copy)
+    show_progress_bar = resolve_progress_bar(show_progress_bar)
     engine = check_choice("engine", engine, _ENGINES)
     n_estimators = _check_n_estimators(n_estimators)
     subsample = check_float("subsample", subsample)
@@ -203,7 +204,7 @@ def grnboost2(
         fn, prefer = _grnboost2_sklearn_batch, "threads"
     W, n_trees = _tree_grn(
         X, regulators, fn, shared, n_jobs=n_jobs, client=client, prefer=prefer,
-        show_progress_bar=resolve_progress_bar(show_progress_bar), desc="GRNBoost2",
+        show_progress_bar=show_progress_bar, desc="GRNBoost2",
     )
     record_params = {**params, "engine": engine, "layer": "X" if layer is None else layer}
     return _store(adata, _mask_rows(W, regulators), key_added=key_added, method="grnboost2",
@@ -281,6 +282,7 @@ def genie3(
     (12, 12)
     """
     key_added, copy = _check_call(adata, key_added=key_added, copy=copy)
+    show_progress_bar = resolve_progress_bar(show_progress_bar)
     n_estimators = _check_n_estimators(n_estimators)
     max_features = _check_max_features(max_features)
     n_jobs = _resolve_n_jobs(n_jobs)
@@ -291,7 +293,7 @@ def genie3(
     W, _ = _tree_grn(
         X, regulators, _genie3_batch, {"X": X, "regulators": regulators, "params": params},
         n_jobs=n_jobs, client=client, prefer="threads",
-        show_progress_bar=resolve_progress_bar(show_progress_bar), desc="GENIE3",
+        show_progress_bar=show_progress_bar, desc="GENIE3",
     )
     record_params = {**params, "layer": "X" if layer is None else layer}
     return _store(adata, _mask_rows(W, regulators), key_added=key_added, method="genie3",

@@ -7,9 +7,27 @@ from collections.abc import Mapping, Sequence
 from anndata import AnnData
 from scanpy import logging as logg
 
-__all__ = ["write_grn"]
+__all__ = ["write_grn", "grouped_run_keys"]
 
 GRN_NOTE = "GRN (row = regulator, column = target)"
+
+
+def grouped_run_keys(adata: AnnData, key: str) -> list[str]:
+    """The per-group keys of an earlier ``groupby=`` run indexed at ``adata.uns[key]`` (``[]`` when
+    ``uns[key]`` is not such an index).
+
+    Examples
+    --------
+    >>> import numpy as np, anndata as ad
+    >>> a = ad.AnnData(np.zeros((2, 2), dtype=np.float32))
+    >>> a.uns["x"] = {"groupby": "g", "groups": ["A"], "keys": ["x_A"]}
+    >>> grouped_run_keys(a, "x")
+    ['x_A']
+    """
+    index = adata.uns.get(key)
+    if not isinstance(index, Mapping) or "groupby" not in index:
+        return []
+    return [str(k) for k in index.get("keys", [])]
 
 
 def write_grn(
@@ -31,7 +49,9 @@ def write_grn(
     was. Writes ``varp[key_added] = grn`` and ``uns[key_added] = record``, plus ``also``:
     ``{(slot, key): (value, description)}`` with ``slot`` one of ``obsm``, ``varm``, ``var``,
     and removes the ``remove`` entries ``(slot, key)`` of a mapping slot (``obsm``, ``varm``, ``varp``; results an earlier run left that this
-    one does not write). Returns the new AnnData with ``copy=True``, else ``None``.
+    one does not write). When ``uns[key_added]`` is the index of an earlier ``groupby=`` run, that
+    run's per-group ``varp`` / ``uns`` entries are removed too (they would be left unindexed).
+    Returns the new AnnData with ``copy=True``, else ``None``.
 
     Examples
     --------
@@ -44,6 +64,11 @@ def write_grn(
     """
     also = dict(also or {})
     adata = adata.copy() if copy else adata
+    # an earlier groupby= run under this key: its per-group networks would be left unindexed
+    for key in grouped_run_keys(adata, key_added):
+        if key != key_added:
+            adata.varp.pop(key, None)
+            adata.uns.pop(key, None)
     adata.varp[key_added] = grn
     for (slot, key), (value, _) in also.items():
         getattr(adata, slot)[key] = value

@@ -1,0 +1,567 @@
+"""Inputs found by an adversarial run that were silently wrong or gave unclear errors.
+
+One section per finding; each test fails on the behaviour that was found (a silently wrong result,
+or a raw error that names neither the argument nor the fix) and passes with the fix in the shared
+checks (``scgrn._validate`` / ``scgrn._params``) or in the one function concerned.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import anndata as ad
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+import scgrn
+from scgrn._params import ParameterTypeError
+from scgrn._validate import checked_matrix, obs_groups
+
+FAST_DEEPSEM = {"n_models": 2, "n_epochs": 2, "show_progress_bar": False}
+
+
+@pytest.fixture
+def krumsiek():
+    a, truth = scgrn.datasets.krumsiek11()
+    return a, truth
+
+
+@pytest.fixture
+def adata(krumsiek):
+    return krumsiek[0]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _small(adata, n=120):
+    a = adata[:n].copy()
+    a.X = np.clip(a.X, 0, None)
+    return a
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. simulation metrics and plots match genes by name
+# ---------------------------------------------------------------------------------------------
+def test_realism_auc_matches_genes_by_name(adata):
+    a = _small(adata)
+    b = a[:, a.var_names[::-1]].copy()  # the same cells, genes in another order
+    kw = {"n_pcs": 3, "n_trees": 5, "n_folds": 2}
+    assert scgrn.metrics.realism_auc(a, b, **kw) == scgrn.metrics.realism_auc(a, a.copy(), **kw)
+
+
+def test_simulation_closeness_matches_genes_by_name(adata):
+    a = _small(adata)
+    b = a[:, a.var_names[::-1]].copy()
+    res = scgrn.metrics.simulation_closeness(a, b, a)
+    assert res["identical_fraction"] == 1.0 and res["nn_simulated"] == 0.0
+
+
+def test_grn_consistency_matches_genes_by_name(adata):
+    a = _small(adata)
+    b = a[:, a.var_names[::-1]].copy()
+    res = scgrn.metrics.grn_consistency(a, b, method="pearson", top=(0.05, 0.2))
+    assert res["consistency"].tolist() == [1.0, 1.0]
+
+
+def _other_genes(a):
+    b = a.copy()
+    b.var_names = [f"x{i}" if i == 0 else g for i, g in enumerate(a.var_names)]
+    return b
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a, b: scgrn.metrics.realism_auc(a, b, n_pcs=3, n_trees=5),
+        lambda a, b: scgrn.metrics.simulation_closeness(a, b, a),
+        lambda a, b: scgrn.metrics.simulation_closeness(a, a, b),
+        lambda a, b: scgrn.metrics.grn_consistency(a, b, method="pearson"),
+        lambda a, b: scgrn.pl.simulation(a, b, n_pcs=3, show=False),
+        lambda a, b: scgrn.pl.simulation(a, {"sim": b}, n_pcs=3, show=False),
+    ],
+    ids=["realism_auc", "closeness_simulated", "closeness_heldout", "grn_consistency", "pl", "pl_dict"],
+)
+def test_different_genes_are_refused_naming_them(adata, call):
+    a = _small(adata)
+    with pytest.raises(ValueError, match=r"same genes.*'Gata2'.*'x0'"):
+        call(a, _other_genes(a))
+
+
+def test_pl_simulation_accepts_reordered_genes(adata):
+    a = _small(adata)
+    ax = scgrn.pl.simulation(a, a[:, a.var_names[::-1]].copy(), n_pcs=3, n_neighbors=5, show=False)
+    assert ax.get_xlabel() == "UMAP1"
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. group labels that print the same are refused; mixed types sort by text
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("categorical", [True, False])
+def test_labels_written_the_same_are_refused(adata, categorical):
+    labels = np.array([1, "1"], dtype=object)[np.arange(adata.n_obs) % 2]
+    adata.obs["g"] = pd.Categorical(labels) if categorical else labels
+    with pytest.raises(ValueError, match=r"written the same \(1 \(int\) and '1' \(str\)\)"):
+        scgrn.tl.correlation(adata, groupby="g")
+    assert "pearson" not in adata.uns and not list(adata.varp)
+
+
+def test_mixed_type_labels_sort_by_text(adata):
+    adata.obs["g"] = np.array([1, "y", "x"], dtype=object)[np.arange(adata.n_obs) % 3]
+    scgrn.tl.correlation(adata, groupby="g")
+    assert list(adata.uns["pearson"]["groups"]) == ["1", "x", "y"]
+    assert sorted(adata.varp) == ["pearson_1", "pearson_x", "pearson_y"]
+    _, cells = obs_groups(adata, "g")
+    assert sum(len(c) for c in cells) == adata.n_obs
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. finite float64 values beyond the float32 range
+# ---------------------------------------------------------------------------------------------
+def _overflowing(adata, kind="dense"):
+    X = adata.X.astype(np.float64)
+    X[0, 0] = 1e39
+    adata.X = sparse.csr_matrix(X) if kind == "csr" else X
+    return adata
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_checked_matrix_refuses_values_beyond_float32(adata, kind):
+    with pytest.raises(ValueError, match=r"1 value\(s\) beyond the float32 range.*'Gata2'"):
+        checked_matrix(_overflowing(adata, kind))
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        lambda a: scgrn.tl.correlation(a),
+        lambda a: scgrn.tl.partial_correlation(a),
+        lambda a: scgrn.tl.grnboost2(a, n_estimators=5, show_progress_bar=False),
+        lambda a: scgrn.tl.deepsem(a, **FAST_DEEPSEM),
+        lambda a: scgrn.pp.select_genes(a, tfs=["Gata1"]),
+    ],
+    ids=["correlation", "partial_correlation", "grnboost2", "deepsem", "select_genes"],
+)
+def test_tools_refuse_values_beyond_float32(adata, tool):
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        tool(_overflowing(adata))
+    assert not list(adata.varp)
+
+
+def test_large_values_within_float32_pass(adata):
+    X = adata.X.astype(np.float64)
+    X[0, 0] = 1e30
+    adata.X = X
+    checked_matrix(adata)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. per-group errors name the group and the cause
+# ---------------------------------------------------------------------------------------------
+def test_group_whose_tfs_are_all_constant_is_named(adata):
+    adata.X = np.clip(adata.X, 0, None)
+    adata.X[(adata.obs["cell_type"] == "Ery").to_numpy(), adata.var_names.get_loc("Gata1")] = 0
+    with pytest.raises(ValueError, match=r"group 'Ery'.*every TF given \('Gata1'\) is constant"):
+        scgrn.tl.deepsem(adata, tfs=["Gata1"], groupby="cell_type", **FAST_DEEPSEM)
+
+
+@pytest.mark.parametrize("tool", [scgrn.tl.correlation, scgrn.tl.pidc])
+def test_group_whose_genes_are_all_constant_is_named(adata, tool):
+    adata.obs["g"] = np.where(np.arange(adata.n_obs) < 20, "flat", "rest")
+    adata.X[:20] = 1.0
+    with pytest.raises(ValueError, match=r"group 'flat'.*\(20 cells\) every gene is constant"):
+        tool(adata, groupby="g")
+    assert not list(adata.varp)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. tfs as a one-shot iterator
+# ---------------------------------------------------------------------------------------------
+TFS = ["Gata1", "Pu.1"]
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        lambda a, tfs: scgrn.tl.correlation(a, tfs=tfs, copy=True).varp["pearson"],
+        lambda a, tfs: scgrn.tl.partial_correlation(a, tfs=tfs, copy=True).varp["partial_correlation"],
+        lambda a, tfs: scgrn.tl.pidc(a, tfs=tfs, copy=True, show_progress_bar=False).varp["pidc"],
+        lambda a, tfs: scgrn.tl.genie3(a, tfs=tfs, copy=True, n_estimators=5, show_progress_bar=False).varp["genie3"],
+        lambda a, tfs: scgrn.tl.deepsem(a, tfs=tfs, copy=True, **FAST_DEEPSEM).varp["deepsem"],
+        lambda a, tfs: scgrn.tl.correlation(a, tfs=tfs, groupby="cell_type", copy=True).varp["pearson_Ery"],
+        lambda a, tfs: scgrn.pp.select_genes(a, tfs=tfs, n_top=3, copy=True).var["scgrn_selected"].to_numpy(),
+        lambda a, tfs: scgrn.metrics.grn_consistency(a[:200], a[200:400], method="pearson", tfs=tfs)["consistency"].to_numpy(),
+    ],
+    ids=["correlation", "partial_correlation", "pidc", "genie3", "deepsem", "grouped", "select_genes", "grn_consistency"],
+)
+def test_tfs_generator_is_read_once(adata, tool):
+    expected = tool(adata.copy(), list(TFS))
+    got = tool(adata.copy(), (g for g in TFS))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_dyngenie3_tfs_generator(adata):
+    ts, _ = scgrn.datasets.planted_time_series(n_genes=6, n_series=3, n_times=5)
+    kw = {"n_estimators": 5, "show_progress_bar": False, "copy": True}
+    expected = scgrn.tl.dyngenie3(ts, tfs=["g0", "g1"], **kw).varp["dyngenie3"]
+    got = scgrn.tl.dyngenie3(ts, tfs=iter(["g0", "g1"]), **kw).varp["dyngenie3"]
+    np.testing.assert_array_equal(got, expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. flags are True/False (None where documented), never truthy strings or 0/1
+# ---------------------------------------------------------------------------------------------
+def _grn(adata):
+    scgrn.tl.correlation(adata, tfs=["Gata1", "Pu.1"])
+    return adata
+
+
+def _grouped(adata):
+    scgrn.tl.correlation(adata, groupby="cell_type")
+    return adata
+
+
+def _perturbed(adata):
+    p = adata[:60].copy()
+    p.layers["delta"] = np.zeros(p.shape, dtype=np.float32)
+    p.var["delta"] = 0.0
+    return p
+
+
+BAD_FLAGS = {
+    "edges_tfs_only": ("tfs_only", lambda a, v: scgrn.get.edges(_grn(a), key="pearson", tfs_only=v)),
+    "edge_differences_tfs_only": (
+        "tfs_only",
+        lambda a, v: scgrn.get.edge_differences(_grouped(a), key="pearson", groups=("Ery", "Mk"), tfs_only=v),
+    ),
+    "deepsem_bar": ("show_progress_bar", lambda a, v: scgrn.tl.deepsem(a, n_models=2, n_epochs=2, show_progress_bar=v)),
+    "deepsem_grouped_bar": (
+        "show_progress_bar",
+        lambda a, v: scgrn.tl.deepsem(a, n_models=2, n_epochs=2, groupby="cell_type", show_progress_bar=v),
+    ),
+    "grnboost2_bar": ("show_progress_bar", lambda a, v: scgrn.tl.grnboost2(a, n_estimators=5, show_progress_bar=v)),
+    "genie3_bar": ("show_progress_bar", lambda a, v: scgrn.tl.genie3(a, n_estimators=5, show_progress_bar=v)),
+    "pidc_bar": ("show_progress_bar", lambda a, v: scgrn.tl.pidc(a, show_progress_bar=v)),
+    "simulate_bar": ("show_progress_bar", lambda a, v: scgrn.tl.simulate(a, n_models=1, n_epochs=1, show_progress_bar=v)),
+    "perturb_bar": (
+        "show_progress_bar",
+        lambda a, v: scgrn.tl.perturb(a, perturbations={"Gata1": 0.0}, n_models=1, n_epochs=1, show_progress_bar=v),
+    ),
+    "perturbode_bar": ("show_progress_bar", lambda a, v: scgrn.tl.perturbode(a, show_progress_bar=v)),
+    "dyngenie3_bar": ("show_progress_bar", lambda a, v: scgrn.tl.dyngenie3(a, show_progress_bar=v)),
+    "pair_classifier_bar": ("show_progress_bar", lambda a, v: scgrn.tl.pair_classifier(a, train=[], show_progress_bar=v)),
+    "history_log": ("log", lambda a, v: scgrn.pl.training_history({"loss": np.arange(1.0, 4.0)}, log=v, show=False)),
+    "grn_show": ("show", lambda a, v: scgrn.pl.grn(_grn(a), key="pearson", show=v)),
+    "grn_return_fig": ("return_fig", lambda a, v: scgrn.pl.grn(_grn(a), key="pearson", return_fig=v, show=False)),
+    "perturbation_include": (
+        "include_perturbed",
+        lambda a, v: scgrn.pl.perturbation(_perturbed(a), kind="bar", include_perturbed=v, show=False),
+    ),
+    "early_precision_ties": ("include_ties", lambda a, v: scgrn.metrics.early_precision([1, 0], [0.9, 0.1], include_ties=v)),
+    "select_genes_subset": ("subset", lambda a, v: scgrn.pp.select_genes(a, tfs=["Gata1"], subset=v)),
+}
+
+
+@pytest.mark.parametrize("value", ["no", 1, "True"])
+@pytest.mark.parametrize("case", list(BAD_FLAGS))
+def test_flags_refuse_non_bools(adata, case, value):
+    name, call = BAD_FLAGS[case]
+    with pytest.raises(ParameterTypeError, match=rf"^{name} must be True(,| or) False"):
+        call(adata, value)
+    assert not [k for k in adata.varp if not k.startswith("pearson")]
+
+
+@pytest.mark.parametrize("value", ["no", 1])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a, v: scgrn.models.DeepSEM(a, tfs=["Gata1"], tf_rows_only=v),
+        lambda a, v: scgrn.tl.deepsem(a, embedding=v, **FAST_DEEPSEM),
+        lambda a, v: scgrn.tl.partial_correlation(a, shrinkage=v),
+    ],
+    ids=["tf_rows_only", "embedding", "shrinkage"],
+)
+def test_flags_or_auto_refuse_other_values(adata, call, value):
+    """``True``, ``False`` or ``"auto"``: ``1`` is not ``True`` here either."""
+    with pytest.raises(ValueError, match=r"must be one of \['auto', True, False\]"):
+        call(adata, value)
+
+
+def test_flags_accept_numpy_bools_and_none(adata):
+    scgrn.tl.correlation(adata)
+    adata.uns["pearson"]["tfs"] = ["Gata1", "Pu.1"]
+    assert set(scgrn.get.edges(adata, key="pearson", tfs_only=np.False_)["source"]) > {"Gata1", "Pu.1"}
+    assert set(scgrn.get.edges(adata, key="pearson", tfs_only=None)["source"]) == {"Gata1", "Pu.1"}
+    assert set(scgrn.get.edges(adata, key="pearson", tfs_only=np.True_)["source"]) == {"Gata1", "Pu.1"}
+    scgrn.tl.pidc(adata, show_progress_bar=np.False_)
+
+
+def test_settings_show_progress_bar_is_checked_when_set():
+    before = scgrn.settings.show_progress_bar
+    with pytest.raises(ParameterTypeError, match=r"scgrn.settings.show_progress_bar must be True or False.*'no'"):
+        scgrn.settings.show_progress_bar = "no"
+    assert scgrn.settings.show_progress_bar is before
+    scgrn.settings.show_progress_bar = np.False_
+    try:
+        assert scgrn.settings.show_progress_bar is False
+    finally:
+        scgrn.settings.show_progress_bar = before
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. scgrn.settings.n_threads is gone, with a message
+# ---------------------------------------------------------------------------------------------
+def test_settings_n_threads_is_removed_with_a_message():
+    with pytest.raises(AttributeError, match="n_threads was removed.*OMP_NUM_THREADS"):
+        scgrn.settings.n_threads = 2
+    with pytest.raises(AttributeError, match="n_threads was removed"):
+        scgrn.settings.n_threads  # noqa: B018
+    with pytest.raises(AttributeError, match="no setting 'shwo_progress_bar'"):
+        scgrn.settings.shwo_progress_bar = False
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. pp.select_genes checks var[pvalue_key]
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        (np.nan, "NaN for all 11 genes"),
+        (-1.0, r"outside \[0, 1\]"),
+        (2.0, r"outside \[0, 1\]"),
+        ("0.001", "numeric p-values"),
+    ],
+    ids=["all_nan", "negative", "above_one", "strings"],
+)
+@pytest.mark.parametrize("subset", [False, True])
+def test_select_genes_refuses_bad_pvalues(adata, values, match, subset):
+    adata.var["pv"] = values
+    with pytest.raises(ValueError, match=match):
+        scgrn.pp.select_genes(adata, tfs=["Gata1"], pvalue_key="pv", subset=subset)
+    assert adata.shape == (640, 11) and "scgrn_selected" not in adata.var
+
+
+def test_select_genes_nan_pvalue_of_a_tf_warns_naming_it(adata):
+    adata.var["pv"] = 0.0
+    adata.var.loc["Gata1", "pv"] = np.nan
+    with pytest.warns(UserWarning, match=r"NaN for 1 of 11 genes, among them 1 TF\(s\) \('Gata1'\)"):
+        scgrn.pp.select_genes(adata, tfs=["Gata1", "Pu.1"], pvalue_key="pv")
+    assert not adata.var.loc["Gata1", "scgrn_selected"] and adata.var.loc["Pu.1", "scgrn_selected"]
+
+
+def test_select_genes_empty_selection(adata):
+    adata.var["pv"] = 0.5  # nothing significant
+    with pytest.raises(ValueError, match="No gene is selected.*subset=True would leave 0 genes"):
+        scgrn.pp.select_genes(adata, tfs=["Gata1"], pvalue_key="pv", subset=True)
+    assert adata.n_vars == 11 and "scgrn_selected" not in adata.var
+    with pytest.warns(UserWarning, match="No gene is selected"):
+        scgrn.pp.select_genes(adata, tfs=["Gata1"], pvalue_key="pv")
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. get.edges_from_matrix refuses duplicated names
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_edges_from_matrix_refuses_duplicated_names(fmt):
+    W = np.arange(9.0).reshape(3, 3)
+    W = sparse.csr_matrix(W) if fmt == "csr" else W
+    with pytest.raises(ValueError, match=r"duplicated gene name\(s\) \('a'\)"):
+        scgrn.get.edges_from_matrix(W, ["a", "a", "b"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 10. package errors instead of raw ones
+# ---------------------------------------------------------------------------------------------
+RAW_ERRORS = {
+    "pl_grn_consistency_table": (ValueError, r"no column\(s\) \['top', 'consistency'\]", lambda a, t: scgrn.pl.grn_consistency(pd.DataFrame({"x": [1]}), show=False)),
+    "pl_grn_consistency_type": (TypeError, "must be a DataFrame", lambda a, t: scgrn.pl.grn_consistency({"s": [1, 2]}, show=False)),
+    "top_edge_overlap_names": (
+        ParameterTypeError,
+        "regulators must be integer row positions.*gene names",
+        lambda a, t: scgrn.metrics.top_edge_overlap(np.eye(3), np.eye(3), regulators=np.array(["Gata1"])),
+    ),
+    "top_edge_overlap_range": (
+        ValueError, "outside the 3 genes", lambda a, t: scgrn.metrics.top_edge_overlap(np.eye(3), np.eye(3), regulators=[5]),
+    ),
+    "random_baseline_seed": (
+        ParameterTypeError, "^random_state must be an integer seed",
+        lambda a, t: scgrn.metrics.random_baseline(t, a.var_names, random_state="x"),
+    ),
+    "realism_seed": (
+        ParameterTypeError, "^random_state must be",
+        lambda a, t: scgrn.metrics.realism_auc(a.X, a.X, random_state=1.5),
+    ),
+    "sinkhorn_seed": (ParameterTypeError, "^random_state must be", lambda a, t: scgrn.metrics.sinkhorn_w2(a.X, a.X, random_state="0")),
+    "pl_grn_seed": (ParameterTypeError, "^random_state must be", lambda a, t: scgrn.pl.grn(_grn(a), key="pearson", random_state="x", show=False)),
+    "pl_simulation_seed": (ParameterTypeError, "^random_state must be", lambda a, t: scgrn.pl.simulation(a, a, random_state="x", show=False)),
+    "realism_n_folds": (ValueError, r"^n_folds must be an integer >= 2, got 1", lambda a, t: scgrn.metrics.realism_auc(a.X, a.X, n_folds=1)),
+    "realism_log1p": (ValueError, r"^log1p must be one of", lambda a, t: scgrn.metrics.realism_auc(a.X, a.X, log1p=1)),
+    "pl_grn_ax": (ParameterTypeError, r"^ax must be a matplotlib Axes or None, got 'left'", lambda a, t: scgrn.pl.grn(_grn(a), key="pearson", ax="left")),
+    "pl_history_ax": (ParameterTypeError, r"^ax must be", lambda a, t: scgrn.pl.training_history({"loss": [1.0, 2.0]}, ax=["x"])),
+    "pl_box_ax": (
+        ParameterTypeError, r"^ax must be",
+        lambda a, t: scgrn.pl.benchmark_box(pd.DataFrame({"method": ["m"], "dataset": ["d"], "AUROC": [0.5]}), metric="AUROC", convention=None, ax=1),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(RAW_ERRORS))
+def test_errors_name_the_argument(krumsiek, case):
+    a, truth = krumsiek
+    kind, match, call = RAW_ERRORS[case]
+    with pytest.raises(kind, match=match):
+        call(a, truth)
+
+
+def test_tf_activity_refuses_unknown_kwargs(adata):
+    pytest.importorskip("decoupler")
+    _grn(adata)
+    with pytest.raises(TypeError, match=r"\['foo'\] that decoupler.mt.ulm does not take; its options are \[.*'bsize'"):
+        scgrn.tl.tf_activity(adata, key="pearson", n_targets=5, tmin=3, foo=1)
+    assert "tf_activity" not in adata.obsm
+
+
+# ---------------------------------------------------------------------------------------------
+# 11. messages that said the wrong thing
+# ---------------------------------------------------------------------------------------------
+def test_pl_grn_all_nan_network_says_nan(adata):
+    adata.varp["bad"] = np.full((adata.n_vars, adata.n_vars), np.nan, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"\d+ NaN weight\(s\).*training\s+diverged"):
+            scgrn.pl.grn(adata, key="bad", show=False)
+
+
+def test_pl_grn_empty_genes(adata):
+    scgrn.tl.correlation(adata)  # no TF list recorded
+    with pytest.raises(ValueError, match="`genes` is empty"):
+        scgrn.pl.grn(adata, key="pearson", genes=[], show=False)
+
+
+def test_simulate_dict_n_obs_needs_groupby(adata):
+    for tool in (scgrn.tl.simulate, scgrn.tl.simulate_baseline):
+        with pytest.raises(ValueError, match=r"dict of cells per group, which needs groupby="):
+            tool(adata, n_obs={"Ery": 5})
+
+
+# ---------------------------------------------------------------------------------------------
+# 12. cells and genes swapped
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "tool",
+    [lambda a: scgrn.tl.correlation(a), lambda a: scgrn.tl.pidc(a, show_progress_bar=False), lambda a: scgrn.tl.deepsem(a, **FAST_DEEPSEM)],
+    ids=["correlation", "pidc", "deepsem"],
+)
+def test_transposed_matrix_with_unnamed_genes_is_refused(adata, tool):
+    b = adata.T.copy()  # 11 'cells' (the genes) x 640 'genes' named '0', ..., '0-1', ...
+    with pytest.raises(ValueError, match=r"var_names are row numbers.*look like gene symbols.*adata = adata.T"):
+        tool(b)
+    assert not list(b.varp)
+
+
+def _named(n_obs, n_vars, obs, var):
+    X = np.random.default_rng(0).gamma(2.0, 1.0, size=(n_obs, n_vars)).astype(np.float32)
+    return ad.AnnData(X, obs=pd.DataFrame(index=obs), var=pd.DataFrame(index=var))
+
+
+@pytest.mark.parametrize(
+    "obs, var",
+    [
+        ([f"HSPC_{i:03d}" for i in range(12)], [str(i) for i in range(20)]),  # cells with underscores
+        ([f"{r}{c}" for r in "AB" for c in range(1, 7)], [str(i) for i in range(20)]),  # plate wells
+        ([f"HSC{i}" for i in range(12)], [str(i) for i in range(20)]),  # an enumeration
+        (["Gata1", "Pu.1", "Fli1", "Klf1", "Spi1", "Cebpa", "Gfi1", "Ikzf1", "Tal1", "Runx1", "Myb", "Meis1"],
+         [str(7157 + 13 * i) for i in range(20)]),  # numeric gene ids (Entrez) are not row numbers
+    ],
+    ids=["underscored_cells", "wells", "enumerated_cells", "entrez_genes"],
+)
+def test_orientation_heuristic_does_not_misfire(obs, var):
+    a = _named(len(obs), len(var), obs, var)
+    scgrn.tl.correlation(a)
+    assert a.varp["pearson"].shape == (20, 20)
+
+
+def test_read_beeline_folder_refuses_cells_in_rows(tmp_path):
+    genes = [f"g{i}" for i in range(5)]
+    x = np.random.default_rng(0).random((30, 5))
+    pd.DataFrame(x, index=[f"cell{i}" for i in range(30)], columns=genes).to_csv(tmp_path / "ExpressionData.csv")
+    pd.DataFrame({"Gene1": ["g0", "g1"], "Gene2": ["g1", "g2"]}).to_csv(tmp_path / "refNetwork.csv", index=False)
+    with pytest.raises(ValueError, match=r"None of the 3 genes of refNetwork.csv is a row.*3 are among its columns.*transpose"):
+        scgrn.datasets.read_beeline_folder(tmp_path)
+    pd.DataFrame(x.T, index=genes, columns=[f"cell{i}" for i in range(30)]).to_csv(tmp_path / "ExpressionData.csv")
+    adata, net = scgrn.datasets.read_beeline_folder(tmp_path)
+    assert adata.shape == (30, 5) and len(net) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# 13. key hygiene
+# ---------------------------------------------------------------------------------------------
+def test_grouped_run_does_not_overwrite_unrelated_result(adata):
+    scgrn.tl.correlation(adata, key_added="x_Ery", method="spearman")
+    before = adata.varp["x_Ery"].copy()
+    with pytest.raises(ValueError, match=r"would write its networks to \['x_Ery'\].*key_added="):
+        scgrn.tl.correlation(adata, key_added="x", groupby="cell_type")
+    np.testing.assert_array_equal(adata.varp["x_Ery"], before)
+    assert adata.uns["x_Ery"]["method"] == "spearman" and "x" not in adata.uns
+
+
+def test_grouped_run_is_refused_before_training(adata, monkeypatch):
+    adata.varp["deepsem_Ery"] = np.zeros((adata.n_vars,) * 2, dtype=np.float32)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("trained before the key check")
+
+    monkeypatch.setattr(scgrn.models.DeepSEM, "train", fail)
+    with pytest.raises(ValueError, match="would write its networks to"):
+        scgrn.tl.deepsem(adata, groupby="cell_type", **FAST_DEEPSEM)
+
+
+def test_grouped_rerun_overwrites_its_own_keys(adata):
+    scgrn.tl.correlation(adata, groupby="cell_type")
+    scgrn.tl.correlation(adata, groupby="cell_type", method="pearson")
+    adata.uns.pop("pearson")  # an index lost (e.g. an older run): the records still name the run
+    scgrn.tl.correlation(adata, groupby="cell_type")
+    assert len(adata.uns["pearson"]["keys"]) == 5
+
+
+def test_ungrouped_run_removes_the_grouped_runs_keys(adata):
+    scgrn.tl.correlation(adata, groupby="cell_type")
+    scgrn.tl.correlation(adata)
+    assert list(adata.varp) == ["pearson"]
+    assert not [k for k in adata.uns if k.startswith("pearson_")]
+    assert "groupby" not in adata.uns["pearson"]
+
+
+def _ref_with_nan(column):
+    ref = pd.DataFrame({"source": ["Gata1", "Pu.1"], "target": ["Gata2", "Fli1"]})
+    ref.loc[1, column] = np.nan
+    return ref
+
+
+@pytest.mark.parametrize("column", ["source", "target"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a, ref: scgrn.metrics.evaluate_grn(a, ref, key="pearson"),
+        lambda a, ref: scgrn.metrics.random_baseline(ref, a.var_names, n_repeats=1),
+        lambda a, ref: scgrn.metrics.precision_recall_at_k(a, ref, key="pearson"),
+        lambda a, ref: scgrn.metrics.evaluate_grn(ref.assign(weight=1.0), ref.fillna("Gata2"), var_names=a.var_names),
+        lambda a, ref: scgrn.tl._pair_classifier.reference_adjacency(ref, a.var_names),
+    ],
+    ids=["evaluate_grn", "random_baseline", "precision_recall_at_k", "long_grn", "reference_adjacency"],
+)
+def test_reference_rows_with_nan_names_are_refused(adata, column, call):
+    scgrn.tl.correlation(adata)
+    adata.var_names = [*adata.var_names[:-1], "nan"]  # a gene named 'nan' would match the NaN
+    with pytest.raises(ValueError, match=rf"1 row\(s\) with a missing gene name \(NaN\) in '{column}'"):
+        call(adata, _ref_with_nan(column))
