@@ -164,6 +164,19 @@ def test_model_save_load(krumsiek, tmp_path):
     assert model.get_grn(members=True).shape == (2, 11, 11)
 
 
+def test_latent_in_blocks_equals_one_block(krumsiek, monkeypatch):
+    """Cells encoded a block at a time (members' signs read from the first block) give the
+    embedding of one pass over all cells."""
+    import scgrn.models._deepsem as deepsem_module
+
+    adata, _ = krumsiek
+    model = scgrn.models.DeepSEM(adata, n_models=3, n_epochs=3)
+    model.train(show_progress_bar=False)
+    whole = model.get_latent_representation()
+    monkeypatch.setattr(deepsem_module, "LATENT_BLOCK_CELLS", 100)  # 640 cells: 7 blocks
+    np.testing.assert_allclose(model.get_latent_representation(), whole, rtol=1e-5, atol=1e-5)
+
+
 def test_presets_and_overrides(krumsiek):
     adata, _ = krumsiek
     out = scgrn.tl.deepsem(adata, preset="celltype_specific", copy=True, **FAST)

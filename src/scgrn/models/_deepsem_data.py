@@ -28,25 +28,22 @@ def scale_rows(x: np.ndarray, mean: np.ndarray, std: np.ndarray, mode: str) -> n
 @torch.no_grad()
 def sign_aligned_latent(module, x, mean: np.ndarray, std: np.ndarray, mode: str, block_cells: int) -> np.ndarray:
     """Posterior means after the GRN layer, ``(n_cells, n_genes)``, averaged over the members
-    of ``module`` after sign-aligning each to the first over all cells (what
-    :meth:`DeepSEM.get_latent_representation` returns), ``block_cells`` cells at a time
-    (encoded twice when the cells span several blocks)."""
+    of ``module`` after sign-aligning each to the first (what
+    :meth:`DeepSEM.get_latent_representation` returns), ``block_cells`` cells at a time.
+
+    A member's sign is read from the first block (all cells when they fit in one): a
+    mirrored latent is a global flip, which thousands of cells settle as well as all of
+    them, and every cell is then encoded once instead of twice.
+    """
     layer = module.grn_layer()
-
-    def encoded(block: np.ndarray) -> torch.Tensor:  # (E, cells, genes)
-        scaled = torch.from_numpy(scale_rows(block, mean, std, mode))
-        return module.encode_cells(scaled, layer, grid=module.config.mlp_grid)[0]
-
-    agreement, cached = torch.zeros(module.config.n_models), None
-    for _, block in row_blocks(x, block_cells):
-        mu = encoded(block)
-        agreement += (mu * mu[:1]).sum(dim=(1, 2))
-        cached = mu if x.shape[0] <= block_cells else None
-    signs = torch.sign(agreement)
-    signs[signs == 0] = 1
     latent = np.empty(x.shape, dtype=np.float32)
-    for start, block in [(0, None)] if cached is not None else row_blocks(x, block_cells):
-        mu = cached if block is None else encoded(block)
+    signs = None
+    for start, block in row_blocks(x, block_cells):
+        scaled = torch.from_numpy(scale_rows(block, mean, std, mode))
+        mu = module.encode_cells(scaled, layer, grid=module.config.mlp_grid)[0]  # (E, cells, genes)
+        if signs is None:
+            signs = torch.sign((mu * mu[:1]).sum(dim=(1, 2)))
+            signs[signs == 0] = 1
         latent[start : start + mu.shape[1]] = (mu * signs[:, None, None]).mean(0).numpy()
     return latent
 
