@@ -35,12 +35,28 @@ def _scores(adata, references: dict, key: str = "deepsem") -> dict:
     return out
 
 
+def _by_communality(adata, genes: list, n_pcs: int = 50) -> list:
+    """``genes`` by the share of their (standardised) variance that the top principal
+    components explain, highest first."""
+    x = adata[:, genes].X
+    x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
+    x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-12)
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    k = min(n_pcs, len(s))
+    communality = ((s[:k, None] * vt[:k]) ** 2).sum(0) / len(x)
+    return [genes[i] for i in np.argsort(-communality)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cell-type", default="mHSC-L")
     parser.add_argument("--n-genes", type=int, default=500)
     parser.add_argument("--settings", nargs="*", default=["{}"], help="JSON dicts of tl.deepsem overrides")
     parser.add_argument("--extra", nargs="*", type=int, default=[], help="random non-TFs added to the regulator rows")
+    parser.add_argument("--extra-choice", default="random", choices=["random", "communality"],
+                        help="which non-TFs --extra adds: at random, or those whose expression the top 50 "
+                             "principal components explain best (co-expression hubs)")
+    parser.add_argument("--skip-genes-x-genes", action="store_true")
     parser.add_argument("--planted", action="store_true", help="planted_counts(500 genes, 50 TFs, 2000 cells)")
     args = parser.parse_args()
 
@@ -56,13 +72,20 @@ def main() -> None:
 
     runs = [("TF rows", json.loads(s), []) for s in args.settings]
     others = [g for g in adata.var_names if g not in set(tfs)]
-    rng = np.random.default_rng(0)
-    runs += [(f"TF rows + {k} random non-TF rows", {}, list(rng.choice(others, k, replace=False))) for k in args.extra]
+    if args.extra_choice == "random":
+        rng = np.random.default_rng(0)
+        runs += [(f"TF rows + {k} random non-TF rows", {}, list(rng.choice(others, k, replace=False)))
+                 for k in args.extra]
+    else:
+        ranked = _by_communality(adata, others)
+        runs += [(f"TF rows + {k} non-TF rows of highest communality", {}, ranked[:k]) for k in args.extra]
     for label, setting, extra in runs:
         t0 = time.perf_counter()
         scgrn.tl.deepsem(adata, tfs=tfs + extra, tf_rows_only=True, show_progress_bar=False, **setting)
         print(json.dumps({"model": label, "setting": setting, **_scores(adata, references),
                           "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+    if args.skip_genes_x_genes:
+        return
     t0 = time.perf_counter()
     scgrn.tl.deepsem(adata, tfs=tfs, tf_rows_only=False, show_progress_bar=False)
     print(json.dumps({"model": "genes x genes", **_scores(adata, references),
