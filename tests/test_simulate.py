@@ -58,7 +58,7 @@ def log_model(_log_model):
 
 
 @pytest.mark.filterwarnings("ignore:noise_scale/neighbours='auto' reached")  # a 3-epoch model
-def test_counts_output_scale_names_integers(counts):
+def test_counts_output_scale_names_integers(counts, tmp_path):
     sim = scgrn.tl.simulate(counts, groupby="kind", n_obs=90, random_state=1, **FAST)
     assert sim.n_obs == 90 and list(sim.var_names) == list(counts.var_names)
     assert sim.obs["simulated"].all() and sim.obs["simulated"].dtype == bool
@@ -78,7 +78,7 @@ def test_counts_output_scale_names_integers(counts):
 
     assert all(v in NEIGHBOUR_GRID for v in rec["neighbours"].values())
     assert set(rec["technical_noise"].values()) == {"poisson"}  # counts in, Poisson noise
-    sim.write_h5ad(__import__("tempfile").mktemp(suffix=".h5ad"))  # h5ad-writable provenance
+    sim.write_h5ad(tmp_path / "sim.h5ad")  # h5ad-writable provenance
 
 
 def test_log_output_scale_and_calibration(counts):
