@@ -14,8 +14,14 @@ Three kinds of measurement::
     # the same from a file, as a user starts (peak RSS without the data generation's)
     python benchmarks/scale.py write-data --genes 20000 --cells 50000 --input /tmp/planted.h5ad
     python benchmarks/scale.py probe --genes 20000 --cells 50000 --input /tmp/planted.h5ad
+    # memory of training alone against the cells: peak RSS over the RSS after reading the input
+    python benchmarks/scale.py memory --genes 2000 --cells 50000 --input /tmp/p.h5ad --steps 5
     # regdiffusion with its defaults, run for a few of its 1000 steps and extrapolated
     python benchmarks/scale.py regdiffusion --genes 10000 --cells 5000 --steps 3
+    # regdiffusion's full default run (and its AUPRC on the planted network), to set against
+    # ``full`` on the same generated data; and |Pearson r| on it
+    python benchmarks/scale.py regdiffusion-full --genes 5000 --cells 5000
+    python benchmarks/scale.py pearson --genes 5000 --cells 5000
 
     # everything, one process per point, rows appended to benchmarks/results/scale.jsonl
     python benchmarks/scale.py all
@@ -115,6 +121,22 @@ def run_probe(n_genes: int, n_cells: int, steps: tuple[int, int] = (4, 24), path
             ("read_s" if path else "generate_s"): gen, "input": "h5ad" if path else "generated", "extrapolated": True}
 
 
+def run_memory(n_genes: int, n_cells: int, path: str, steps: int, embedding: bool) -> dict:
+    """``tl.deepsem`` (TF rows) capped at ``steps`` on data read from ``path``: what training
+    (and, with ``embedding``, the embedding pass) adds to the memory the input already holds."""
+    import scgrn
+
+    adata, _, read = _data(n_genes, n_cells, path=path)
+    before = _peak_gb()
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    t0 = time.perf_counter()
+    scgrn.tl.deepsem(adata, tfs=tfs, tf_rows_only=True, max_steps=steps, embedding=embedding,
+                     show_progress_bar=False)
+    return {"kind": "memory", "method": "scgrn", "seconds": time.perf_counter() - t0, "n_steps": steps,
+            "embedding": embedding, "rss_after_data_gb": before, "peak_rss_gb": _peak_gb(),
+            "input_data_gb": float(adata.X.data.nbytes + adata.X.indices.nbytes) / 1e9, "read_s": read}
+
+
 def run_regdiffusion(n_genes: int, n_cells: int, steps: int = 3) -> dict:
     """regdiffusion's defaults (1000 steps), run for ``steps`` and extrapolated; densified input."""
     import regdiffusion as rd
@@ -131,6 +153,35 @@ def run_regdiffusion(n_genes: int, n_cells: int, steps: int = 3) -> dict:
     return {"kind": "probe", "method": "regdiffusion", "seconds": (t1 - t0) + 1000 * per_step,
             "per_step_s": per_step, "fixed_s": t1 - t0, "n_steps": 1000, "peak_rss_gb": _peak_gb(),
             "generate_s": gen, "extrapolated": True}
+
+
+def run_regdiffusion_full(n_genes: int, n_cells: int) -> dict:
+    """regdiffusion's full default run on the data ``full`` uses, timed, with its AUPRC."""
+    import regdiffusion as rd
+
+    adata, truth, gen = _data(n_genes, n_cells)
+    x = adata.X.toarray()
+    t0 = time.perf_counter()
+    trainer = rd.RegDiffusionTrainer(x, device="cpu", seed=0)
+    trainer.train()
+    grn = np.asarray(trainer.get_adj(), dtype=np.float32)
+    seconds = time.perf_counter() - t0
+    return {"kind": "full", "method": "regdiffusion", "seconds": seconds, "peak_rss_gb": _peak_gb(),
+            "n_steps": 1000, "generate_s": gen, **_auprc(grn, adata, truth)}
+
+
+def run_pearson(n_genes: int, n_cells: int) -> dict:
+    """|Pearson r| (``tl.correlation`` with the TF list) on the data ``full`` uses: the
+    simple baseline's AUPRC on the same planted network."""
+    import scgrn
+
+    adata, truth, gen = _data(n_genes, n_cells)
+    tfs = list(adata.var_names[adata.var["is_tf"]])
+    t0 = time.perf_counter()
+    scgrn.tl.correlation(adata, tfs=tfs)
+    seconds = time.perf_counter() - t0
+    return {"kind": "full", "method": "pearson", "seconds": seconds, "peak_rss_gb": _peak_gb(),
+            "generate_s": gen, **_auprc(adata.varp["pearson"], adata, truth)}
 
 
 def _one(kind: str, n_genes: int, n_cells: int, steps: int, csv: Path) -> None:
@@ -177,7 +228,7 @@ def report(csv: Path, out: Path) -> None:
     full = t[t.kind == "full"]
     if len(full):
         lines += ["## Full default runs", "",
-                  full[["genes", "cells", "precision", "seconds", "peak_rss_gb", "n_steps", "EPR", "AUPRC_ratio", "AUROC"]]
+                  full[["method", "genes", "cells", "precision", "seconds", "peak_rss_gb", "n_steps", "EPR", "AUPRC_ratio", "AUROC"]]
                   .round(3).to_markdown(index=False), ""]
     probe = t[t.kind == "probe"]
     scgrn_rows = probe[probe.method == "scgrn"].set_index(["genes", "cells"])
@@ -203,11 +254,12 @@ def report(csv: Path, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["full", "probe", "regdiffusion", "all", "largest", "report", "write-data"])
+    parser.add_argument("kind", choices=["full", "probe", "regdiffusion", "regdiffusion-full", "pearson", "memory", "all", "largest", "report", "write-data"])
     parser.add_argument("--input", default=None, help="probe: read the data from this h5ad (see write-data)")
     parser.add_argument("--genes", type=int, default=10000)
     parser.add_argument("--cells", type=int, default=5000)
-    parser.add_argument("--steps", type=int, default=3, help="regdiffusion steps actually run in a probe")
+    parser.add_argument("--steps", type=int, default=3, help="regdiffusion: steps actually run in a probe; memory: optimiser steps")
+    parser.add_argument("--embedding", action="store_true", help="memory: also write the cell embedding")
     parser.add_argument("--curve-only", action="store_true", help="with all: skip the full 10,000 x 5,000 runs")
     parser.add_argument("--csv", default=str(RESULTS / "scale.jsonl"), help="rows, one JSON object a line")
     args = parser.parse_args()
@@ -221,10 +273,16 @@ def main() -> None:
     if args.kind == "write-data":
         return write_data(args.genes, args.cells, args.input)
     row = {"full": run_full, "probe": lambda g, c: run_probe(g, c, path=args.input),
-           "regdiffusion": lambda g, c: run_regdiffusion(g, c, args.steps)}[args.kind](args.genes, args.cells)
+           "regdiffusion": lambda g, c: run_regdiffusion(g, c, args.steps),
+           "regdiffusion-full": run_regdiffusion_full, "pearson": run_pearson,
+           "memory": lambda g, c: run_memory(g, c, args.input, args.steps, args.embedding)}[args.kind](args.genes, args.cells)
     from scgrn.models import make_config
 
     precision = "bfloat16" if make_config().grn_precision != "float32" and args.genes > 2000 else "float32"
+    if row["method"] != "scgrn":
+        precision = "float32"  # the peer's own
+    elif row["kind"] == "memory" and make_config().grn_precision != "float32":
+        precision = "bfloat16"  # the TF-rows model at any size
     row = {"genes": args.genes, "cells": args.cells, "tfs": int(TF_SHARE * args.genes), "precision": precision, **row,
            "date": time.strftime("%Y-%m-%d %H:%M")}
     print(json.dumps(row), flush=True)
