@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import scanpy as sc
 from scipy import sparse
 
 import scgrn
@@ -57,7 +58,8 @@ def test_realism_auc_matches_genes_by_name(adata):
     a = _small(adata)
     b = a[:, a.var_names[::-1]].copy()  # the same cells, genes in another order
     kw = {"n_pcs": 3, "n_trees": 5, "n_folds": 2}
-    assert scgrn.metrics.realism_auc(a, b, **kw) == scgrn.metrics.realism_auc(a, a.copy(), **kw)
+    with pytest.warns(UserWarning, match="exact copies"):  # copies: see test_realism_auc_warns_on_copies
+        assert scgrn.metrics.realism_auc(a, b, **kw) == scgrn.metrics.realism_auc(a, a.copy(), **kw)
 
 
 def test_simulation_closeness_matches_genes_by_name(adata):
@@ -565,3 +567,424 @@ def test_reference_rows_with_nan_names_are_refused(adata, column, call):
     adata.var_names = [*adata.var_names[:-1], "nan"]  # a gene named 'nan' would match the NaN
     with pytest.raises(ValueError, match=rf"1 row\(s\) with a missing gene name \(NaN\) in '{column}'"):
         call(adata, _ref_with_nan(column))
+
+
+# =============================================================================================
+# Second adversarial run (cases_g): one section per finding
+# =============================================================================================
+def _counts_log(n_cells=300, n_genes=60, seed=0):
+    """Log-normalised expression of simulated counts (genes of very different levels)."""
+    rng = np.random.default_rng(seed)
+    mean = rng.lognormal(0.0, 1.5, size=n_genes)
+    counts = rng.poisson(mean * rng.gamma(2.0, 0.5, size=(n_cells, 1)))
+    x = np.log1p(counts / np.maximum(counts.sum(1, keepdims=True), 1) * 1e4)
+    return ad.AnnData(x.astype(np.float32), var=pd.DataFrame(index=[f"G{i}" for i in range(n_genes)]))
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. pp.select_genes refuses z-scored data (variance ranking would be rounding noise)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "scale",
+    [
+        lambda a: sc.pp.scale(a),
+        lambda a: sc.pp.scale(a, max_value=2),  # clipped: some genes lose their unit variance
+        lambda a: sc.pp.scale(a, zero_center=False),  # no negative values, still unit variance
+        lambda a: setattr(a, "X", sparse.csr_matrix((a.X - a.X.mean(0)) / a.X.std(0))),
+    ],
+    ids=["scale", "max_value", "not_centred", "csr_population_sd"],
+)
+def test_select_genes_refuses_z_scored_data(adata, scale):
+    adata.X = np.clip(adata.X, 0, None)
+    scale(adata)
+    with pytest.raises(ValueError, match=r"adata.X looks z-scored.*variance 1.*layer='log'.*adata.raw"):
+        scgrn.pp.select_genes(adata, tfs=["Gata1"], n_top=3)
+    assert "scgrn_selected" not in adata.var
+
+
+def test_select_genes_on_the_log_layer_of_scaled_data(adata):
+    adata.X = np.clip(adata.X, 0, None)
+    adata.layers["log"] = adata.X.copy()
+    sc.pp.scale(adata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scgrn.pp.select_genes(adata, tfs=["Gata1"], n_top=3, layer="log")
+    assert adata.var["scgrn_selected"].sum() == 4
+
+
+def test_z_scored_sparse_data_with_clipped_rare_genes_is_detected():
+    """Most genes rare: sc.pp.scale(max_value=10) clips them, and only a minority keeps variance 1."""
+    rng = np.random.default_rng(0)
+    x = rng.poisson(0.002, size=(3000, 200)) * rng.integers(1, 4, size=(3000, 200))  # rare genes
+    x[:, :12] = rng.poisson(2.0, size=(3000, 12))  # a few common ones
+    b = ad.AnnData(np.log1p(x).astype(np.float32))
+    b = b[:, np.asarray((b.X > 0).sum(0)).ravel() > 0].copy()
+    sc.pp.scale(b, max_value=10)
+    with pytest.raises(ValueError, match="looks z-scored"):
+        checked_matrix(b, refuse_z_scored="why.", min_cells=1)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: _small(a, 640),
+        lambda a: scgrn.datasets.planted_network(n_genes=30, n_cells=200)[0],
+        lambda a: _counts_log(),
+        lambda a: _counts_log(n_genes=2000, seed=1),
+        lambda a: ad.AnnData(_counts_log().X - _counts_log().X.mean(0), var=_counts_log().var),  # centred only
+    ],
+    ids=["krumsiek11", "planted", "log_counts", "log_counts_2000_genes", "centred_not_scaled"],
+)
+def test_select_genes_on_log_data_does_not_warn(adata, make):
+    a = make(adata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scgrn.pp.select_genes(a, tfs=list(a.var_names[:2]), n_top=5)
+    assert a.var["scgrn_selected"].sum() >= 5
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. get.edges_from_matrix reads a DataFrame by its labels
+# ---------------------------------------------------------------------------------------------
+def _labelled(order):
+    W = pd.DataFrame(0.0, index=order, columns=order)
+    W.loc["C", "B"] = 1.0  # C -> B
+    W.loc["A", "C"] = -0.5  # A -| C
+    return W
+
+
+@pytest.mark.parametrize("order", [list("CBA"), list("BAC"), list("ABC")])
+def test_edges_from_matrix_reads_dataframe_labels(order):
+    got = scgrn.get.edges_from_matrix(_labelled(order), ["A", "B", "C"])
+    assert got[["source", "target"]].values.tolist() == [["C", "B"], ["A", "C"]]
+    assert got["weight"].tolist() == [1.0, -0.5]
+
+
+def test_edges_from_matrix_agrees_with_evaluate_grn_on_a_dataframe():
+    W = _labelled(list("CBA"))
+    ref = pd.DataFrame({"source": ["C", "A"], "target": ["B", "B"]})
+    via_edges = scgrn.get.edges_from_matrix(W, list("ABC"))
+    direct = scgrn.metrics.evaluate_grn(W, ref)
+    assert direct == scgrn.metrics.evaluate_grn(via_edges, ref, var_names=list("ABC"))
+    assert direct["EP"] == 0.5  # C -> B found; read by position, A -> B would have been the top edge
+    assert scgrn.metrics.evaluate_grn(W, ref, var_names=list("ABC")) == direct  # labels, in that order
+    with pytest.raises(ValueError, match="does not match"):
+        scgrn.metrics.evaluate_grn(W, ref, var_names=list("ABD"))
+
+
+@pytest.mark.parametrize(
+    "frame, match",
+    [
+        (_labelled(list("CBA")).set_axis(list("CBX"), axis=0), r"index \(rows\) does not match.*\('A'\).*\('X'\)"),
+        (_labelled(list("CBA")).set_axis(list("CBX"), axis=1), r"columns does not match.*\('A'\).*\('X'\)"),
+    ],
+    ids=["index", "columns"],
+)
+def test_edges_from_matrix_refuses_dataframe_labels_that_differ(frame, match):
+    with pytest.raises(ValueError, match=match + ".*read by its labels"):
+        scgrn.get.edges_from_matrix(frame, ["A", "B", "C"])
+
+
+def test_edges_from_matrix_reads_an_unlabelled_dataframe_by_position():
+    W = np.zeros((3, 3))
+    W[2, 1] = 1.0
+    got = scgrn.get.edges_from_matrix(pd.DataFrame(W), ["A", "B", "C"])
+    assert got[["source", "target"]].values.tolist() == [["C", "B"]]
+
+
+def test_top_edge_overlap_matches_labelled_dataframes():
+    w = np.random.default_rng(0).normal(size=(6, 6))
+    genes = list("abcdef")
+    a = pd.DataFrame(w, index=genes, columns=genes)
+    b = a.loc[genes[::-1], genes[::-1]]
+    assert scgrn.metrics.top_edge_overlap(a, b, top=(0.1, 0.3))["consistency"].tolist() == [1.0, 1.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. metrics.realism_auc explains an AUC far below 0.5 (simulated cells copying real ones)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("noise", [0.0, 1e-3], ids=["copies", "near_copies"])
+def test_realism_auc_warns_on_copies(adata, noise):
+    a = _small(adata, 300)
+    b = a.copy()
+    b.X = b.X + noise * np.random.default_rng(0).normal(size=b.shape).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"far below 0.5.*twin in the training folds.*simulation_closeness"):
+        auc = scgrn.metrics.realism_auc(a, b, n_pcs=5, n_trees=20)
+    assert auc < 0.3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_realism_auc_of_different_real_cells_does_not_warn(seed):
+    a, _ = scgrn.datasets.planted_network(n_genes=30, n_cells=400, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        auc = scgrn.metrics.realism_auc(a[::2].copy(), a[1::2].copy(), n_pcs=5, n_trees=20, random_state=seed)
+    assert 0.3 < auc < 0.7
+
+
+def test_realism_auc_documents_values_below_half():
+    doc = " ".join(scgrn.metrics.realism_auc.__doc__.split())
+    assert "Values below 0.5 are not" in doc and "copies" in doc and "memorises" in doc
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. pl.perturbation checks key= against the records tl.perturb wrote
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def _perturb_out():
+    a, _ = scgrn.datasets.krumsiek11()
+    a = a[:120].copy()
+    a.X = np.clip(a.X, 0, None)
+    a.obsm["X_umap"] = np.random.default_rng(0).normal(size=(a.n_obs, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # loop-gain warning of a 1-epoch model
+        return scgrn.tl.perturb(a, perturbations={"Gata1": 0.0}, n_models=1, n_epochs=1, show_progress_bar=False)
+
+
+@pytest.fixture
+def perturb_out(_perturb_out):
+    return _perturb_out.copy()
+
+
+@pytest.mark.parametrize("key", ["perturb2", "dataset_x"])
+def test_pl_perturbation_refuses_an_unknown_key(perturb_out, key):
+    perturb_out.uns["dataset_x"] = {"name": "x"}  # something in uns, not a perturbation record
+    with pytest.raises(KeyError, match=r"perturbation records here are \['perturb'\]: pass key="):
+        scgrn.pl.perturbation(perturb_out, kind="bar", key=key, show=False)
+
+
+def test_pl_perturbation_default_key_must_exist_when_records_do(perturb_out):
+    perturb_out.uns["ko"] = perturb_out.uns.pop("perturb")
+    with pytest.raises(KeyError, match=r"no 'perturb'.*\['ko'\]"):
+        scgrn.pl.perturbation(perturb_out, kind="bar", show=False)
+    ax = scgrn.pl.perturbation(perturb_out, kind="bar", key="ko", show=False)
+    assert "Gata1" not in [t.get_text() for t in ax.get_yticklabels()] and "Gata1" in ax.get_title()
+
+
+def test_pl_perturbation_without_any_record_still_plots(adata):
+    ax = scgrn.pl.perturbation(_perturbed(adata), kind="bar", show=False)
+    assert ax.get_title() == "perturbation"
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. datasets.read_beeline_folder: no silent coercion of bad values
+# ---------------------------------------------------------------------------------------------
+def _beeline_folder(tmp_path, *, types=("+", "-"), pseudotime=None, expression=None):
+    cells = [f"c{i}" for i in range(12)]
+    x = expression if expression is not None else pd.DataFrame(
+        np.random.default_rng(0).random((3, 12)).round(3), index=list("ABC"), columns=cells
+    )
+    x.to_csv(tmp_path / "ExpressionData.csv")
+    if pseudotime is not None:
+        pd.DataFrame({"PseudoTime": pseudotime}, index=cells).to_csv(tmp_path / "PseudoTime.csv")
+    pd.DataFrame({"Gene1": ["A", "B"], "Gene2": ["B", "C"], "Type": list(types)}).to_csv(
+        tmp_path / "refNetwork.csv", index=False
+    )
+    return tmp_path
+
+
+def test_read_beeline_folder_warns_on_unknown_edge_types(tmp_path):
+    _beeline_folder(tmp_path, types=("activation", "repression"))
+    with pytest.warns(UserWarning, match=r"'Type' column of refNetwork.csv.*2 of 2 edge\(s\).*'activation' \(1\), 'repression' \(1\).*sign is set to 0"):
+        _, net = scgrn.datasets.read_beeline_folder(tmp_path)
+    assert net["sign"].tolist() == [0, 0]
+
+
+def test_read_beeline_folder_reads_signs_and_missing_pseudotime_quietly(tmp_path):
+    _beeline_folder(tmp_path, pseudotime=[0.1, np.nan] * 6)  # NaN: a cell off this trajectory
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        adata, net = scgrn.datasets.read_beeline_folder(tmp_path)
+    assert net["sign"].tolist() == [1, -1] and int(adata.obs["PseudoTime"].isna().sum()) == 6
+
+
+def test_read_beeline_folder_refuses_non_numeric_pseudotime(tmp_path):
+    _beeline_folder(tmp_path, pseudotime=["early", "late"] * 6)
+    with pytest.raises(ValueError, match=r"PseudoTime.csv.*12 pseudotime value\(s\) that are not numbers.*'early' in column 'PseudoTime', row 'c0'"):
+        scgrn.datasets.read_beeline_folder(tmp_path)
+
+
+def test_read_beeline_folder_refuses_non_numeric_expression(tmp_path):
+    x = pd.DataFrame(np.random.default_rng(0).random((3, 12)).round(3).astype(object), index=list("ABC"),
+                     columns=[f"c{i}" for i in range(12)])
+    x.iloc[1, 4] = "n/a?"
+    _beeline_folder(tmp_path, expression=x)
+    with pytest.raises(ValueError, match=r"ExpressionData.csv.*1 value\(s\) that are not numbers.*'n/a\?' in row 'B' \(gene\), column 'c4' \(cell\)"):
+        scgrn.datasets.read_beeline_folder(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["ExpressionData.csv", "PseudoTime.csv", "refNetwork.csv"])
+def test_read_beeline_folder_refuses_an_empty_file_naming_it(tmp_path, name):
+    _beeline_folder(tmp_path, pseudotime=[0.5] * 12)
+    (tmp_path / name).write_text("")
+    with pytest.raises(ValueError, match=rf"{name} .* is empty"):
+        scgrn.datasets.read_beeline_folder(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. get.edges: infinite weights, min_abs_weight=True, an inconsistent group index
+# ---------------------------------------------------------------------------------------------
+def _with_bad_weight(value, fmt="dense"):
+    a = ad.AnnData(np.zeros((4, 3), dtype=np.float32), var=pd.DataFrame(index=list("ABC")))
+    W = np.arange(9.0).reshape(3, 3)
+    W[0, 1] = value
+    a.varp["g"] = sparse.csr_matrix(W) if fmt == "csr" else W
+    a.uns["g"] = {"method": "manual"}
+    return a
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("value, kind", [(np.inf, "infinite"), (-np.inf, "infinite"), (np.nan, "NaN")])
+def test_edges_drop_non_finite_weights_with_a_warning(value, kind, fmt):
+    with pytest.warns(RuntimeWarning, match=rf"1 {kind} weight\(s\); they are dropped.*diverged"):
+        got = scgrn.get.edges(_with_bad_weight(value, fmt), key="g")
+    assert np.isfinite(got["weight"]).all() and len(got) == 5
+    assert ("A", "B") not in set(zip(got["source"], got["target"]))
+
+
+@pytest.mark.parametrize("value", [True, np.True_, "1", np.nan, -1.0])
+def test_edges_refuse_min_abs_weight_that_is_not_a_number(value):
+    with pytest.raises(ValueError, match=r"^min_abs_weight must be a finite number >= 0"):
+        scgrn.get.edges(_with_bad_weight(1.0), key="g", min_abs_weight=value)
+
+
+def _bad_index(groups, keys):
+    a = _with_bad_weight(1.0)
+    a.varp["g_A"] = np.ones((3, 3))
+    a.varp["g_B"] = np.ones((3, 3))
+    a.uns["h"] = {"groupby": "x", "groups": groups, "keys": keys}
+    return a
+
+
+@pytest.mark.parametrize(
+    "groups, keys, problem",
+    [(["A", "B"], ["g_A"], "2 groups but 1 keys"), (["A"], ["g_A", "g_B"], "1 groups but 2 keys"), (["A", "A"], ["g_A", "g_B"], "a group named twice")],
+    ids=["more_groups", "more_keys", "duplicate_group"],
+)
+@pytest.mark.parametrize("group", [None, "A"])
+def test_edges_refuse_an_inconsistent_group_index(groups, keys, problem, group):
+    with pytest.raises(ValueError, match=rf"adata.uns\['h'\] indexes per-group networks but is inconsistent \({problem}"):
+        scgrn.get.edges(_bad_index(groups, keys), key="h", group=group)
+
+
+def test_edges_read_a_consistent_group_index():
+    got = scgrn.get.edges(_bad_index(["A", "B"], ["g_A", "g_B"]), key="h")
+    assert got["group"].unique().tolist() == ["A", "B"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. package errors instead of raw IndexError / sklearn / decoupler / pandas ones
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "embedding, match",
+    [
+        (lambda n: np.random.default_rng(0).normal(size=(n, 1)), r"X_umap'\] has 1 column\(s\), but 2 are needed"),
+        (lambda n: np.where(np.arange(n)[:, None] == 3, np.nan, np.ones((n, 2))), r"X_umap'\] has NaN or infinite coordinates in 1 cell"),
+        (lambda n: np.where(np.arange(n)[:, None] == 3, np.inf, np.ones((n, 2))), r"NaN or infinite coordinates"),
+    ],
+    ids=["one_column", "nan", "inf"],
+)
+@pytest.mark.parametrize("kind", ["arrows", "both"])
+def test_pl_perturbation_checks_the_embedding(perturb_out, embedding, match, kind):
+    perturb_out.obsm["X_umap"] = embedding(perturb_out.n_obs)
+    with pytest.raises(ValueError, match=match):
+        scgrn.pl.perturbation(perturb_out, kind=kind, show=False)
+
+
+def test_pl_perturbation_arrows_on_a_good_embedding(perturb_out):
+    assert scgrn.pl.perturbation(perturb_out, kind="arrows", n_neighbors=5, show=False).get_xlabel() == "UMAP1"
+
+
+@pytest.mark.parametrize("value, kind", [(np.inf, "infinite"), (np.nan, "NaN")])
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_tf_activity_refuses_a_non_finite_network(adata, value, kind, fmt):
+    pytest.importorskip("decoupler")
+    scgrn.tl.correlation(adata)
+    W = np.array(adata.varp["pearson"])
+    W[1, 2] = value
+    adata.varp["pearson"] = sparse.csr_matrix(W) if fmt == "csr" else W
+    with pytest.raises(ValueError, match=rf"adata.varp\['pearson'\] has 1 {kind} weight\(s\).*diverged"):
+        scgrn.tl.tf_activity(adata, key="pearson", n_targets=5, tmin=3)
+    assert "tf_activity" not in adata.obsm and "tf_activity" not in adata.uns
+
+
+@pytest.mark.parametrize("column", ["weight", "EdgeWeight"])
+def test_evaluate_grn_names_a_non_numeric_weight_column(krumsiek, column):
+    a, truth = krumsiek
+    scgrn.tl.correlation(a)
+    e = scgrn.get.edges(a, key="pearson").rename(columns={"weight": column})
+    e[column] = e[column].astype(object)
+    e.loc[3, column] = "high"
+    with pytest.raises(ValueError, match=rf"'{column}' column must hold numeric edge weights.*1 of its \d+ values.*'high'; the first in row 3"):
+        scgrn.metrics.evaluate_grn(e, truth)
+
+
+def test_evaluate_grn_accepts_numeric_strings_as_weights(krumsiek):
+    a, truth = krumsiek
+    scgrn.tl.correlation(a)
+    e = scgrn.get.edges(a, key="pearson")
+    expected = scgrn.metrics.evaluate_grn(e, truth)
+    assert scgrn.metrics.evaluate_grn(e.assign(weight=e["weight"].astype(str)), truth)["EP"] == expected["EP"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. messages that said the wrong thing
+# ---------------------------------------------------------------------------------------------
+def test_edges_when_the_recorded_tfs_are_gone(adata):
+    scgrn.tl.correlation(adata, tfs=["Gata1"])
+    b = adata[:, [g for g in adata.var_names if g != "Gata1"]].copy()
+    with pytest.raises(ValueError, match=r"recorded by the run in adata.uns\['pearson'\]\['tfs'\] \('Gata1'\).*tfs_only=False"):
+        scgrn.get.edges(b, key="pearson")
+    assert list(scgrn.get.edges(b, key="pearson", tfs_only=False).columns) == ["source", "target", "weight"]
+
+
+def test_to_prediction_with_an_empty_tf_list(adata):
+    scgrn.tl.correlation(adata, tfs=["Gata1"])
+    with pytest.raises(ValueError, match=r"^tfs is empty.*tfs=None"):
+        scgrn.get.to_prediction(adata, key="pearson", tfs=[])
+    b = adata[:, [g for g in adata.var_names if g != "Gata1"]].copy()
+    with pytest.raises(ValueError, match=r"recorded by the run in adata.uns\['pearson'\]\['tfs'\].*Pass tfs="):
+        scgrn.get.to_prediction(b, key="pearson")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f, mp: scgrn.datasets.read_beeline_folder(f),
+        lambda f, mp: scgrn.datasets.data_dir(f),
+        lambda f, mp: (mp.setenv("SCGRN_DATA_DIR", str(f)), scgrn.datasets.beeline("hESC")),
+        lambda f, mp: (mp.setenv("SCGRN_DATA_DIR", str(f)), scgrn.datasets.dream4(1)),
+    ],
+    ids=["read_beeline_folder", "data_dir", "env_beeline", "env_dream4"],
+)
+def test_a_file_where_a_folder_is_expected(tmp_path, monkeypatch, call):
+    from scgrn.datasets._paths import NotAFolderError
+
+    f = tmp_path / "refNetwork.csv"
+    f.write_text("Gene1,Gene2\nA,B\n")
+    with pytest.raises(NotAFolderError, match=r"refNetwork.csv' .*is a file, not a folder") as err:
+        call(f, monkeypatch)
+    assert isinstance(err.value, FileNotFoundError) and isinstance(err.value, NotADirectoryError)
+    assert "does not exist" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "names, kind",
+    [(lambda g: (x for x in g), "generator.*read only once"), (lambda g: set(g), "set.*no fixed order"), (lambda g: iter(g), "iterator")],
+    ids=["generator", "set", "iterator"],
+)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a, t, names: scgrn.metrics.evaluate_grn(a.varp["pearson"], t, var_names=names),
+        lambda a, t, names: scgrn.metrics.random_baseline(t, names, n_repeats=1),
+        lambda a, t, names: scgrn.metrics.precision_recall_at_k(a.varp["pearson"], t, var_names=names),
+        lambda a, t, names: scgrn.get.edges_from_matrix(a.varp["pearson"], names),
+    ],
+    ids=["evaluate_grn", "random_baseline", "precision_recall_at_k", "edges_from_matrix"],
+)
+def test_var_names_must_be_an_ordered_sequence(krumsiek, names, kind, call):
+    a, truth = krumsiek
+    scgrn.tl.correlation(a)
+    with pytest.raises(ParameterTypeError, match=rf"^var_names must be an ordered sequence of gene names.*{kind}"):
+        call(a, truth, names(list(a.var_names)))

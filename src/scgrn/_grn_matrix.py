@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
-__all__ = ["grn_matrix", "grn_block"]
+__all__ = ["grn_matrix", "grn_block", "frame_values", "nonfinite_counts"]
 
 _SQUARE = "n_vars x n_vars, row = regulator, column = target"
 
 
-def grn_matrix(matrix: Any, n_vars: int | None = None, *, dense: bool = False) -> Any:
+def grn_matrix(matrix: Any, n_vars: int | None = None, *, dense: bool = False, names: Sequence[str] | None = None) -> Any:
     """Check a GRN weight matrix and return it in a form every reader can use.
 
     Parameters
@@ -27,9 +28,12 @@ def grn_matrix(matrix: Any, n_vars: int | None = None, *, dense: bool = False) -
     matrix
         Square weights, row = regulator, column = target: a numpy array (or anything
         :func:`numpy.asarray` turns into one) or a scipy sparse matrix or array in any
-        format (CSR, CSC, COO, ...), whose entries that are not stored weigh 0.
+        format (CSR, CSC, COO, ...), whose entries that are not stored weigh 0. A
+        :class:`pandas.DataFrame` is read **by its labels** (see :func:`frame_values`).
     n_vars
         Expected number of genes (rows and columns); ``None`` skips this check.
+    names
+        The gene names the rows and columns must be in, for a labelled DataFrame.
     dense
         Return a dense array for sparse input too, for readers that need the whole matrix.
 
@@ -61,6 +65,8 @@ def grn_matrix(matrix: Any, n_vars: int | None = None, *, dense: bool = False) -
     ...
     ValueError: The GRN matrix must be square (n_vars x n_vars, row = regulator, column = target); got shape (2, 3).
     """
+    if isinstance(matrix, pd.DataFrame):
+        matrix = frame_values(matrix, names)
     if sparse.issparse(matrix):
         _check_shape(matrix.shape, n_vars)
         _check_dtype(matrix.dtype)
@@ -81,6 +87,80 @@ def grn_matrix(matrix: Any, n_vars: int | None = None, *, dense: bool = False) -
     _check_shape(mat.shape, n_vars)
     _check_dtype(mat.dtype)
     return _as_float(mat)
+
+
+def _is_unlabelled(frame: pd.DataFrame) -> bool:
+    """Rows and columns both pandas' default ``0, 1, ..., n-1`` (e.g. ``pd.DataFrame(array)``)."""
+    return all(
+        isinstance(axis, pd.RangeIndex) and axis.start == 0 and axis.step == 1 for axis in (frame.index, frame.columns)
+    )
+
+
+def _fmt(labels, limit: int = 5) -> str:
+    labels = [str(v) for v in labels]
+    return ", ".join(repr(v) for v in labels[:limit]) + (f", ... ({len(labels) - limit} more)" if len(labels) > limit else "")
+
+
+def frame_values(frame: pd.DataFrame, names: Sequence[str] | None = None) -> np.ndarray:
+    """The values of a square DataFrame GRN, **ordered by its labels**, never by position.
+
+    - An unlabelled frame (both axes pandas' default ``0..n-1``, e.g. ``pd.DataFrame(W)``)
+      is read as it stands.
+    - Otherwise its rows and its columns must each hold every gene of ``names`` once (matched
+      as text; any order) and nothing else; they are put in the order of ``names``. Without
+      ``names``, the columns are put in the order of the rows, and must hold the same genes.
+
+    A ``ValueError`` names the labels that do not match.
+
+    Examples
+    --------
+    >>> W = pd.DataFrame([[0.0, 1.0], [0.0, 0.0]], index=["B", "A"], columns=["B", "A"])  # B -> A
+    >>> frame_values(W, ["A", "B"]).tolist()  # row A, row B
+    [[0.0, 0.0], [1.0, 0.0]]
+    >>> frame_values(W, ["A", "C"])
+    Traceback (most recent call last):
+    ...
+    ValueError: The GRN DataFrame's index (rows) does not match the 2 gene names given: 1 of the names are not among its labels ('C') and 1 of its labels are not among the names ('B'). A DataFrame is read by its labels, not by position: fix the names (or the labels), or pass frame.to_numpy() to read it by position.
+    """
+    if _is_unlabelled(frame):
+        return frame.to_numpy()
+    rows, cols = frame.index.astype(str), frame.columns.astype(str)
+    if names is None:
+        want, given = rows, "its own index (rows)"
+    else:
+        want, given = pd.Index([str(n) for n in names]), f"the {len(names)} gene names given"
+    for axis, labels in (("index (rows)", rows), ("columns", cols)):
+        if not labels.is_unique:
+            dups = labels[labels.duplicated()].unique()
+            raise ValueError(
+                f"The GRN DataFrame's {axis} has duplicated labels ({_fmt(dups)}); each gene needs one "
+                "row and one column. Aggregate or rename them first."
+            )
+        if names is None and axis.startswith("index"):
+            continue
+        missing, extra = want.difference(labels, sort=False), labels.difference(want, sort=False)
+        if len(missing) or len(extra):
+            raise ValueError(
+                f"The GRN DataFrame's {axis} does not match {given}: {len(missing)} of the names are "
+                f"not among its labels ({_fmt(missing) or 'none'}) and {len(extra)} of its labels are not "
+                f"among the names ({_fmt(extra) or 'none'}). A DataFrame is read by its labels, not by "
+                "position: fix the names (or the labels), or pass frame.to_numpy() to read it by position."
+            )
+    frame = frame.set_axis(rows, axis=0).set_axis(cols, axis=1)
+    return frame.loc[want, want].to_numpy()
+
+
+def nonfinite_counts(matrix: Any) -> tuple[int, int]:
+    """``(NaN weights, infinite weights)`` of a GRN checked by :func:`grn_matrix` (stored
+    entries only for a sparse one).
+
+    Examples
+    --------
+    >>> nonfinite_counts(np.array([[0.0, np.nan], [np.inf, -np.inf]]))
+    (1, 2)
+    """
+    values = matrix.data if sparse.issparse(matrix) else np.asarray(matrix)
+    return int(np.isnan(values).sum()), int(np.isinf(values).sum())
 
 
 def grn_block(matrix: Any, rows: Sequence[int], cols: Sequence[int] | None = None) -> np.ndarray:

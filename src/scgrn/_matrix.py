@@ -87,6 +87,9 @@ class ColumnSummary:
         Whether every finite value is a non-negative integer.
     max
         Largest finite value (``-inf`` for an empty matrix).
+    min
+        Smallest finite stored value (``inf`` for an empty matrix; the implicit zeros of a
+        sparse matrix are not included).
     beyond_float32
         Per column, the count of finite values whose magnitude exceeds :data:`FLOAT32_MAX`
         (finite in float64, infinite once cast to float32).
@@ -100,6 +103,7 @@ class ColumnSummary:
     nonneg_integer: bool
     max: float
     beyond_float32: np.ndarray | None = field(default=None)
+    min: float = field(default=np.inf)
 
 
 def _add_values(values: np.ndarray, columns: np.ndarray, n_cols: int, acc: dict) -> None:
@@ -119,6 +123,7 @@ def _add_values(values: np.ndarray, columns: np.ndarray, n_cols: int, acc: dict)
     if v.size:
         acc["nonneg_integer"] &= bool((v >= 0).all() and (v == np.round(v)).all())
         acc["max"] = max(acc["max"], float(v.max()))
+        acc["min"] = min(acc["min"], float(v.min()))
 
 
 def summarise_columns(x, block_rows: int = SCAN_ROWS) -> ColumnSummary:
@@ -141,6 +146,7 @@ def summarise_columns(x, block_rows: int = SCAN_ROWS) -> ColumnSummary:
         "total_sq": np.zeros(n_cols),
         "nonneg_integer": True,
         "max": -np.inf,
+        "min": np.inf,
         "beyond_float32": np.zeros(n_cols, dtype=np.int64),
     }
     for start in range(0, n_rows, block_rows):

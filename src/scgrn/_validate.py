@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,10 @@ __all__ = [
     "check_var_names",
     "check_adata",
     "check_copy",
+    "check_gene_names",
+    "check_uns_record",
+    "embedding_matrix",
+    "looks_z_scored",
     "ParameterTypeError",
     "check_int",
     "check_float",
@@ -73,6 +78,73 @@ def looks_like_counts(x: np.ndarray) -> bool:
     (True, False)
     """
     return bool(x.size and (x >= 0).all() and np.all(x == np.round(x)) and float(x.max()) > COUNTS_MIN_MAX)
+
+
+#: a gene's variance within this relative distance of 1 (population or sample variance) is "unit"
+UNIT_VARIANCE_TOL = 1e-3
+
+
+def _unit_variance_genes(summary: ColumnSummary) -> tuple[int, int, float]:
+    """``(genes with unit variance, genes with any variance, largest variance)`` from a
+    :func:`summarise_columns` pass.
+
+    "Unit" allows both conventions of scaling: population variance 1, or sample variance 1
+    (``sc.pp.scale`` divides by the sample standard deviation, which leaves a population
+    variance of ``(n - 1) / n``)."""
+    n = summary.n_rows
+    if n < 2:
+        return 0, 0, 0.0
+    mean = summary.total / n
+    var = np.maximum(summary.total_sq / n - mean**2, 0.0)
+    varying = var > 1e-8 * np.maximum(1.0, mean**2)
+    unit = varying & (
+        (np.abs(var - 1.0) <= UNIT_VARIANCE_TOL) | (np.abs(var * n / (n - 1) - 1.0) <= UNIT_VARIANCE_TOL)
+    )
+    return int(unit.sum()), int(varying.sum()), float(var.max(initial=0.0))
+
+
+def looks_z_scored(summary: ColumnSummary) -> bool:
+    """Whether a matrix looks scaled per gene (z-scored, e.g. by ``sc.pp.scale``).
+
+    At least 3 genes have a variance within :data:`UNIT_VARIANCE_TOL` (0.1 %) of 1, and
+    either a fifth of the varying genes do, or 2 % do while no gene's variance exceeds 1
+    (``sc.pp.scale(max_value=)`` clips the rare genes, which lowers their variance, so on
+    sparse data only a minority keeps exactly 1, but none ends above it).
+
+    Log-normalised expression has gene variances spread over orders of magnitude: a few land
+    within 0.1 % of 1 by chance (0.1-0.3 % of the genes in real data sets), never a fifth,
+    nor 2 % with every other gene below. Centring (negative values) is not required:
+    ``sc.pp.scale(zero_center=False)`` equalises the variances just the same.
+
+    Examples
+    --------
+    >>> from scgrn._matrix import summarise_columns
+    >>> x = np.random.default_rng(0).gamma(1.0, size=(200, 30))
+    >>> looks_z_scored(summarise_columns(np.log1p(x)))
+    False
+    >>> looks_z_scored(summarise_columns((x - x.mean(0)) / x.std(0)))
+    True
+    """
+    unit, varying, top = _unit_variance_genes(summary)
+    if unit < 3:
+        return False
+    return unit >= 0.2 * varying or (unit >= 0.02 * varying and top <= 1.0 + UNIT_VARIANCE_TOL)
+
+
+def check_not_z_scored(summary: ColumnSummary, where: str, why: str) -> None:
+    """Refuse a matrix that :func:`looks_z_scored`, for a tool whose result ``why`` explains
+    scaling destroys (e.g. ranking genes by their variance)."""
+    if not looks_z_scored(summary):
+        return
+    unit, varying, _ = _unit_variance_genes(summary)
+    centred = ", and it has negative values (centred)" if summary.min < 0 else ""
+    raise ValueError(
+        f"{where} looks z-scored (scaled per gene, e.g. by `sc.pp.scale`): {unit} of its {varying} "
+        f"varying genes have variance 1{centred}. {why} Pass log-normalised expression instead: a "
+        "layer kept before scaling (`adata.layers['log'] = adata.X.copy()` before `sc.pp.scale`, "
+        "then layer='log'), or the log data in adata.raw, e.g. `full = adata.raw.to_adata()` and "
+        "run on `full`, then subset adata to the genes it selects."
+    )
 
 
 def _fmt_names(names: Sequence[str], limit: int = 5) -> str:
@@ -124,6 +196,93 @@ def check_var_names(var_names, what: str = "adata.var_names") -> pd.Index:
         "`adata.var_names = adata.var_names.astype(str)` and give gene names as strings "
         f"(tfs=[{str(bad[0])!r}, ...])."
     )
+
+
+def check_gene_names(value, what: str = "var_names") -> pd.Index:
+    """Gene names that label a matrix's rows/columns **by position**, as a :class:`pandas.Index`.
+
+    A list, tuple, numpy array, pandas Index or Series is accepted (one-dimensional). A
+    generator or other one-shot iterator, a set or a dict is refused with a
+    :class:`ParameterTypeError`: the names are matched to the matrix by their order, which a
+    set does not have, and a generator would be used up by the first check that reads it.
+    Unlike ``tfs`` (a collection matched by name), these are not read into a list silently.
+
+    Examples
+    --------
+    >>> check_gene_names(("a", "b")).tolist()
+    ['a', 'b']
+    >>> check_gene_names(g for g in "ab")
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: var_names must be an ordered sequence of gene names (a list, numpy array or pandas Index such as adata.var_names), got a generator. The names label the matrix's rows and columns by position. A generator can be read only once: pass list(...) of it.
+    """
+    if isinstance(value, (str, bytes)):
+        raise ParameterTypeError(
+            f"{what} must be a sequence of gene names, not a single string ({value!r}). Fix: {what}=[{value!r}]."
+        )
+    if not isinstance(value, (pd.Index, pd.Series, np.ndarray)) and (
+        isinstance(value, (Iterator, AbstractSet, Mapping)) or not isinstance(value, Sequence)
+    ):
+        kind = type(value).__name__
+        if isinstance(value, Iterator):
+            extra = f" A {kind} can be read only once: pass list(...) of it."
+        elif isinstance(value, AbstractSet):
+            extra = f" A {kind} has no fixed order: pass a list in the order of the rows."
+        elif isinstance(value, Mapping):
+            extra = " Pass the names as a list, in the order of the rows."
+        else:
+            extra = ""
+        raise ParameterTypeError(
+            f"{what} must be an ordered sequence of gene names (a list, numpy array or pandas Index "
+            f"such as adata.var_names), got a{'n' if kind[:1] in 'aeiou' else ''} {kind}. The names label "
+            f"the matrix's rows and columns by position.{extra}"
+        )
+    arr = np.asarray(value, dtype=object)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be one-dimensional (one name per row/column), got shape {arr.shape}.")
+    return pd.Index(arr, dtype=object)
+
+
+def check_uns_record(adata, key, *, what: str, is_record, producer: str) -> dict:
+    """``adata.uns[key]``, checked to be a record that ``producer`` writes (``is_record(value)``).
+
+    Raises a ``KeyError`` naming the records of that kind found in ``adata.uns`` when ``key``
+    is missing or holds something else, so a typo in ``key=`` never silently reads nothing.
+    """
+    key = check_key("key", key)
+    found = [str(k) for k, v in adata.uns.items() if is_record(v)]
+    value = adata.uns.get(key)
+    if value is not None and is_record(value):
+        return value
+    problem = f"adata.uns[{key!r}] is not a {what}" if key in adata.uns else f"adata.uns has no {key!r}"
+    hint = f"the {what}s here are {found}: pass key= one of them" if found else f"there is no {what} in adata.uns"
+    raise KeyError(f"{problem}; {hint} (key is the key_added of {producer}).")
+
+
+def embedding_matrix(adata, obsm_key: str, *, n_dims: int = 2, basis_arg: str = "basis") -> np.ndarray:
+    """``adata.obsm[obsm_key]`` as a float64 cells x ``n_dims`` array: its first ``n_dims``
+    columns, checked to exist and to be finite (plots place every cell by them)."""
+    emb = adata.obsm[obsm_key]
+    emb = emb.to_numpy() if isinstance(emb, pd.DataFrame) else emb
+    emb = emb.toarray() if sparse.issparse(emb) else np.asarray(emb)
+    if emb.ndim != 2 or emb.shape[1] < n_dims:
+        raise ValueError(
+            f"adata.obsm[{obsm_key!r}] has {emb.shape[1] if emb.ndim == 2 else 'no'} column(s), but "
+            f"{n_dims} are needed to place the cells in the plane. Compute a {n_dims}-D embedding (e.g. "
+            f"`sc.tl.umap(adata)`, or `sc.pp.pca(adata)` for X_pca) or pass another {basis_arg}=."
+        )
+    try:
+        emb = emb[:, :n_dims].astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"adata.obsm[{obsm_key!r}] must hold numbers, got dtype {emb.dtype}.") from None
+    bad = ~np.isfinite(emb).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"adata.obsm[{obsm_key!r}] has NaN or infinite coordinates in {int(bad.sum())} cell(s) "
+            f"(e.g. {_fmt_names(list(adata.obs_names[bad]), 3)}), which cannot be placed. Recompute the "
+            f"embedding, or drop those cells: `adata = adata[np.isfinite(adata.obsm[{obsm_key!r}]).all(1)]`."
+        )
+    return emb
 
 
 def check_copy(adata, copy) -> bool:
@@ -321,6 +480,7 @@ def checked_matrix(
     tfs: Iterable[str] | None = None,
     expect: str | None = "log",
     allow_zero_genes: bool = False,
+    refuse_z_scored: str | None = None,
     _stacklevel: int = 2,
 ) -> tuple[object, ColumnSummary]:
     """Validate an AnnData's expression without copying it: the matrix as stored, and its summary.
@@ -331,6 +491,9 @@ def checked_matrix(
 
     ``allow_zero_genes=True`` lets genes that are zero in every cell pass (gene selection
     over a whole transcriptome); every other check is the same.
+
+    ``refuse_z_scored``: for a tool that needs unscaled (log-normalised) expression, the reason
+    (one sentence); a matrix that :func:`looks_z_scored` is then refused with it and the fix.
 
     Returns
     -------
@@ -391,6 +554,8 @@ def checked_matrix(
         )
 
     _check_float32_range(summary, adata.var_names, where)
+    if refuse_z_scored is not None:
+        check_not_z_scored(summary, where, refuse_z_scored)
 
     zero = summary.nonzero == 0
     if zero.any() and not allow_zero_genes:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scanpy import logging as logg
 
-from ._paths import _find_file, _subdir, data_dir as _data_dir
+from ._paths import _find_file, _subdir, check_folder, data_dir as _data_dir
 
 __all__ = ["read_beeline_folder", "beeline", "beeline_synthetic", "list_beeline"]
 
@@ -39,6 +39,9 @@ _GT_ALIASES = {
 
 _CURATED = ("GSD", "HSC", "mCAD", "VSC")
 
+#: the values of a network file's ``Type`` column: BEELINE writes '+' and '-' (and 1 / -1 are read)
+_SIGNS = {"+": 1, "-": -1, "1": 1, "-1": -1}
+
 
 # --------------------------------------------------------------------------------------------
 # reading one folder
@@ -48,7 +51,7 @@ def _read_network(path: Path) -> pd.DataFrame:
 
     Self-loops and duplicated (source, target) pairs are dropped (first kept).
     """
-    raw = pd.read_csv(path, dtype=str)
+    raw = _read_csv(path, dtype=str)
     if raw.shape[1] < 2:
         raise ValueError(
             f"The network file {str(path)!r} needs at least two columns (Gene1,Gene2); "
@@ -59,7 +62,22 @@ def _read_network(path: Path) -> pd.DataFrame:
     )
     type_col = next((c for c in raw.columns[2:] if str(c).strip().lower() == "type"), None)
     if type_col is not None:
-        sign = raw[type_col].str.strip().map({"+": 1, "-": -1, "1": 1, "-1": -1})
+        types = raw[type_col].str.strip()
+        sign = types.map(_SIGNS)
+        unknown = sign.isna()
+        if unknown.any():
+            values = types[unknown]
+            counts = values.fillna("<empty>").value_counts()
+            shown = ", ".join(f"{v!r} ({n})" for v, n in counts.head(5).items())
+            warnings.warn(
+                f"The {type_col!r} column of {path.name} ({str(path)!r}) has {int(unknown.sum())} of "
+                f"{len(types)} edge(s) whose type is not '+' (activation) or '-' (repression), BEELINE's "
+                f"values: {shown}{', ...' if len(counts) > 5 else ''}. Their sign is set to 0 (unknown). "
+                "Rewrite the column with '+' / '-' to keep the signs, e.g. `df['Type'] = "
+                "df['Type'].map({'activation': '+', 'repression': '-'})`.",
+                UserWarning,
+                stacklevel=3,
+            )
         net["sign"] = sign.fillna(0).astype(np.int64)
     net = net.dropna(subset=["source", "target"])
     net = net[net["source"] != net["target"]]
@@ -67,9 +85,53 @@ def _read_network(path: Path) -> pd.DataFrame:
     return net.reset_index(drop=True)
 
 
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    """``pd.read_csv`` of a BEELINE file; an empty file raises a ``ValueError`` naming it."""
+    try:
+        return pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path.name} ({str(path)!r}) is empty (no header, no rows). Write it again, or remove "
+            "it from the folder."
+        ) from None
+
+
+def _first_non_numeric(df: pd.DataFrame) -> tuple[int, object, object, object] | None:
+    """``(count, row label, column label, value)`` of the values of ``df`` that are present but
+    not numbers (the first one in file order), or ``None`` when every value is a number or empty."""
+    count, first = 0, None
+    for position, col in enumerate(df.columns):
+        values = df.iloc[:, position]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            continue
+        bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+        if pd.api.types.is_bool_dtype(values):
+            bad = values.notna()
+        if bad.any():
+            count += int(bad.sum())
+            if first is None:
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                first = (df.index[row], col, values.iloc[row])
+    return None if first is None else (count, *first)
+
+
 def _read_expression(path: Path) -> ad.AnnData:
     """BEELINE ``ExpressionData.csv[.gz]`` (genes x cells on disk) -> AnnData cells x genes."""
-    df = pd.read_csv(path, index_col=0)
+    df = _read_csv(path, index_col=0)
+    if df.shape[0] == 0 or df.shape[1] == 0:
+        raise ValueError(
+            f"{path.name} ({str(path)!r}) has {df.shape[0]} gene row(s) and {df.shape[1]} cell "
+            "column(s); a BEELINE expression file needs genes in rows and cells in columns, with the "
+            "gene names in the first column."
+        )
+    found = _first_non_numeric(df)
+    if found is not None:
+        count, gene, cell, value = found
+        raise ValueError(
+            f"{path.name} ({str(path)!r}) has {count} value(s) that are not numbers, e.g. {value!r} in "
+            f"row {str(gene)!r} (gene), column {str(cell)!r} (cell). Expression values must be numbers; "
+            "an empty field (or NA) is read as missing. Fix or remove those entries."
+        )
     X = df.to_numpy(dtype=np.float32).T
     obs = pd.DataFrame(index=pd.Index(df.columns.astype(str), name=None))
     var = pd.DataFrame(index=pd.Index(df.index.astype(str), name=None))
@@ -119,6 +181,22 @@ def read_beeline_folder(
         (+1 activation, -1 repression). Self-loops and duplicated edges are dropped, as BEELINE
         does before scoring. ``None`` if ``network_file`` is ``None``.
 
+    Raises
+    ------
+    FileNotFoundError
+        The folder, ``ExpressionData.csv`` or the network file is missing; a path to a file
+        where the folder is expected raises :class:`~scgrn.datasets._paths.NotAFolderError`
+        (also a ``FileNotFoundError``).
+    ValueError
+        An empty file; an expression value or pseudotime that is not a number (the message
+        names the file, the row and the column); an expression file written cells x genes.
+
+    Warns
+    -----
+    UserWarning
+        A ``Type`` value other than ``+`` / ``-`` (its edges get ``sign`` 0), naming the
+        values; cells without a pseudotime row.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -135,9 +213,11 @@ def read_beeline_folder(
     >>> net.to_dict("records")
     [{'source': 'g1', 'target': 'g2', 'sign': 1}]
     """
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"The BEELINE dataset folder {str(folder)!r} does not exist.")
+    folder = check_folder(
+        Path(path).expanduser(),
+        f"The BEELINE dataset folder {str(Path(path).expanduser())!r}",
+        "A BEELINE folder holds ExpressionData.csv (genes in rows, cells in columns) and a network file.",
+    )
     expr_file = _find_file(folder, "ExpressionData.csv")
     if expr_file is None:
         raise FileNotFoundError(
@@ -148,7 +228,15 @@ def read_beeline_folder(
 
     pt_file = _find_file(folder, "PseudoTime.csv")
     if pt_file is not None:
-        pt = pd.read_csv(pt_file, index_col=0)
+        pt = _read_csv(pt_file, index_col=0)
+        found = _first_non_numeric(pt)
+        if found is not None:
+            count, cell, col, value = found
+            raise ValueError(
+                f"{pt_file.name} ({str(pt_file)!r}) has {count} pseudotime value(s) that are not numbers, "
+                f"e.g. {value!r} in column {str(col)!r}, row {str(cell)!r} (cell). Pseudotimes must be "
+                "numbers; leave a cell's field empty (or NA) when it is not on that trajectory."
+            )
         pt.index = pt.index.astype(str)
         n_missing = int((~adata.obs_names.isin(pt.index)).sum())
         if n_missing:
@@ -160,7 +248,7 @@ def read_beeline_folder(
             )
         pt = pt.reindex(adata.obs_names)
         for col in pt.columns:
-            adata.obs[str(col)] = pd.to_numeric(pt[col], errors="coerce").to_numpy()
+            adata.obs[str(col)] = pd.to_numeric(pt[col]).to_numpy(dtype=np.float64)
 
     net = None
     if network_file is not None:

@@ -30,8 +30,9 @@ def data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     Raises
     ------
     FileNotFoundError
-        If neither ``data_dir`` nor ``SCGRN_DATA_DIR`` is given, or the folder does not exist.
-        The message explains how to set it and where the data come from.
+        If neither ``data_dir`` nor ``SCGRN_DATA_DIR`` is given, or the folder does not exist
+        (or is a file: :class:`NotAFolderError`, also a ``FileNotFoundError``). The message
+        explains how to set it and where the data come from.
 
     Examples
     --------
@@ -52,12 +53,32 @@ def data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     else:
         path, origin = Path(data_dir), "data_dir"
     path = path.expanduser().resolve()
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"The benchmark data folder {str(path)!r} (from {origin}) does not exist. Point "
-            f"{ENV_VAR} or data_dir= at an existing folder. {_WHERE_FROM}"
+    return check_folder(
+        path,
+        f"The benchmark data folder {str(path)!r} (from {origin})",
+        f"Point {ENV_VAR} or data_dir= at an existing folder. {_WHERE_FROM}",
+    )
+
+
+class NotAFolderError(NotADirectoryError, FileNotFoundError):
+    """A path that should be a folder is a file.
+
+    Subclasses both :class:`NotADirectoryError` and :class:`FileNotFoundError` (what the
+    loaders document for a folder that is not there), so either can be caught.
+    """
+
+
+def check_folder(path: Path, what: str, fix: str) -> Path:
+    """``path`` if it is a folder; else :class:`FileNotFoundError` (missing) or
+    :class:`NotAFolderError` (a file), the message starting with ``what`` and ending with ``fix``."""
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise NotAFolderError(
+            f"{what} is a file, not a folder. Pass the folder that holds it"
+            f"{f' ({str(path.parent)!r}?)' if path.parent != path else ''}. {fix}"
         )
-    return path
+    raise FileNotFoundError(f"{what} does not exist. {fix}")
 
 
 def _subdir(root: Path, *parts: str, what: str = "folder") -> Path:

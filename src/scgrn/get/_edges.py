@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -13,8 +13,14 @@ from scipy import sparse
 
 from .. import _keys
 from .._compat import old_positionals
-from .._grn_matrix import grn_matrix
-from .._validate import check_adata, check_bool, check_var_names
+from .._grn_matrix import grn_matrix, nonfinite_counts
+from .._validate import (
+    check_adata,
+    check_bool,
+    check_float,
+    check_gene_names,
+    check_var_names,
+)
 from ._group_index import group_index, resolve_group
 
 __all__ = ["edges", "edges_from_matrix"]
@@ -43,9 +49,14 @@ def edges_from_matrix(
         Square ``n x n`` signed edge weights: a dense array, or a scipy sparse matrix or
         array in any format (CSR, CSC, COO, ...). A sparse matrix is read from its stored
         entries, without densifying; an entry that is not stored is no edge (weight 0).
+        A :class:`pandas.DataFrame` is read by its labels: its index and columns must hold
+        exactly the genes of ``var_names`` (any order; a ``ValueError`` names any that differ)
+        and are put in that order. Only a frame with pandas' default ``0..n-1`` labels on both
+        axes is read by position.
     var_names
-        The ``n`` gene names labelling both rows and columns; they must be unique (a
-        ``ValueError`` names any duplicate).
+        The ``n`` gene names labelling both rows and columns, in order (a list, array or
+        pandas Index; not a set or a generator); they must be unique (a ``ValueError`` names
+        any duplicate).
     top_k
         Keep only the ``k`` edges with the largest ``|weight|``. Ties at the
         cut-off are broken like the full ordering (row-major position).
@@ -56,14 +67,17 @@ def edges_from_matrix(
     targets
         Restrict targets (columns) to these names, same rules as ``sources``.
     min_abs_weight
-        Drop edges with ``|weight| < min_abs_weight``.
+        Drop edges with ``|weight| < min_abs_weight`` (a finite number >= 0; ``True`` is not
+        a number here).
 
     Returns
     -------
     :class:`pandas.DataFrame` with columns ``source``, ``target`` (str) and
     ``weight`` (the signed value), sorted by ``|weight|`` descending (stable:
     ties keep row-major order), with a fresh ``RangeIndex``. Self-pairs,
-    exact zeros and NaN weights are excluded (NaN with a warning).
+    exact zeros and non-finite weights are excluded (NaN and ``±inf``, with a
+    warning: both come from a run that diverged, and an infinite weight would
+    otherwise rank first).
 
     Examples
     --------
@@ -75,15 +89,11 @@ def edges_from_matrix(
     1      B      A     1.0
     2      A      B     0.5
     """
-    names = np.asarray(var_names, dtype=object)
-    if names.ndim != 1:
-        raise ValueError(f"`var_names` must be 1-D, got shape {names.shape}.")
+    names = check_gene_names(var_names, "var_names").to_numpy(dtype=object)
     _check_unique(names)
-    W = grn_matrix(matrix, names.shape[0])
+    W = grn_matrix(matrix, names.shape[0], names=names)
     top_k = _check_top_k(top_k)
-    if min_abs_weight is not None:
-        if not isinstance(min_abs_weight, Real) or not min_abs_weight >= 0:
-            raise ValueError(f"`min_abs_weight` must be a non-negative number, got {min_abs_weight!r}.")
+    min_abs_weight = check_float("min_abs_weight", min_abs_weight, min=0, allow_none=True)
     if sources is not None or targets is not None:
         check_var_names(names, "var_names")  # names are matched: 0 and '0' must not be confused
     src = None if sources is None else _name_mask(names, sources, "sources")
@@ -91,10 +101,14 @@ def edges_from_matrix(
     thr = min_abs_weight if min_abs_weight is not None and min_abs_weight > 0 else None
 
     entries = _sparse_entries if sparse.issparse(W) else _dense_entries
-    rows, cols, vals, n_nan = entries(W, src, tgt, thr)
-    if n_nan:
+    rows, cols, vals = entries(W, src, tgt, thr)
+    n_nan, n_inf = nonfinite_counts(W)
+    if n_nan or n_inf:
+        found = " and ".join(
+            f"{n} {kind}" for n, kind in ((n_nan, "NaN"), (n_inf, "infinite")) if n
+        )
         warnings.warn(
-            f"GRN matrix contains {n_nan} NaN weights; they are dropped. "
+            f"GRN matrix contains {found} weight(s); they are dropped. "
             "This usually means training diverged.",
             RuntimeWarning,
             stacklevel=3,
@@ -121,12 +135,8 @@ def _check_unique(names: np.ndarray) -> None:
 
 
 def _dense_entries(W: np.ndarray, src, tgt, thr):
-    """Kept ``(rows, cols, weights, n_nan)`` of a dense GRN, in row-major order."""
-    mask = W != 0  # NaN != 0 is True; dropped below
-    nan = np.isnan(W)
-    n_nan = int(nan.sum())
-    if n_nan:
-        mask &= ~nan
+    """Kept ``(rows, cols, weights)`` of a dense GRN, in row-major order (non-finite dropped)."""
+    mask = (W != 0) & np.isfinite(W)
     np.fill_diagonal(mask, False)
     if src is not None:
         mask &= src[:, None]
@@ -135,11 +145,11 @@ def _dense_entries(W: np.ndarray, src, tgt, thr):
     if thr is not None:
         mask &= np.abs(W) >= thr
     rows, cols = np.nonzero(mask)  # row-major order
-    return rows, cols, W[rows, cols], n_nan
+    return rows, cols, W[rows, cols]
 
 
 def _sparse_entries(W, src, tgt, thr):
-    """Kept ``(rows, cols, weights, n_nan)`` of a canonical CSR GRN, from its stored entries.
+    """Kept ``(rows, cols, weights)`` of a canonical CSR GRN, from its stored entries.
 
     Entries that are not stored are zeros, which the dense path drops too; canonical CSR
     (sorted indices, no duplicates) gives its COO entries in row-major order, the order of
@@ -149,15 +159,14 @@ def _sparse_entries(W, src, tgt, thr):
     rows = np.asarray(coo.row, dtype=np.intp)
     cols = np.asarray(coo.col, dtype=np.intp)
     vals = coo.data
-    nan = np.isnan(vals)
-    keep = (vals != 0) & ~nan & (rows != cols)  # explicit zeros are no edge either
+    keep = (vals != 0) & np.isfinite(vals) & (rows != cols)  # explicit zeros are no edge either
     if src is not None:
         keep &= src[rows]
     if tgt is not None:
         keep &= tgt[cols]
     if thr is not None:
         keep &= np.abs(vals) >= thr
-    return rows[keep], cols[keep], vals[keep], int(nan.sum())
+    return rows[keep], cols[keep], vals[keep]
 
 
 def _strongest(rows, cols, vals, top_k):
@@ -209,7 +218,9 @@ def edges(
     tfs_only
         Restrict sources to the TFs recorded in ``adata.uns[key]['tfs']``.
         ``None`` (default) does so when TFs are recorded and keeps all sources
-        otherwise; ``True`` without recorded TFs raises a ``ValueError``.
+        otherwise; ``True`` without recorded TFs raises a ``ValueError``, and so does
+        reading the TFs when none of them is left in ``adata.var_names`` (e.g. after
+        subsetting the genes: pass ``tfs_only=False``).
     min_abs_weight
         Drop edges with ``|weight| < min_abs_weight``.
     group
@@ -291,6 +302,13 @@ def _edges(
             "Pass tfs_only=False to use every gene as a source, or rerun the method with `tfs=`."
         )
     sources = [str(t) for t in np.atleast_1d(tfs)] if tfs_only else None
+    if sources is not None and not adata.var_names.isin(sources).any():
+        shown = ", ".join(repr(t) for t in sources[:5]) + (", ..." if len(sources) > 5 else "")
+        raise ValueError(
+            f"None of the {len(sources)} TF(s) recorded by the run in adata.uns[{key!r}]['tfs'] ({shown}) "
+            "is among adata.var_names (were the genes subset after the run?). Pass "
+            "tfs_only=False to read every gene's edges, or rerun the method on this AnnData."
+        )
 
     targets = None
     if genes is not None:

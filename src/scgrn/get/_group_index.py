@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from anndata import AnnData
 
 __all__ = ["group_index", "resolve_group"]
@@ -12,7 +13,22 @@ def group_index(adata: AnnData, key: str) -> dict[str, str] | None:
     meta = adata.uns.get(key)
     if not isinstance(meta, dict) or "groupby" not in meta or "keys" not in meta:
         return None
-    return {str(g): str(k) for g, k in zip(meta["groups"], meta["keys"])}
+    groups = [str(g) for g in np.atleast_1d(meta.get("groups", []))]
+    keys = [str(k) for k in np.atleast_1d(meta["keys"])]
+    problem = None
+    if len(groups) != len(keys):
+        problem = f"{len(groups)} groups but {len(keys)} keys"
+    elif len(set(groups)) != len(groups):
+        problem = "a group named twice"
+    if problem:
+        raise ValueError(
+            f"adata.uns[{key!r}] indexes per-group networks but is inconsistent ({problem}: "
+            f"groups {groups[:10]}, keys {keys[:10]}); reading it would drop or mix up groups. It is "
+            f"written by a tool run with groupby=: rerun it (e.g. `scgrn.tl.deepsem(adata, "
+            f"groupby={meta['groupby']!r}, key_added={key!r})`), or repair the lists so that "
+            "groups[i] is stored at keys[i]."
+        )
+    return dict(zip(groups, keys))
 
 
 def resolve_group(adata: AnnData, key: str, group) -> str:

@@ -103,7 +103,7 @@ def to_prediction(
     KeyError
         If ``adata.varp[key]`` does not exist.
     ValueError
-        If no TF list is given or recorded, none of the TFs is among ``adata.var_names``,
+        If no TF list is given or recorded, ``tfs`` is empty, none of the TFs is among ``adata.var_names``,
         ``n_edges < 1``, ``var_names`` are not unique strings, or an id is an empty string.
 
     Examples
@@ -221,7 +221,18 @@ def _sources(tfs, meta: dict, key: str, names: pd.Index) -> list[str]:
         wanted = list(dict.fromkeys(str(t) for t in tfs))
     except TypeError:
         raise TFsTypeError(f"tfs must be a list of gene names (or None), got {type(tfs).__name__}.") from None
+    if not wanted:
+        raise ValueError(
+            f"tfs is empty: the benchmark scores TF -> gene edges only, so at least one TF is needed. "
+            f"Pass the transcription factors, or tfs=None for the TFs recorded in adata.uns[{key!r}]['tfs']."
+        )
     present = [t for t in wanted if t in names]
+    if not present and given != "tfs":
+        raise ValueError(
+            f"None of the {len(wanted)} TF(s) recorded by the run in {given} ({', '.join(repr(t) for t in wanted[:5])}"
+            f"{', ...' if len(wanted) > 5 else ''}) is among adata.var_names (were the genes subset "
+            "after the run?). Pass tfs= (TFs among adata.var_names), or rerun the method on this AnnData."
+        )
     if not present:
         shown = ", ".join(repr(t) for t in wanted[:5]) + (", ..." if len(wanted) > 5 else "")
         raise ValueError(

@@ -75,8 +75,9 @@ def top_edge_overlap(
     ----------
     grn_a, grn_b
         Square GRNs over the same genes, row = regulator, column = target: dense arrays or
-        scipy sparse matrices (an entry that is not stored weighs 0). Only the regulator
-        rows are densified.
+        scipy sparse matrices (an entry that is not stored weighs 0), or DataFrames, which are
+        read by their labels (two labelled DataFrames are matched by gene name). Only the
+        regulator rows are densified.
     top
         Fractions of the candidate edges to compare, each in ``(0, 1]``.
     regulators
@@ -93,7 +94,9 @@ def top_edge_overlap(
     >>> top_edge_overlap(w, w, top=(0.01, 0.1))["consistency"].tolist()
     [1.0, 1.0]
     """
-    a, b = grn_matrix(grn_a), grn_matrix(grn_b)
+    # labelled DataFrames are read by their labels: b in the gene order of a
+    names = grn_a.index if isinstance(grn_a, pd.DataFrame) and isinstance(grn_b, pd.DataFrame) else None
+    a, b = grn_matrix(grn_a), grn_matrix(grn_b, names=names)
     if a.shape != b.shape:
         raise ValueError(f"the GRNs must be square and of equal shape, got {a.shape} and {b.shape}.")
     n_genes = a.shape[0]

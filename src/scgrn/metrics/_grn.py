@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._grn_matrix import grn_block, grn_matrix
+from .._grn_matrix import frame_values, grn_block, grn_matrix
 from .._keys import DEEPSEM
 from .._params import check_random_state
+from .._validate import check_gene_names
 from ._ranking import _Ranking, auprc, auprc_ratio, auroc, early_precision, epr
 
 __all__ = [
@@ -101,9 +102,7 @@ def _is_long(df: pd.DataFrame) -> bool:
 
 
 def _check_names(var_names: Any, n: int | None = None) -> pd.Index:
-    names = pd.Index(np.asarray(var_names, dtype=object).ravel()).astype(str)
-    if np.ndim(var_names) != 1:
-        raise ValueError("var_names must be one-dimensional.")
+    names = check_gene_names(var_names, "var_names").astype(str)
     if n is not None and len(names) != n:
         raise ValueError(
             f"var_names has {len(names)} entries but the GRN matrix has {n} rows/columns."
@@ -114,12 +113,34 @@ def _check_names(var_names: Any, n: int | None = None) -> pd.Index:
     return names
 
 
+def _numeric_weights(df: pd.DataFrame, column: str) -> np.ndarray:
+    """The ``column`` of an edge table as float64, or a ``ValueError`` naming the column and
+    the first values that are not numbers (bools are not weights either)."""
+    values = df[column]
+    if pd.api.types.is_bool_dtype(values):
+        raise ValueError(
+            f"The long-format GRN's {column!r} column holds booleans; it must hold numeric edge "
+            f"weights (ranked by |weight|). Convert it if intended: `df[{column!r}] = df[{column!r}].astype(float)`."
+        )
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna()
+    if bad.any():
+        shown = ", ".join(repr(v) for v in values[bad].unique()[:3])
+        raise ValueError(
+            f"The long-format GRN's {column!r} column must hold numeric edge weights, but "
+            f"{int(bad.sum())} of its {len(values)} values are not numbers (e.g. {shown}; the first in row "
+            f"{df.index[bad.to_numpy()].tolist()[0]!r}). Convert them, e.g. `df[{column!r}] = "
+            f"pd.to_numeric(df[{column!r}])`, or map the labels to scores first."
+        )
+    return numbers.to_numpy(dtype=np.float64)
+
+
 def _matrix_from_long(df: pd.DataFrame, var_names: Any) -> tuple[np.ndarray, pd.Index]:
     src_col = _pick_column(df, _SOURCE_COLS, "A long-format GRN DataFrame")
     tgt_col = _pick_column(df, _TARGET_COLS, "A long-format GRN DataFrame")
     w_col = _pick_column(df, _WEIGHT_COLS, "A long-format GRN DataFrame")
     src, tgt = edge_names(df, src_col, tgt_col, "The long-format GRN")
-    w = pd.to_numeric(df[w_col], errors="raise").to_numpy(dtype=np.float64)
+    w = _numeric_weights(df, w_col)
     if var_names is None:
         names = _check_names(pd.unique(np.concatenate([src, tgt])))
     else:
@@ -168,11 +189,9 @@ def _grn_matrix(grn: Any, key: str, var_names: Any, dense: bool = False) -> tupl
     elif isinstance(grn, pd.DataFrame):
         if _is_long(grn):
             return _matrix_from_long(grn, var_names)
-        if var_names is not None:
-            raise ValueError(
-                "var_names cannot be combined with a square DataFrame GRN (its index "
-                "holds the gene names)."
-            )
+        if var_names is not None:  # read by its labels, in the order of var_names
+            names = _check_names(var_names)
+            return grn_matrix(frame_values(grn, names), len(names), dense=dense), names
         index, columns = grn.index.astype(str), grn.columns.astype(str)
         if grn.shape[0] != grn.shape[1] or set(index) != set(columns):
             raise ValueError(
@@ -345,7 +364,8 @@ def evaluate_grn(
           ``target``, ``weight`` (decoupler; BEELINE's ``Gene1``, ``Gene2``,
           ``EdgeWeight`` also work). Absent pairs weigh 0; genes come from
           ``var_names`` if given, else from the table;
-        - a square genes x genes DataFrame (index = regulators).
+        - a square genes x genes DataFrame (index = regulators), read by its labels (with
+          ``var_names``: put in that order, and its labels must be the same genes).
     reference
         DataFrame with columns ``source`` and ``target`` (or BEELINE's
         ``Gene1``, ``Gene2``); other columns are ignored. Self-loops and

@@ -11,10 +11,10 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from scipy import sparse
 
 from .. import _keys
 from .._compat import old_positionals
+from .._grn_matrix import grn_matrix, nonfinite_counts
 from .._params import ParameterTypeError, check_bool, check_random_state
 from ..get._edges import _edges
 from ..get._group_index import resolve_group
@@ -193,15 +193,14 @@ def grn(
 
 
 def _no_edges_message(adata: AnnData, key: str, genes) -> str:
-    """Why nothing can be drawn: NaN weights (a diverged run) or no non-zero weight."""
-    W = adata.varp[key]
-    values = W.data if sparse.issparse(W) else np.asarray(W)
-    n_nan = int(np.isnan(values).sum()) if values.dtype.kind == "f" else 0
+    """Why nothing can be drawn: NaN or infinite weights (a diverged run) or no non-zero weight."""
+    n_nan, n_inf = nonfinite_counts(grn_matrix(adata.varp[key]))
     where = " among `genes`" if genes is not None else ""
-    if n_nan:
+    if n_nan or n_inf:
+        found = " and ".join(f"{n} {kind} weight(s)" for n, kind in ((n_nan, "NaN"), (n_inf, "infinite")) if n)
         return (
-            f"No edges to draw: adata.varp[{key!r}] has {n_nan} NaN weight(s) and no finite non-zero "
-            f"off-diagonal weight{where}. NaN weights mean the run that wrote it failed (e.g. training "
+            f"No edges to draw: adata.varp[{key!r}] has {found} and no finite non-zero "
+            f"off-diagonal weight{where}. Such weights mean the run that wrote it failed (e.g. training "
             "diverged); rerun the tool (for DeepSEM, with smaller learning rates)."
         )
     return f"No edges to draw: adata.varp[{key!r}] has no non-zero off-diagonal weight{where}."

@@ -3,7 +3,7 @@ and each cell's predicted shift drawn on an embedding (CellOracle / scVelo style
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._params import check_bool, check_choice, check_float, check_int
+from .._validate import check_uns_record, embedding_matrix
 from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["perturbation"]
@@ -126,6 +127,22 @@ def _scatter(ax, adata: AnnData, emb: np.ndarray, color: str | None, size: float
         ax.figure.colorbar(points, ax=ax, shrink=0.6, label=color)
 
 
+def _is_record(value) -> bool:
+    """A record that :func:`scgrn.tl.perturb` writes to ``uns[key_added]``."""
+    return isinstance(value, Mapping) and "perturbations" in value and "genes" in value
+
+
+def _record(adata: AnnData, key) -> Mapping:
+    """``adata.uns[key]``, the perturbation record. A wrong ``key`` raises naming the records
+    found; only the default key may be absent when there is no record at all (an AnnData made
+    by hand: nothing is left out of the bars then, and there is no title)."""
+    if key == "perturb" and key not in adata.uns and not any(_is_record(v) for v in adata.uns.values()):
+        return {}
+    return check_uns_record(
+        adata, key, what="perturbation record", is_record=_is_record, producer="scgrn.tl.perturb"
+    )
+
+
 def perturbation(
     adata: AnnData,
     *,
@@ -149,7 +166,8 @@ def perturbation(
 
     - ``"bar"``: the ``n_genes`` genes with the largest ``|var['delta']|`` (mean predicted
       change in log expression), up in red, down in blue.
-    - ``"arrows"``: the cells on ``obsm['X_' + basis]`` (first two dimensions) with an arrow
+    - ``"arrows"``: the cells on ``obsm['X_' + basis]`` (first two dimensions, which must be
+      finite) with an arrow
       per cell (or per square of a ``grid``): its predicted shift ``layers['delta']``
       projected onto the embedding as CellOracle and scVelo do. For each cell, the Pearson
       correlation of its shift with the expression differences to its ``n_neighbors``
@@ -185,7 +203,9 @@ def perturbation(
     color
         Column of ``obs`` to colour the cells by.
     key
-        ``uns`` key of the perturbation record (``tl.perturb``'s ``key_added``).
+        ``uns`` key of the perturbation record (``tl.perturb``'s ``key_added``). A key that
+        holds no such record raises a ``KeyError`` naming the records there (only the default
+        ``"perturb"`` may be missing, on an AnnData without any record).
     size
         Marker size.
     ax
@@ -234,8 +254,9 @@ def perturbation(
             "cells before scgrn.tl.perturb (it copies obsm), e.g. `sc.pp.neighbors(adata); sc.tl.umap(adata)`, "
             "pass another basis=, or kind='bar'."
         )
-    record = adata.uns.get(key, {})
-    clamped = [g for g in (record.get("genes", []) if isinstance(record, dict) else []) if g in adata.var_names]
+    emb = embedding_matrix(adata, obsm_key) if kind in ("both", "arrows") else None
+    record = _record(adata, key)
+    clamped = [g for g in record.get("genes", []) if g in adata.var_names]
     n_panels = 2 if kind == "both" else 1
     if ax is None:
         fig, axes = plt.subplots(1, n_panels, figsize=(4.5 * n_panels + (1 if n_panels == 2 else 0), 4.5))
@@ -260,7 +281,6 @@ def perturbation(
         a.set_title(title or "perturbation", fontsize=9)
     if "arrows" in panels:
         a = panels["arrows"]
-        emb = np.asarray(adata.obsm[obsm_key])[:, :2].astype(np.float64)
         if layer is None:
             x = adata.layers["unperturbed"] if "unperturbed" in adata.layers else np.asarray(adata.X) - adata.layers["delta"]
         else:

@@ -184,7 +184,9 @@ def select_genes(
     Parameters
     ----------
     adata
-        Cells x genes, log-normalised expression (as BEELINE's input).
+        Cells x genes, log-normalised expression (as BEELINE's input). Data scaled per gene
+        (``sc.pp.scale``: every gene's variance 1) are refused with a ``ValueError``: ranking by
+        variance needs the unscaled values (``layer=``, or ``adata.raw.to_adata()``).
     tfs
         Transcription factor names. Names not in ``adata.var_names`` are ignored (a count is
         logged; whole-transcriptome TF lists always miss some), but at least one must be found.
@@ -272,7 +274,12 @@ def select_genes(
     # NaN/inf, a transposed matrix: refused (genes that are never expressed are
     # fine here: they are simply not selected)
     X, _ = checked_matrix(
-        adata, layer=layer, min_cells=2, tfs=tf_list, expect=None, allow_zero_genes=True, _stacklevel=3
+        adata, layer=layer, min_cells=2, tfs=tf_list, expect=None, allow_zero_genes=True,
+        refuse_z_scored=(
+            "select_genes ranks genes by their variance, which scaling has made the same for every "
+            "gene: the 'most variable' genes would be picked by rounding noise."
+        ),
+        _stacklevel=3,
     )
     _, var = _gene_variance(X)
     n_genes = adata.n_vars

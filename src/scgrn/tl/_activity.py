@@ -18,6 +18,7 @@ from scanpy import logging as logg
 from scanpy import settings as sc_settings
 
 from .. import __version__, _keys
+from .._grn_matrix import grn_matrix, nonfinite_counts
 from .._validate import (
     check_adata,
     check_choice,
@@ -26,7 +27,7 @@ from .._validate import (
     check_key,
     checked_matrix,
 )
-from ..get._edges import _edges
+from ..get._edges import _edges, check_grn_key
 from ..get._group_index import resolve_group
 
 __all__ = ["tf_activity"]
@@ -90,7 +91,8 @@ def tf_activity(
     ----------
     adata
         Cells x genes, log-normalised expression (not raw counts), holding a GRN in
-        ``adata.varp[key]``. ``adata.X`` is read, never modified.
+        ``adata.varp[key]`` (finite weights: NaN or infinite ones, left by a run that
+        diverged, raise a ``ValueError``). ``adata.X`` is read, never modified.
     key
         Key of the GRN in ``adata.varp`` (and of its record, with the TF list, in ``adata.uns``):
         ``"deepsem"``, ``"grnboost2"``, ``"pearson"``, ...
@@ -180,6 +182,7 @@ def tf_activity(
     dc = _import_decoupler()
     _check_method_kwargs(dc, method, kwargs)
 
+    _check_finite_grn(adata, key)
     net = _regulons(adata, key, n_targets)
     sizes = net.groupby("source", sort=False).size()
     if not (sizes >= tmin).any():
@@ -255,6 +258,20 @@ def _check_method_kwargs(dc, method: str, kwargs: dict) -> None:
         raise TypeError(
             f"tf_activity got keyword argument(s) {unknown} that decoupler.mt.{method} does not take; "
             f"its options are {sorted(accepted)} (see decoupler's documentation of mt.{method})."
+        )
+
+
+def _check_finite_grn(adata: AnnData, key: str) -> None:
+    """Refuse a network with NaN or infinite weights (a run that diverged): its regulons would
+    be built from the weights left over, and decoupler fails on infinite ones."""
+    check_grn_key(adata, key)
+    n_nan, n_inf = nonfinite_counts(grn_matrix(adata.varp[key], adata.n_vars))
+    if n_nan or n_inf:
+        found = " and ".join(f"{n} {kind}" for n, kind in ((n_nan, "NaN"), (n_inf, "infinite")) if n)
+        raise ValueError(
+            f"The GRN in adata.varp[{key!r}] has {found} weight(s), so its regulons cannot be scored: "
+            "such weights mean the run that wrote it failed (e.g. training diverged). Rerun the method "
+            "(for DeepSEM, with smaller learning rates), or pass another key=."
         )
 
 
