@@ -24,6 +24,7 @@ from scipy import sparse
 import scgrn
 from scgrn._params import ParameterTypeError
 from scgrn._validate import checked_matrix, obs_groups
+from scgrn.tl._pair_classifier import reference_adjacency
 
 FAST_DEEPSEM = {"n_models": 2, "n_epochs": 2, "show_progress_bar": False}
 
@@ -988,3 +989,274 @@ def test_var_names_must_be_an_ordered_sequence(krumsiek, names, kind, call):
     scgrn.tl.correlation(a)
     with pytest.raises(ParameterTypeError, match=rf"^var_names must be an ordered sequence of gene names.*{kind}"):
         call(a, truth, names(list(a.var_names)))
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. third adversarial run: one reference reader, categorical var_names, grouped histories,
+#    stale embeddings, TF-list messages, linear-scale data
+# ---------------------------------------------------------------------------------------------
+def _labelled_reference(truth, genes, n_negatives=30):
+    """The true edges labelled 1 plus some listed non-edges labelled 0 (DREAM gold-standard layout)."""
+    pos = set(zip(truth.source, truth.target))
+    neg = [(s, t) for s in genes for t in genes if s != t and (s, t) not in pos][:n_negatives]
+    return pd.concat(
+        [truth[["source", "target"]].assign(weight=1), pd.DataFrame(neg, columns=["source", "target"]).assign(weight=0)],
+        ignore_index=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda r: r,  # 'weight' of 0/1
+        lambda r: r.rename(columns={"weight": "label"}),
+        lambda r: r.assign(weight=r.weight.astype(bool)),
+        lambda r: r.assign(weight=r.weight.astype(str)),  # '0' / '1' as text (read_csv(dtype=str))
+        lambda r: r.rename(columns={"source": "regulator"}),
+        lambda r: r.rename(columns={"source": "TF"}),
+        lambda r: r.rename(columns={"source": "Gene1", "target": "Gene2"}),
+        lambda r: r.set_axis([0, 1, 2], axis=1),  # a DREAM file read with header=None
+    ],
+    ids=["weight01", "label01", "bool", "text01", "regulator", "TF", "Gene1Gene2", "header_none"],
+)
+@pytest.mark.parametrize(
+    "score",
+    [
+        lambda a, ref: scgrn.metrics.evaluate_grn(a, ref, key="pearson")["EPR"],
+        lambda a, ref: scgrn.metrics.evaluate_grn(a, ref, key="pearson", convention="beeline")["AUROC"],
+        lambda a, ref: scgrn.metrics.random_baseline(ref, a.var_names, n_repeats=2)["k"],
+        lambda a, ref: scgrn.metrics.precision_recall_at_k(a, ref, key="pearson")["n_true"],
+        lambda a, ref: int(reference_adjacency(ref, a.var_names).sum()),
+    ],
+    ids=["evaluate_grn", "evaluate_beeline", "random_baseline", "precision_recall_at_k", "reference_adjacency"],
+)
+def test_reference_rows_labelled_0_are_not_edges(krumsiek, layout, score):
+    a, truth = krumsiek
+    scgrn.tl.correlation(a)
+    ref = layout(_labelled_reference(truth, list(a.var_names)))
+    assert score(a, ref) == pytest.approx(score(a, truth))
+
+
+def test_reference_reader_is_shared_and_scores_stay_the_same(krumsiek):
+    """Guards: the plain layouts score as before (krumsiek11: EPR 2.115 for pearson), signed or
+    confidence weights keep every non-zero row, and the readers are one function."""
+    from scgrn._reference import read_reference
+
+    a, truth = krumsiek
+    scgrn.tl.correlation(a)
+    plain = scgrn.metrics.evaluate_grn(a, truth, key="pearson")
+    assert plain["k"] == 26 and plain["EPR"] == pytest.approx(2.115, abs=1e-3)
+    signed = truth.assign(weight=np.where(np.arange(len(truth)) % 2, -1.0, 1.0))
+    assert scgrn.metrics.evaluate_grn(a, signed, key="pearson") == plain
+    confidence = truth.assign(weight=np.linspace(0.1, 0.9, len(truth)))
+    assert scgrn.metrics.evaluate_grn(a, confidence, key="pearson") == plain
+    assert read_reference(truth.assign(weight="activation")).shape == (26, 2)  # text weights: ignored
+
+
+@pytest.mark.parametrize(
+    "ref, match",
+    [
+        (pd.DataFrame({"source": ["Gata1"], "target": ["Fog1"], "label": [0]}), r"no true edge: all 1 rows are labelled 0"),
+        (pd.DataFrame({"source": ["Gata1"], "target": ["Fog1"], "label": [0.5]}), r"'label' column must hold 0/1.*0.5"),
+        (pd.DataFrame({"source": ["Gata1"], "target": ["Fog1"], "label": ["maybe"]}), r"'label' column must hold 0/1.*'maybe'"),
+        (pd.DataFrame({"Source": ["Gata1"], "Target": ["Fog1"]}), r"no regulator \(source\) and target column.*capitalisation.*str.lower"),
+        (pd.DataFrame({"from": ["Gata1"], "to": ["Fog1"]}), r"no regulator \(source\) and target column.*'regulator' / 'TF'.*got columns \['from', 'to'\]"),
+        (pd.DataFrame({"target": ["Fog1"]}, index=pd.Index(["Gata1"], name="source")), r"index is named 'source'.*reset_index"),
+        (pd.DataFrame(np.eye(2), index=["Gata1", "Fog1"], columns=["Gata1", "Fog1"]), r"square genes x genes matrix.*stack"),
+    ],
+    ids=["all_negative", "label_not_01", "label_text", "capitalised", "unknown", "source_as_index", "wide"],
+)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a, ref: scgrn.metrics.evaluate_grn(a, ref, key="pearson"),
+        lambda a, ref: scgrn.metrics.precision_recall_at_k(a, ref, key="pearson"),
+        lambda a, ref: reference_adjacency(ref, a.var_names),
+    ],
+    ids=["evaluate_grn", "precision_recall_at_k", "reference_adjacency"],
+)
+def test_unknown_reference_layouts_are_refused(adata, ref, match, call):
+    scgrn.tl.correlation(adata)
+    with pytest.raises(ValueError, match=match):
+        call(adata, ref)
+
+
+def test_dream4_gold_standard_keeps_only_positive_rows(tmp_path):
+    """datasets.dream4 reads its gold standard through the same reader: only label-1 rows."""
+    from scgrn.datasets._dream4 import _example_tree
+
+    root = _example_tree(str(tmp_path))
+    _, gold = scgrn.datasets.dream4(1, size=10, data_dir=root)
+    gs = next(tmp_path.rglob("*GoldStandard*.tsv"))
+    raw = pd.read_csv(gs, sep="\t", header=None)
+    expected = raw[(raw[2] == 1) & (raw[0] != raw[1])]
+    assert len(gold) == len(expected) and list(gold.columns) == ["source", "target"]
+    # the same file given to evaluate_grn with header=None scores as the loader's table
+    assert reference_adjacency(raw, sorted(set(raw[0]) | set(raw[1]))).sum() == len(expected)
+
+
+def test_categorical_var_names_are_read_as_strings(adata):
+    a = adata.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # anndata: "expects .var.index to contain strings"
+        a.var = a.var.assign(sym=pd.Categorical(list(a.var_names))).set_index("sym")
+    assert isinstance(a.var_names, pd.CategoricalIndex)
+    scgrn.tl.correlation(a, tfs=["Gata1"])
+    b = adata.copy()
+    scgrn.tl.correlation(b, tfs=["Gata1"])
+    pd.testing.assert_frame_equal(scgrn.get.edges(a, key="pearson"), scgrn.get.edges(b, key="pearson"))
+
+
+@pytest.mark.parametrize(
+    "names, match",
+    [
+        (pd.CategoricalIndex(["a", "b"]), None),
+        (pd.CategoricalIndex([1, 2]), r"must be strings.*all 2 are not.*tfs=\['1', \.\.\.\]"),
+        (pd.Index(["a", 3], dtype=object), r"1 of 2 are not.*tfs=\['3', \.\.\.\]"),
+        (pd.Index([np.str_("a"), "b"]), None),
+    ],
+    ids=["categorical_str", "categorical_int", "mixed", "numpy_str"],
+)
+def test_check_var_names_never_indexes_an_empty_list(names, match):
+    from scgrn._validate import check_var_names
+
+    if match is None:
+        assert check_var_names(names).tolist() == [str(n) for n in names]
+    else:
+        with pytest.raises(ValueError, match=match):
+            check_var_names(names)
+
+
+def test_training_history_of_a_grouped_run(adata):
+    a = _small(adata, 200)
+    scgrn.tl.deepsem(a, groupby="cell_type", max_steps=2, **FAST_DEEPSEM)
+    groups = list(a.uns["deepsem"]["groups"])
+    with pytest.raises(KeyError, match=rf"index of a groupby='cell_type' run.*group= one of '{groups[0]}'.*key='deepsem_{groups[0]}'"):
+        scgrn.pl.training_history(a, show=False)
+    axes = scgrn.pl.training_history(a, group=groups[0], show=False)
+    ref = scgrn.pl.training_history(a, key=f"deepsem_{groups[0]}", show=False)
+    assert [x.get_title() for x in axes] == [x.get_title() for x in ref]
+    with pytest.raises(KeyError, match="No group 'nope'"):
+        scgrn.pl.training_history(a, group="nope", show=False)
+    b = _small(adata)
+    scgrn.tl.deepsem(b, max_steps=2, **FAST_DEEPSEM)
+    with pytest.raises(ValueError, match="not the index of per-group networks"):
+        scgrn.pl.training_history(b, group="Ery", show=False)
+
+
+@pytest.mark.parametrize(
+    "first, second, kept_obsm",
+    [
+        (lambda a: scgrn.tl.deepsem(a, key_added="grn", max_steps=2, **FAST_DEEPSEM),
+         lambda a: scgrn.tl.correlation(a, key_added="grn"), []),
+        (lambda a: scgrn.tl.deepsem(a, max_steps=2, **FAST_DEEPSEM),
+         lambda a: scgrn.tl.deepsem(a, groupby="cell_type", max_steps=2, **FAST_DEEPSEM), []),
+        (lambda a: scgrn.tl.deepsem(a, max_steps=2, **FAST_DEEPSEM),
+         lambda a: scgrn.tl.correlation(a, groupby="cell_type", key_added="deepsem"), []),
+        # guards: a rerun that writes an embedding keeps (rewrites) it; another key is untouched
+        (lambda a: scgrn.tl.deepsem(a, max_steps=2, **FAST_DEEPSEM),
+         lambda a: scgrn.tl.deepsem(a, max_steps=2, **FAST_DEEPSEM), ["X_deepsem"]),
+        (lambda a: scgrn.tl.deepsem(a, max_steps=2, **FAST_DEEPSEM),
+         lambda a: scgrn.tl.correlation(a), ["X_deepsem"]),
+    ],
+    ids=["correlation_over_deepsem", "grouped_over_ungrouped", "grouped_correlation_over_deepsem", "deepsem_again", "other_key"],
+)
+def test_rewriting_a_key_removes_the_earlier_runs_embedding(adata, first, second, kept_obsm):
+    a = _small(adata, 200)
+    first(a)
+    second(a)
+    assert sorted(a.obsm) == kept_obsm
+
+
+def test_a_foreign_key_keeps_its_embedding(adata):
+    """uns['pca'] of scanpy is not an scgrn record: a run with key_added='pca' leaves X_pca."""
+    a = _small(adata)
+    sc.pp.pca(a, n_comps=3)
+    scgrn.tl.correlation(a, key_added="pca")
+    assert "X_pca" in a.obsm
+
+
+def test_tfs_as_a_dataframe_is_refused(adata):
+    from scgrn._validate import TFsTypeError
+
+    tfs = pd.DataFrame({"TF": ["Gata1", "Pu.1"]})
+    for call in (
+        lambda: scgrn.tl.correlation(adata, tfs=tfs),
+        lambda: scgrn.tl.correlation(adata, tfs=tfs, groupby="cell_type"),
+        lambda: scgrn.pp.select_genes(adata, tfs=tfs),
+    ):
+        with pytest.raises(TFsTypeError, match=r"not a DataFrame.*column names.*tfs=df\['TF'\]"):
+            call()
+    scgrn.tl.correlation(adata, tfs=tfs["TF"])  # the column is fine
+    assert adata.uns["pearson"]["tfs"] == ["Gata1", "Pu.1"]
+
+
+@pytest.mark.parametrize(
+    "genes, tfs, match, no_filter",
+    [
+        (["Gata1.2", "Pu.1.1", "Fog1.3"], ["Gata1"], r"version suffixes \('Gata1' -> 'Gata1.2'\).*full.get\(t, t\).*str.replace", True),
+        (["Gata1.2", "Pu.1", "Fog1"], ["Gata1", "Fog1"], r"Fix: `tfs = \[t for t in tfs.*version suffixes \('Gata1' -> 'Gata1.2'\)", False),
+        (["Gata1", "Pu.1", "Fog1"], ["GATA1"], r"None of them.*capitalisation \('GATA1' -> 'Gata1'\)", True),
+        (["Gata1", "Pu.1", "Fog1"], ["ENSG1"], r"None of them is in adata.var_names: check.*Ensembl.*'Gata1', 'Pu.1', 'Fog1'", True),
+        (["A", "B", "C"], ["A", "X"], r"1 of 2 TFs.*'X'.*Fix: `tfs = \[t for t in tfs if t in adata.var_names\]`", False),
+    ],
+    ids=["suffix_none_found", "suffix_some_found", "case_none_found", "unknown_none_found", "plain_some_found"],
+)
+def test_tf_messages_name_the_likely_cause(genes, tfs, match, no_filter):
+    from scgrn._validate import check_tfs
+
+    with pytest.raises(ValueError, match=match) as err:
+        check_tfs(tfs, pd.Index(genes))
+    # the filter is only suggested when it leaves some TFs (it would empty the list otherwise)
+    assert ("t for t in tfs if t in adata.var_names" in str(err.value)) is not no_filter
+
+
+def _normalised_unlogged(n_cells=200, n_genes=40):
+    a, _ = scgrn.datasets.planted_counts(n_genes=n_genes, n_cells=n_cells, n_tfs=8)
+    b = a.copy()
+    b.X = np.asarray(b.layers["counts"].toarray(), dtype=np.float32)
+    del b.layers["counts"]
+    sc.pp.normalize_total(b, target_sum=1e4)  # no sc.pp.log1p
+    return a, b
+
+
+@pytest.mark.parametrize("sparse_x", [False, True], ids=["dense", "csr"])
+def test_normalised_but_unlogged_data_warn(sparse_x):
+    _, b = _normalised_unlogged()
+    if sparse_x:
+        b.X = sparse.csr_matrix(b.X)
+    with pytest.warns(UserWarning, match=r"looks normalised but not log-transformed.*sc.pp.log1p"):
+        scgrn.tl.correlation(b)
+
+
+def test_log_data_do_not_warn_about_the_scale(adata):
+    """Guards: log1p of 10^4-normalised counts (max ~9.2), log1p of 10^6 (CPM, max ~13.8), the
+    bundled data, scaled-by-a-factor log data, and raw counts (their own warning) stay as they were."""
+    a, b = _normalised_unlogged()
+    c = b.copy()
+    sc.pp.log1p(c)
+    cpm = b.copy()
+    sc.pp.normalize_total(cpm, target_sum=1e6)
+    sc.pp.log1p(cpm)
+    log2 = b.copy()
+    log2.X = np.log2(b.X + 1)
+    for d in (a, c, cpm, log2, adata):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            checked_matrix(d)
+    counts = a.copy()
+    counts.X = counts.layers["counts"]
+    with pytest.warns(UserWarning, match="looks like raw counts") as rec:
+        checked_matrix(counts)
+    assert not any("not log-transformed" in str(w.message) for w in rec)
+
+
+def test_simulate_on_unlogged_data_warns_clearly_without_numpy_overflow():
+    _, b = _normalised_unlogged()
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        sim = scgrn.tl.simulate(b, n_obs=20, max_steps=2, **FAST_DEEPSEM)
+    messages = [str(w.message) for w in rec]
+    assert any("looks normalised but not log-transformed" in m for m in messages)
+    assert not [m for m in messages if "overflow" in m or "invalid value" in m], messages
+    assert np.isfinite(sim.X).all()

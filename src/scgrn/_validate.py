@@ -80,6 +80,36 @@ def looks_like_counts(x: np.ndarray) -> bool:
     return bool(x.size and (x >= 0).all() and np.all(x == np.round(x)) and float(x.max()) > COUNTS_MIN_MAX)
 
 
+#: non-negative, non-integer values above this are not on a log scale: log1p of any count stays far
+#: below it (log1p(10^4) = 9.2, log1p(10^6) = 13.8; log2(TPM + 1) < 20), while normalised but
+#: unlogged data (`sc.pp.normalize_total` without `sc.pp.log1p`) reach hundreds to thousands
+LINEAR_MIN_MAX = 50
+
+
+def looks_linear_scale(peak: float, low: float, nonneg_integer: bool) -> bool:
+    """Whether a matrix looks normalised but not log-transformed: non-negative, not all
+    integers (raw counts are :func:`looks_like_counts`), maximum above :data:`LINEAR_MIN_MAX`.
+
+    Examples
+    --------
+    >>> looks_linear_scale(5955.3, 0.0, False), looks_linear_scale(9.2, 0.0, False)
+    (True, False)
+    """
+    return (not nonneg_integer) and low >= 0 and peak > LINEAR_MIN_MAX
+
+
+def warn_linear_scale(where: str, peak: float, *, stacklevel: int) -> None:
+    """The warning for data that :func:`looks_linear_scale` where log-normalised data are expected."""
+    warnings.warn(
+        f"{where} looks normalised but not log-transformed (non-negative, non-integer values up to "
+        f"{peak:g}; log-normalised expression stays below {LINEAR_MIN_MAX}: log1p of 10^4 counts is "
+        "9.2), but log-normalised expression is expected. Was `sc.pp.log1p(adata)` skipped after "
+        "`sc.pp.normalize_total(adata)`? Run it, or pass the log-normalised layer with layer=.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
 #: a gene's variance within this relative distance of 1 (population or sample variance) is "unit"
 UNIT_VARIANCE_TOL = 1e-3
 
@@ -184,9 +214,15 @@ def check_var_names(var_names, what: str = "adata.var_names") -> pd.Index:
     ValueError: adata.var_names must be strings (gene names), but all 3 are not (e.g. 0, 1, 2 of type int). scgrn matches genes by name (TFs, reference networks, edge tables), and 0 and '0' are different names. Fix: `adata.var_names = adata.var_names.astype(str)` and give gene names as strings (tfs=['0', ...]).
     """
     names = var_names if isinstance(var_names, pd.Index) else pd.Index(list(var_names))
+    if isinstance(names, pd.CategoricalIndex):
+        # e.g. `adata.var.set_index(<categorical column>)` (h5ad stores string columns as
+        # categoricals): the names are its categories' values; read them as a plain Index
+        names = pd.Index(np.asarray(names, dtype=object), dtype=object, name=names.name)
     if len(names) == 0 or pd.api.types.infer_dtype(names, skipna=False) == "string":
         return names
     bad = [v for v in names if not isinstance(v, str)]
+    if not bad:  # every name is a str, only the index type is unusual: read them as strings
+        return pd.Index([str(v) for v in names], dtype=object, name=names.name)
     count = f"all {len(names)}" if len(bad) == len(names) else f"{len(bad)} of {len(names)}"
     kinds = sorted({type(v).__name__ for v in bad})
     raise ValueError(
@@ -441,7 +477,8 @@ def expression_matrix(
         (genes x cells) matrix passed by mistake.
     expect
         ``"log"`` (default): warn if the data look like raw counts (all non-negative integers
-        with a maximum above 30). ``"counts"``: warn if the data are not non-negative integers.
+        with a maximum above 30), or normalised but not log-transformed (non-negative,
+        non-integer, maximum above 50, :func:`looks_linear_scale`). ``"counts"``: warn if the data are not non-negative integers.
         ``None``: no check of the scale.
 
     Returns
@@ -577,6 +614,8 @@ def checked_matrix(
                 UserWarning,
                 stacklevel=_stacklevel,
             )
+        elif expect == "log" and looks_linear_scale(peak, summary.min, nonneg_int):
+            warn_linear_scale(where, peak, stacklevel=_stacklevel)
         elif expect == "counts" and not nonneg_int:
             warnings.warn(
                 f"{where} is expected to hold raw counts but has negative or non-integer values. "
@@ -628,9 +667,37 @@ def as_tf_list(tfs) -> list | None:
             f"tfs must be a list of gene names, not a single string ({tfs!r}). "
             f"Fix: tfs=[{tfs!r}]."
         )
+    if isinstance(tfs, pd.DataFrame):  # iterating a table gives its column names, not the TFs
+        col = repr(tfs.columns[0]) if tfs.shape[1] else "'TF'"
+        raise TFsTypeError(
+            f"tfs must be a list of gene names, not a DataFrame (columns {list(tfs.columns)[:5]}): "
+            f"iterating a table gives its column names. Pass the column that holds the TF names, "
+            f"e.g. tfs=df[{col}]."
+        )
     if not isinstance(tfs, Iterable):
         raise TFsTypeError(f"tfs must be a list of gene names (or None), got {type(tfs).__name__}.")
     return list(tfs)
+
+
+#: a version suffix on a gene identifier ('ENSG00000141510.16', 'Gata1.2')
+_VERSION_SUFFIX = re.compile(r"\.\d+$")
+
+
+def _tf_near_matches(missing: Sequence[str], genes: pd.Index) -> tuple[dict[str, str], dict[str, str]]:
+    """``(by version suffix, by capitalisation)``: var_names that a missing TF probably means,
+    ``{tf: gene}``; a TF is matched to a gene whose name is the TF plus a version suffix
+    (``'Gata1'`` -> ``'Gata1.2'``), or the TF in other capitals (``'GATA1'`` -> ``'Gata1'``)."""
+    stripped: dict[str, str] = {}
+    lower: dict[str, str] = {}
+    for g in genes:
+        g = str(g)
+        base = _VERSION_SUFFIX.sub("", g)
+        if base != g:
+            stripped.setdefault(base, g)
+        lower.setdefault(g.lower(), g)
+    by_suffix = {t: stripped[t] for t in missing if t in stripped}
+    by_case = {t: lower[t.lower()] for t in missing if t not in by_suffix and t.lower() in lower}
+    return by_suffix, by_case
 
 
 def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] | None:
@@ -672,10 +739,35 @@ def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] 
         raise ValueError("tfs is empty. Pass tfs=None to treat every gene as a candidate regulator.")
     missing = [t for t in out if t not in genes]
     if missing:
+        by_suffix, by_case = _tf_near_matches(missing, genes)
+        hints = []
+        if by_suffix:
+            pairs = ", ".join(f"{t!r} -> {g!r}" for t, g in list(by_suffix.items())[:3])
+            hints.append(
+                f"adata.var_names carry version suffixes ({pairs}): map the TFs onto them, "
+                r"`full = {re.sub(r'\.\d+$', '', g): g for g in adata.var_names}; "
+                "tfs = [full.get(t, t) for t in tfs]`, or strip the suffixes from the genes, "
+                r"`adata.var_names = adata.var_names.str.replace(r'\.\d+$', '', regex=True)` "
+                "(check that no symbol ends in its own '.<number>', such as 'Pu.1', and run "
+                "`adata.var_names_make_unique()` after)"
+            )
+        if by_case:
+            pairs = ", ".join(f"{t!r} -> {g!r}" for t, g in list(by_case.items())[:3])
+            hints.append(f"some differ only in capitalisation ({pairs}), e.g. human 'GATA1' vs mouse 'Gata1'")
+        if len(missing) < len(out):
+            fix = "Fix: `tfs = [t for t in tfs if t in adata.var_names]`"
+            fix += f" ({'; '.join(hints)})." if hints else " (check the capitalisation too, e.g. human 'GATA1' vs mouse 'Gata1')."
+        elif hints:
+            fix = "None of them is in adata.var_names as given: " + "; ".join(hints) + "."
+        else:
+            fix = (
+                "None of them is in adata.var_names: check that the TFs and the genes use the same "
+                "identifiers (symbols vs Ensembl IDs, species capitalisation such as human 'GATA1' vs "
+                f"mouse 'Gata1'; genes here look like {_fmt_names(list(genes[:3]), 3)})."
+            )
         raise ValueError(
             f"{len(missing)} of {len(out)} TFs are not in adata.var_names: "
-            f"{_fmt_names(missing, 10)}. Fix: `tfs = [t for t in tfs if t in adata.var_names]` "
-            "(check the capitalisation too, e.g. human 'GATA1' vs mouse 'Gata1')."
+            f"{_fmt_names(missing, 10)}. {fix}"
         )
     return out
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._params import check_float, check_int, check_random_state
+from .._reference import read_reference
 from ._paths import _subdir, data_dir as _data_dir
 
 __all__ = ["dream4", "planted_time_series"]
@@ -129,12 +130,10 @@ def dream4(
         raise ValueError(
             f"{str(gs_path)!r} must have three tab-separated columns regulator, target, 0/1."
         )
-    positive = gs[gs.iloc[:, 2].str.strip() == "1"]
-    gold = pd.DataFrame(
-        {"source": positive.iloc[:, 0].str.strip().to_numpy(),
-         "target": positive.iloc[:, 1].str.strip().to_numpy()}
+    table = pd.DataFrame(
+        {"source": gs.iloc[:, 0].str.strip(), "target": gs.iloc[:, 1].str.strip(), "label": gs.iloc[:, 2].str.strip()}
     )
-    gold = gold[gold["source"] != gold["target"]].drop_duplicates().reset_index(drop=True)
+    gold = read_reference(table, what=f"The gold standard {str(gs_path)!r}")  # the 1-labelled rows
     return adata, gold
 
 

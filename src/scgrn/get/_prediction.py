@@ -21,6 +21,7 @@ from .. import _keys
 from .._validate import (
     ParameterTypeError,
     TFsTypeError,
+    as_tf_list,
     check_adata,
     check_int,
     check_key,
@@ -216,6 +217,7 @@ def _sources(tfs, meta: dict, key: str, names: pd.Index) -> list[str]:
     else:
         if isinstance(tfs, (str, bytes)):
             raise TFsTypeError(f"tfs must be a list of gene names, not a single string. Fix: tfs=[{tfs!r}].")
+        tfs = as_tf_list(tfs)  # refuses a DataFrame (its iteration gives the column names)
         given = "tfs"
     try:
         wanted = list(dict.fromkeys(str(t) for t in tfs))

@@ -14,8 +14,9 @@ import pandas as pd
 import torch
 
 from .._params import check_random_state
+from .._reference import read_reference
 from .._sinkhorn import sinkhorn_divergence
-from ._grn import _grn_matrix, _pick_column, _SOURCE_COLS, _TARGET_COLS, edge_names
+from ._grn import _grn_matrix
 
 __all__ = ["precision_recall_at_k", "energy_distance", "sinkhorn_w2", "sinkhorn_divergence"]
 
@@ -50,8 +51,9 @@ def precision_recall_at_k(
         sparse (an entry that is not stored weighs 0); every pair is a candidate, so a sparse
         GRN is densified.
     reference
-        True edges, columns ``source`` / ``target`` (or ``Gene1`` / ``Gene2``). Self-loops and
-        duplicates are dropped; edges with genes outside the GRN are dropped (counted in
+        True edges, read as in :func:`evaluate_grn`: columns ``source`` / ``target`` (or
+        ``Gene1`` / ``Gene2``, ``regulator`` / ``TF``); with a 0/1 ``label`` or ``weight`` column
+        only the rows labelled 1 are edges. Self-loops and duplicates are dropped; edges with genes outside the GRN are dropped (counted in
         ``n_reference_dropped``).
     k
         Number of top edges kept (default: the number of true edges).
@@ -78,16 +80,7 @@ def precision_recall_at_k(
     """
     mat, names = _grn_matrix(grn, key, var_names, dense=True)  # every pair is a candidate
     mat = np.abs(np.asarray(mat, dtype=np.float64))
-    if not isinstance(reference, pd.DataFrame):
-        raise TypeError(
-            "reference must be a DataFrame with columns 'source', 'target' (or 'Gene1', "
-            f"'Gene2'); got {type(reference).__name__}."
-        )
-    src_col = _pick_column(reference, _SOURCE_COLS, "The reference network")
-    tgt_col = _pick_column(reference, _TARGET_COLS, "The reference network")
-    src, tgt = edge_names(reference, src_col, tgt_col, "The reference network")
-    ref = pd.DataFrame({"s": src, "t": tgt})
-    ref = ref[ref["s"] != ref["t"]].drop_duplicates()
+    ref = read_reference(reference).rename(columns={"source": "s", "target": "t"})
     i = names.get_indexer(ref["s"].to_numpy())
     j = names.get_indexer(ref["t"].to_numpy())
     keep = (i >= 0) & (j >= 0)

@@ -34,6 +34,7 @@ import pandas as pd
 from .._grn_matrix import frame_values, grn_block, grn_matrix
 from .._keys import DEEPSEM
 from .._params import check_random_state
+from .._reference import edge_names, read_reference
 from .._validate import check_gene_names
 from ._ranking import _Ranking, auprc, auprc_ratio, auroc, early_precision, epr
 
@@ -68,31 +69,6 @@ def _pick_column(df: pd.DataFrame, options: Sequence[str], what: str) -> str:
     raise ValueError(
         f"{what} needs one of the columns {list(options)}; got columns {list(df.columns)}."
     )
-
-
-def edge_names(df: pd.DataFrame, source: str, target: str, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ``source`` and ``target`` columns of an edge table as arrays of ``str``.
-
-    A missing name (NaN / None) is refused: as text it would become the gene ``'nan'``, and
-    the row would be scored as an edge of a gene of that name.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"source": ["a", None], "target": ["b", "c"]})
-    >>> edge_names(df, "source", "target", "The reference network")
-    Traceback (most recent call last):
-    ...
-    ValueError: The reference network has 1 row(s) with a missing gene name (NaN) in 'source' (e.g. row 1). Drop them first: `df = df.dropna(subset=['source', 'target'])`.
-    """
-    for col in (source, target):
-        missing = df[col].isna().to_numpy()
-        if missing.any():
-            raise ValueError(
-                f"{what} has {int(missing.sum())} row(s) with a missing gene name (NaN) in {col!r} "
-                f"(e.g. row {df.index[missing].tolist()[0]!r}). Drop them first: "
-                f"`df = df.dropna(subset=[{source!r}, {target!r}])`."
-            )
-    return df[source].astype(str).to_numpy(), df[target].astype(str).to_numpy()
 
 
 def _is_long(df: pd.DataFrame) -> bool:
@@ -224,19 +200,10 @@ class _Universe:
     """Reference edges mapped onto matrix indices, plus candidate masks."""
 
     def __init__(self, reference: pd.DataFrame, names: pd.Index, stacklevel: int = 3) -> None:
-        if not isinstance(reference, pd.DataFrame):
-            raise TypeError(
-                "reference must be a pandas DataFrame with columns 'source', 'target' "
-                f"(or BEELINE's 'Gene1', 'Gene2'); got {type(reference).__name__}."
-            )
-        src_col = _pick_column(reference, _SOURCE_COLS, "The reference network")
-        tgt_col = _pick_column(reference, _TARGET_COLS, "The reference network")
-        src, tgt = edge_names(reference, src_col, tgt_col, "The reference network")
-        ref = pd.DataFrame({"source": src, "target": tgt})
-        ref = ref[ref["source"] != ref["target"]].drop_duplicates()
+        ref = read_reference(reference)
         n_clean = len(ref)
         if n_clean == 0:
-            raise ValueError("The reference network has no edges (after dropping self-loops).")
+            raise ValueError("The reference network has no edges (after dropping self-loops and rows labelled 0).")
         src = names.get_indexer(ref["source"].to_numpy())
         tgt = names.get_indexer(ref["target"].to_numpy())
         keep = (src >= 0) & (tgt >= 0)
@@ -367,10 +334,20 @@ def evaluate_grn(
         - a square genes x genes DataFrame (index = regulators), read by its labels (with
           ``var_names``: put in that order, and its labels must be the same genes).
     reference
-        DataFrame with columns ``source`` and ``target`` (or BEELINE's
-        ``Gene1``, ``Gene2``); other columns are ignored. Self-loops and
-        duplicated edges are dropped; edges whose genes are missing from the
-        GRN's gene names are dropped with a warning.
+        The true edges, a DataFrame with a regulator column ``source`` (or
+        BEELINE's ``Gene1``, or ``regulator``, ``TF``) and a target column
+        ``target`` (or ``Gene2``). A ``label`` or ``weight`` column of 0/1
+        (or booleans) marks true and false pairs, as in the DREAM gold
+        standards (``regulator, target, 0/1``; also read with
+        ``header=None``): **only the rows labelled 1 are true edges**, and
+        rows of weight 0 are dropped from any numeric ``weight`` column.
+        Other columns are ignored; any other layout raises a ``ValueError``
+        naming the columns accepted. Self-loops and duplicated edges are
+        dropped; edges whose genes are missing from the GRN's gene names are
+        dropped with a warning. The same reader
+        (:func:`scgrn._reference.read_reference`) serves
+        :func:`random_baseline`, :func:`precision_recall_at_k`,
+        ``tl.pair_classifier`` and ``datasets.dream4``.
     key
         ``adata.varp`` key, for AnnData input.
     var_names

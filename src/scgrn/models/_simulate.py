@@ -63,6 +63,11 @@ def log_normalise(counts: np.ndarray, target_sum: float | None = None) -> tuple[
     return x.astype(np.float32), library, float(target_sum)
 
 
+#: log1p of any realistic count is far below this (log1p(10^6) = 13.8); larger values are not
+#: log-normalised counts, and expm1 of them overflows float64 above ~709
+LOG_COUNTS_MAX = 50.0
+
+
 def count_size_factors(x: np.ndarray, tol: float = 0.15, min_share: float = 0.99, max_count: int = 64) -> np.ndarray | None:
     """Per-cell factors ``s`` with ``x = log1p(s * counts)``, or ``None`` when ``x`` is not of that form.
 
@@ -83,7 +88,10 @@ def count_size_factors(x: np.ndarray, tol: float = 0.15, min_share: float = 0.99
     >>> count_size_factors(np.log1p(rng.gamma(1.0, 1.0, size=(20, 5)))) is None  # not counts
     True
     """
-    e = np.expm1(np.asarray(x, dtype=np.float64))
+    x = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(x).all() or x.max(initial=0.0) > LOG_COUNTS_MAX:
+        return None  # not log1p of counts (e.g. normalised but unlogged data): expm1 would overflow
+    e = np.expm1(x)
     positive = e > 0
     if not positive.any() or (e < 0).any():
         return None

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from .. import _keys
 from .._compat import old_positionals
 from .._params import check_bool
+from ..get._group_index import group_index, resolve_group
 from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["training_history"]
@@ -25,6 +26,7 @@ def training_history(
     adata_or_history: AnnData | Mapping,
     *,
     key: str = _keys.DEEPSEM,
+    group=None,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
     return_fig: bool = False,
@@ -46,6 +48,11 @@ def training_history(
         a ``.history`` attribute.
     key
         Key in ``adata.uns`` when an AnnData is given.
+    group
+        For a model run with ``groupby=`` under ``key`` (e.g. ``tl.deepsem(adata,
+        groupby='cell_type')``): the group whose history to draw, read from
+        ``adata.uns[f"{key}_{group}"]`` (as ``pl.grn(group=)``). Without it such a run raises a
+        ``KeyError`` listing the groups.
     ax
         A single Axes draws every term into it with a legend; a sequence of
         Axes (one per term) draws one term per Axes. ``None`` creates a figure
@@ -76,7 +83,7 @@ def training_history(
     """
     check_plot_args(ax, show, return_fig, several_axes=True)
     log = check_bool("log", log)
-    terms = _curves(_get_history(adata_or_history, key))
+    terms = _curves(_get_history(adata_or_history, key, group))
 
     if ax is None:
         n = len(terms)
@@ -136,12 +143,25 @@ def training_history(
     return _show_or_return(fig, out, show=show, return_fig=return_fig)
 
 
-def _get_history(obj, key):
+def _get_history(obj, key, group=None):
+    if group is not None and not isinstance(obj, AnnData):
+        raise ValueError(f"group={group!r} needs an AnnData (with a groupby= run under key); got {type(obj).__name__}.")
     if isinstance(obj, AnnData):
         if key not in obj.uns:
             raise KeyError(
                 f"No adata.uns[{key!r}]; available uns keys: {list(obj.uns.keys()) or 'none'}. "
                 "Run `scgrn.tl.deepsem(adata)` first, or pass the `key` it wrote."
+            )
+        index = group_index(obj, key)
+        if group is not None:
+            key = resolve_group(obj, key, group)
+        elif index:  # a non-empty group index
+            groups = list(index)
+            shown = ", ".join(f"{g!r}" for g in groups[:10]) + (", ..." if len(groups) > 10 else "")
+            raise KeyError(
+                f"adata.uns[{key!r}] is the index of a groupby={obj.uns[key]['groupby']!r} run: each "
+                f"group has its own training history, at adata.uns[{key + '_<group>'!r}]. Pass "
+                f"group= one of {shown} (e.g. `group={groups[0]!r}`), or key={index[groups[0]]!r}."
             )
         meta = obj.uns[key]
         if not isinstance(meta, Mapping) or "history" not in meta:

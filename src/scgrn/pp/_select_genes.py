@@ -14,6 +14,7 @@ from scipy import sparse, stats
 from .._validate import (
     ParameterTypeError,
     TFsTypeError,
+    as_tf_list,
     check_adata,
     check_bool,
     check_copy,
@@ -253,7 +254,7 @@ def select_genes(
         )
     start = logg.info(f"selecting genes BEELINE-style (all varying TFs + top {n_top} others)")
     check_var_names(adata.var_names)
-    tf_list = list(dict.fromkeys(str(t) for t in tfs))
+    tf_list = list(dict.fromkeys(str(t) for t in as_tf_list(tfs)))
     is_tf = adata.var_names.isin(set(tf_list))
     n_found = int(is_tf.sum())
     n_missing = len(tf_list) - len(set(tf_list) & set(adata.var_names))

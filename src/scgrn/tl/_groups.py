@@ -34,7 +34,7 @@ from scipy import sparse
 from .. import __version__
 from .._settings import resolve_progress_bar
 from .._validate import _fmt_names, as_tf_list, check_adata, check_copy, check_random_state, check_tfs, obs_groups
-from ._write import grouped_run_keys
+from ._write import grouped_run_keys, remove_owned_entries
 
 __all__ = ["GROUP_MIN_CELLS", "group_key", "groupable"]
 
@@ -154,6 +154,7 @@ def _per_group(wrapper, signature, adata, args, kwargs, *, groupby, client):
     key = next(iter(outputs[0].varp.keys()))  # the one key the tool wrote (the inputs have none)
     _check_group_keys(adata, key, labels, groupby)
     out = adata.copy() if copy else adata
+    remove_owned_entries(out, key)  # e.g. an ungrouped DeepSEM run's obsm['X_<key>']: no group writes one
     stale = grouped_run_keys(out, key)
     keys = [group_key(key, g) for g in labels]
     for k in set(stale) - set(keys):

@@ -11,26 +11,23 @@ from anndata import AnnData
 from scanpy import logging as logg
 
 from .. import __version__
+from .._reference import read_reference
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import check_adata, check_copy, check_key, check_random_state
-from ..metrics._grn import edge_names
 from ..models._pair_classifier import ARCHS, PairClassifier
 from ._timeseries import series_tensor
 from ._write import write_grn
 
 __all__ = ["pair_classifier", "reference_adjacency"]
 
-_SOURCE_COLS = ("source", "Gene1", "regulator")
-_TARGET_COLS = ("target", "Gene2")
-
-
 def reference_adjacency(reference: pd.DataFrame, var_names: Sequence[str], *, what: str = "reference") -> np.ndarray:
     """Boolean ``(n_vars, n_vars)`` adjacency (row = regulator) of a long-format reference network.
 
-    Accepts columns ``source``/``target`` (or BEELINE's ``Gene1``/``Gene2``). A ``weight``
-    column, if any, is ignored except that rows with weight 0 are dropped (the DREAM
-    gold-standard format lists negatives with label 0). Self-loops are dropped; edges naming
-    genes absent from ``var_names`` are dropped with a warning.
+    Read by the shared reader :func:`scgrn._reference.read_reference`, as in
+    :func:`scgrn.metrics.evaluate_grn`: columns ``source``/``target`` (or ``Gene1``/``Gene2``,
+    ``regulator``/``TF``); with a 0/1 ``label`` or ``weight`` column only the rows labelled 1 are
+    edges (the DREAM gold-standard format lists negatives with label 0). Self-loops are dropped;
+    edges naming genes absent from ``var_names`` are dropped with a warning.
 
     Examples
     --------
@@ -40,22 +37,9 @@ def reference_adjacency(reference: pd.DataFrame, var_names: Sequence[str], *, wh
     >>> reference_adjacency(ref, ["a", "b"]).astype(int).tolist()
     [[0, 1], [0, 0]]
     """
-    if not isinstance(reference, pd.DataFrame):
-        raise TypeError(
-            f"The {what} must be a DataFrame with columns source, target (got {type(reference).__name__})."
-        )
-    src = next((c for c in _SOURCE_COLS if c in reference.columns), None)
-    tgt = next((c for c in _TARGET_COLS if c in reference.columns), None)
-    if src is None or tgt is None:
-        raise ValueError(
-            f"The {what} needs columns 'source' and 'target' (or 'Gene1', 'Gene2'); it has "
-            f"{list(reference.columns)}."
-        )
-    ref = reference
-    if "weight" in ref.columns:
-        ref = ref[pd.to_numeric(ref["weight"], errors="coerce").fillna(1) != 0]
+    ref = read_reference(reference, what=f"The {what}")
     names = pd.Index([str(v) for v in var_names])
-    sources, targets = edge_names(ref, src, tgt, f"The {what}")
+    sources, targets = ref["source"].to_numpy(), ref["target"].to_numpy()
     i = names.get_indexer(sources)
     j = names.get_indexer(targets)
     known = (i >= 0) & (j >= 0)

@@ -24,7 +24,9 @@ from .._validate import (
     check_random_state,
     expression_matrix,
     looks_like_counts,
+    looks_linear_scale,
     obs_groups,
+    warn_linear_scale,
 )
 from ..models import DeepSEM
 from ..models._deepsem_config import make_config
@@ -93,6 +95,8 @@ def _read_input(adata: AnnData, *, layer: str | None, scale: str) -> tuple[np.nd
                 UserWarning,
                 stacklevel=3,
             )
+        if x.size and looks_linear_scale(float(x.max()), float(x.min()), False):
+            warn_linear_scale(where, float(x.max()), stacklevel=3)
         if looks_like_counts(x):
             warnings.warn(
                 f"{where} looks like raw counts but scale='log' was given; the output will be "
