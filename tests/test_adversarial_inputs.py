@@ -1169,11 +1169,13 @@ def test_rewriting_a_key_removes_the_earlier_runs_embedding(adata, first, second
 
 
 def test_a_foreign_key_keeps_its_embedding(adata):
-    """uns['pca'] of scanpy is not an scgrn record: a run with key_added='pca' leaves X_pca."""
+    """uns['mine'] written by someone else is not an scgrn record: a run with key_added='mine'
+    leaves obsm['X_mine']. (scanpy's own keys, such as 'pca', are refused outright.)"""
     a = _small(adata)
-    sc.pp.pca(a, n_comps=3)
-    scgrn.tl.correlation(a, key_added="pca")
-    assert "X_pca" in a.obsm
+    a.uns["mine"] = {"params": {"n_comps": 3}}
+    a.obsm["X_mine"] = np.zeros((a.n_obs, 3))
+    scgrn.tl.correlation(a, key_added="mine")
+    assert "X_mine" in a.obsm
 
 
 def test_tfs_as_a_dataframe_is_refused(adata):
@@ -1260,3 +1262,60 @@ def test_simulate_on_unlogged_data_warns_clearly_without_numpy_overflow():
     assert any("looks normalised but not log-transformed" in m for m in messages)
     assert not [m for m in messages if "overflow" in m or "invalid value" in m], messages
     assert np.isfinite(sim.X).all()
+
+
+# --- fifth pass (a fourth adversarial run) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["umap", "pca", "neighbors", "tsne"])
+def test_key_added_refuses_scanpy_keys(key):
+    from scgrn._params import check_key
+
+    with pytest.raises(ValueError, match="scanpy's own tools"):
+        check_key("key_added", key)
+    assert check_key("key_added", key, allow_scanpy_keys=True) == key  # leiden_matched's labels
+    assert check_key("key", key) == key  # reading a key is not writing it
+
+
+def test_grn_tool_with_scanpy_key_writes_nothing():
+    adata, _ = scgrn.datasets.krumsiek11()
+    sc.pp.pca(adata, n_comps=5)
+    before = adata.obsm["X_pca"].copy()
+    with pytest.raises(ValueError, match="key_added='scgrn_pca'"):
+        scgrn.tl.correlation(adata, key_added="pca")
+    np.testing.assert_array_equal(adata.obsm["X_pca"], before)
+    assert "pca" not in adata.varp
+
+
+@pytest.mark.filterwarnings("ignore:adata.X has negative values")
+def test_simulate_refuses_groupby_simulated():
+    adata, _ = scgrn.datasets.krumsiek11()
+    adata.obs["simulated"] = adata.obs["cell_type"].astype(str)
+    with pytest.raises(ValueError, match="flag simulated cells"):
+        scgrn.tl.simulate(adata, groupby="simulated", n_obs=10, n_models=2, n_epochs=1, show_progress_bar=False)
+
+
+def test_from_array_sparse_and_duplicate_names():
+    from scipy import sparse as sp
+
+    x = np.random.default_rng(0).gamma(1.0, 1.0, size=(6, 3)).astype(np.float32)
+    with pytest.raises(TypeError, match="toarray"):
+        scgrn.models.DeepSEM.from_array(sp.csr_matrix(x), ["a", "b", "c"])
+    with pytest.raises(ValueError, match="unique"):
+        scgrn.models.DeepSEM.from_array(x, ["a", "a", "b"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n-models", "0"], "--n-models must be >= 1"),
+    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--out", "FILE"], "is a file"),
+])
+def test_demo_cli_usage_errors(argv, message, tmp_path, capsys):
+    from scgrn.__main__ import main
+
+    (tmp_path / "f.txt").write_text("x")
+    argv = [str(tmp_path / "f.txt") if a == "FILE" else a for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

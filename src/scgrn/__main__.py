@@ -56,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="infer the krumsiek11 network with DeepSEM and score it")
     demo.add_argument("--out", default="scgrn_demo", help="output folder (default: scgrn_demo)")
-    demo.add_argument("--n-models", type=int, default=8, dest="n_models")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--n-models", type=int, default=8, dest="n_models",
+                      help="DeepSEM ensemble members, >= 1 (default: 8)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default: 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="benchmark", required=True)
@@ -76,7 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     bl.add_argument("--quiet", action="store_true", help="no progress bar")
     bl.set_defaults(func=_bench_beeline)
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        _check_demo_args(demo, args)
     return args.func(args)
+
+
+def _check_demo_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors (exit status 2, no traceback) for values argparse's types let through."""
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out {args.out!r} is a file; give a folder to write the figure and table into.")
+    if args.n_models < 1:
+        parser.error(f"--n-models must be >= 1, got {args.n_models}.")
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}.")
 
 
 if __name__ == "__main__":

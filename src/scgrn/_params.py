@@ -220,11 +220,22 @@ def check_choice(name: str, value: Any, choices) -> Any:
     return value
 
 
-def check_key(name: str, value: Any) -> str:
+#: keys scanpy's own tools write (``uns[key]``, ``obsm['X_' + key]``, ``obsp``): a ``key_added``
+#: among them would replace scanpy's results (``key_added='umap'`` puts an embedding in ``X_umap``)
+SCANPY_KEYS = frozenset({
+    "pca", "umap", "tsne", "neighbors", "diffmap", "draw_graph_fa", "draw_graph_fr", "leiden", "louvain",
+    "paga", "rank_genes_groups", "hvg", "log1p", "dendrogram", "phate", "spatial",
+})
+
+
+def check_key(name: str, value: Any, *, allow_scanpy_keys: bool = False) -> str:
     """A key written to the AnnData (``key_added``, ...): a non-empty string without '/'.
 
     Checked before anything is computed, so a bad key never leaves results that
-    :meth:`anndata.AnnData.write_h5ad` cannot store.
+    :meth:`anndata.AnnData.write_h5ad` cannot store. A ``key_added`` that scanpy's tools use
+    (:data:`SCANPY_KEYS`, such as ``'umap'`` or ``'neighbors'``) is refused unless
+    ``allow_scanpy_keys``: writing there would silently replace scanpy's results and break
+    its later steps.
 
     Examples
     --------
@@ -246,6 +257,12 @@ def check_key(name: str, value: Any) -> str:
         raise ValueError(
             f"{name}={value!r} contains '/', which h5ad files use as a path separator. Use e.g. "
             f"{name}={value.replace('/', '_')!r}."
+        )
+    if name == "key_added" and not allow_scanpy_keys and value in SCANPY_KEYS:
+        raise ValueError(
+            f"{name}={value!r} is a key scanpy's own tools write (adata.uns[{value!r}], "
+            f"adata.obsm['X_{value}']); scgrn's results there would replace scanpy's and break later "
+            f"scanpy steps. Use another name, e.g. {name}='scgrn_{value}'."
         )
     return value
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy import sparse
 from anndata import AnnData
 
 from .._grn_matrix import regulator_rows_csr
@@ -202,7 +203,12 @@ class DeepSEM:
         >>> model.get_grn().shape
         (4, 4)
         """
+        if sparse.issparse(x):
+            raise TypeError("x must be a dense array; for a scipy sparse matrix pass x.toarray(), or build the "
+                            "model from an AnnData (DeepSEM(adata)), which reads sparse data without densifying.")
         x = np.asarray(x, dtype=np.float32)
+        if len(set(map(str, var_names))) != len(var_names):
+            raise ValueError("var_names must be unique; rename duplicates first (e.g. anndata's var_names_make_unique).")
         if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] != len(var_names) or not np.isfinite(x).all():
             raise ValueError(f"x must be a dense, finite cells x genes array with at least 2 cells and one column "
                              f"per var_name; got shape {x.shape} for {len(var_names)} var_names.")

@@ -166,7 +166,7 @@ def leiden_matched(
     # every argument is checked first; the neighbour graph is built on a side object, so
     # nothing is written to adata until the clustering is done
     check_adata(adata)
-    key_added = check_key("key_added", key_added)
+    key_added = check_key("key_added", key_added, allow_scanpy_keys=True)  # obs labels, as sc.tl.leiden
     copy = check_copy(adata, copy)
     seed = check_random_state(random_state)
     n_neighbors = check_int("n_neighbors", n_neighbors, min=2)

@@ -108,6 +108,13 @@ def _read_input(adata: AnnData, *, layer: str | None, scale: str) -> tuple[np.nd
 
 
 def _groups(adata: AnnData, groupby: str | None) -> tuple[list, list[np.ndarray]]:
+    if groupby == "simulated":
+        raise ValueError(
+            "groupby='simulated' names the column the output uses to flag simulated cells "
+            "(obs['simulated'] = True), so the group labels would replace the flag. Copy the column "
+            "under another name first, e.g. `adata.obs['group'] = adata.obs['simulated']`, and pass "
+            "groupby='group'."
+        )
     if groupby is None:
         return [None], [np.arange(adata.n_obs)]
     return obs_groups(adata, groupby, min_cells=MIN_GROUP_CELLS)
