@@ -801,7 +801,7 @@ def test_read_beeline_folder_reads_signs_and_missing_pseudotime_quietly(tmp_path
 
 def test_read_beeline_folder_refuses_non_numeric_pseudotime(tmp_path):
     _beeline_folder(tmp_path, pseudotime=["early", "late"] * 6)
-    with pytest.raises(ValueError, match=r"PseudoTime.csv.*12 pseudotime value\(s\) that are not numbers.*'early' in column 'PseudoTime', row 'c0'"):
+    with pytest.raises(ValueError, match=r"PseudoTime.csv.*12 pseudotime value\(s\) that are not numbers.*'early' in row 'c0' \(cell\), column 'PseudoTime'"):
         scgrn.datasets.read_beeline_folder(tmp_path)
 
 

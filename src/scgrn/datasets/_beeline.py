@@ -96,6 +96,18 @@ def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
         ) from None
 
 
+def _refuse_non_numeric(df: pd.DataFrame, path: Path, what: str, kinds: tuple[str, str], fix: str) -> None:
+    """Raise naming the file, the count and the first entry of ``df`` that is not a number
+    (``kinds``: what its rows and columns are)."""
+    found = _first_non_numeric(df)
+    if found is not None:
+        count, row, col, value = found
+        raise ValueError(
+            f"{path.name} ({str(path)!r}) has {count} {what} that are not numbers, e.g. {value!r} in "
+            f"row {str(row)!r} ({kinds[0]}), column {str(col)!r} ({kinds[1]}). {fix}"
+        )
+
+
 def _first_non_numeric(df: pd.DataFrame) -> tuple[int, object, object, object] | None:
     """``(count, row label, column label, value)`` of the values of ``df`` that are present but
     not numbers (the first one in file order), or ``None`` when every value is a number or empty."""
@@ -124,14 +136,9 @@ def _read_expression(path: Path) -> ad.AnnData:
             "column(s); a BEELINE expression file needs genes in rows and cells in columns, with the "
             "gene names in the first column."
         )
-    found = _first_non_numeric(df)
-    if found is not None:
-        count, gene, cell, value = found
-        raise ValueError(
-            f"{path.name} ({str(path)!r}) has {count} value(s) that are not numbers, e.g. {value!r} in "
-            f"row {str(gene)!r} (gene), column {str(cell)!r} (cell). Expression values must be numbers; "
-            "an empty field (or NA) is read as missing. Fix or remove those entries."
-        )
+    _refuse_non_numeric(df, path, "value(s)", ("gene", "cell"),
+                        "Expression values must be numbers; an empty field (or NA) is read as missing. "
+                        "Fix or remove those entries.")
     X = df.to_numpy(dtype=np.float32).T
     obs = pd.DataFrame(index=pd.Index(df.columns.astype(str), name=None))
     var = pd.DataFrame(index=pd.Index(df.index.astype(str), name=None))
@@ -229,14 +236,9 @@ def read_beeline_folder(
     pt_file = _find_file(folder, "PseudoTime.csv")
     if pt_file is not None:
         pt = _read_csv(pt_file, index_col=0)
-        found = _first_non_numeric(pt)
-        if found is not None:
-            count, cell, col, value = found
-            raise ValueError(
-                f"{pt_file.name} ({str(pt_file)!r}) has {count} pseudotime value(s) that are not numbers, "
-                f"e.g. {value!r} in column {str(col)!r}, row {str(cell)!r} (cell). Pseudotimes must be "
-                "numbers; leave a cell's field empty (or NA) when it is not on that trajectory."
-            )
+        _refuse_non_numeric(pt, pt_file, "pseudotime value(s)", ("cell", "trajectory"),
+                            "Pseudotimes must be numbers; leave a cell's field empty (or NA) when it is "
+                            "not on that trajectory.")
         pt.index = pt.index.astype(str)
         n_missing = int((~adata.obs_names.isin(pt.index)).sum())
         if n_missing:
