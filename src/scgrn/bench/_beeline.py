@@ -276,7 +276,7 @@ def _load(d: _Dataset, data_dir, use_tfs: bool):
     from pathlib import Path
 
     from ..datasets import beeline, read_beeline_folder
-    from ..datasets._beeline import _read_network
+    from ..datasets._beeline_files import _read_network
 
     if d.kind == "scRNA-seq":
         adata, first = beeline(d.cell_type, n_genes=d.n_genes_set, ground_truth=d.ground_truths[0],

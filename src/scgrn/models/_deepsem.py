@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy import sparse
 from anndata import AnnData
 
 from .._grn_matrix import regulator_rows_csr
@@ -18,7 +17,7 @@ from .._settings import resolve_device, resolve_progress_bar
 from .._validate import as_tf_list, check_bool, check_choice, check_int, check_random_state, check_tfs, checked_matrix
 from ._base import check_var_names_match, config_from_saved, load_model_files, load_state, save_model_files, var_names_to_json
 from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved_alpha, resolved_lr_adj, total_steps
-from ._deepsem_data import sign_aligned_latent
+from ._deepsem_data import checked_dense_array, sign_aligned_latent
 from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
 from ._deepsem_training import train_deepsem
 from ._perturb import perturb as _perturb
@@ -203,15 +202,7 @@ class DeepSEM:
         >>> model.get_grn().shape
         (4, 4)
         """
-        if sparse.issparse(x):
-            raise TypeError("x must be a dense array; for a scipy sparse matrix pass x.toarray(), or build the "
-                            "model from an AnnData (DeepSEM(adata)), which reads sparse data without densifying.")
-        x = np.asarray(x, dtype=np.float32)
-        if len(set(map(str, var_names))) != len(var_names):
-            raise ValueError("var_names must be unique; rename duplicates first (e.g. anndata's var_names_make_unique).")
-        if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] != len(var_names) or not np.isfinite(x).all():
-            raise ValueError(f"x must be a dense, finite cells x genes array with at least 2 cells and one column "
-                             f"per var_name; got shape {x.shape} for {len(var_names)} var_names.")
+        x = checked_dense_array(x, var_names)
         model = cls.__new__(cls)
         model.config = make_config(preset, **hyperparameters)
         model.preset = preset
@@ -221,7 +212,6 @@ class DeepSEM:
         model.module, model.history = None, {}
         model.random_state, model.training_time_s = 0, float("nan")
         return model
-
 
     def _require_trained(self) -> DeepSEMEnsemble:
         if self.module is None:

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import sparse
 
-from .._matrix import ColumnSummary, gene_moments, is_backed, read_rows, row_blocks, summarise_columns
+from .._matrix import (
+    ColumnSummary,
+    gene_moments,
+    is_backed,
+    read_rows,
+    row_blocks,
+    summarise_columns,
+)
 
 #: cells read from disk at a time when the input is backed; mini-batches are drawn within a block
 BACKED_BLOCK_CELLS = 16384
@@ -26,6 +34,21 @@ def scale_rows(x: np.ndarray, mean: np.ndarray, std: np.ndarray, mode: str) -> n
 
 
 @torch.no_grad()
+def checked_dense_array(x, var_names) -> np.ndarray:
+    """``x`` as float32 after the checks of :meth:`DeepSEM.from_array`: dense, two-dimensional,
+    finite, at least 2 cells, one column per name, names unique."""
+    if sparse.issparse(x):
+        raise TypeError("x must be a dense array; for a scipy sparse matrix pass x.toarray(), or build the "
+                        "model from an AnnData (DeepSEM(adata)), which reads sparse data without densifying.")
+    x = np.asarray(x, dtype=np.float32)
+    if len(set(map(str, var_names))) != len(var_names):
+        raise ValueError("var_names must be unique; rename duplicates first (e.g. anndata's var_names_make_unique).")
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] != len(var_names) or not np.isfinite(x).all():
+        raise ValueError(f"x must be a dense, finite cells x genes array with at least 2 cells and one column "
+                         f"per var_name; got shape {x.shape} for {len(var_names)} var_names.")
+    return x
+
+
 def sign_aligned_latent(module, x, mean: np.ndarray, std: np.ndarray, mode: str, block_cells: int) -> np.ndarray:
     """Posterior means after the GRN layer, ``(n_cells, n_genes)``, averaged over the members
     of ``module`` after sign-aligning each to the first (what
