@@ -1319,3 +1319,251 @@ def test_demo_cli_usage_errors(argv, message, tmp_path, capsys):
         main(["demo", *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# --- sixth pass (a fifth adversarial run; issue 18) -------------------------------------------
+DEEPSEM_TINY = {"n_models": 1, "n_epochs": 1, "hidden_dim": 4}
+
+
+def _change_in_place(a, how):
+    if how == "log1p":
+        sc.pp.log1p(a)  # in place on the dense matrix the model holds
+    elif how == "nan":
+        a.X[0, 0] = np.nan
+    else:  # the stored values of a sparse layer
+        a.layers["log"].data[:5] += 1.0
+
+
+@pytest.mark.parametrize("how", ["log1p", "nan", "csr_layer"])
+def test_deepsem_refuses_data_changed_in_place_after_build(adata, how):
+    a = _small(adata, 200)
+    layer = None
+    if how == "csr_layer":
+        a.layers["log"], layer = sparse.csr_matrix(a.X), "log"
+    model = scgrn.models.DeepSEM(a, layer=layer, **DEEPSEM_TINY)
+    _change_in_place(a, how)
+    where = r"adata.layers\['log'\]" if layer else "adata.X"
+    extra = r"it now holds 1 NaN" if how == "nan" else "its per-gene sums differ"
+    with pytest.raises(ValueError, match=rf"^{where} changed since DeepSEM\(adata\) was built \({extra}.*build the model again"):
+        model.train(show_progress_bar=False)
+    assert model.module is None
+
+
+def test_deepsem_refuses_data_changed_after_training(adata):
+    a = _small(adata, 200)
+    model = scgrn.models.DeepSEM(a, **DEEPSEM_TINY)
+    model.train(show_progress_bar=False)
+    a.X *= 2.0
+    for call in (model.get_latent_representation, lambda: model.perturb({"Gata1": 0.0}), model.simulate):
+        with pytest.raises(ValueError, match=r"adata.X changed since DeepSEM\(adata\) was built"):
+            call()
+    assert model.get_latent_representation(a).shape == (200, 11)  # a given AnnData is read afresh
+
+
+def test_deepsem_on_unchanged_or_replaced_data_trains_as_before(adata):
+    """The check changes nothing for unchanged data (same seed: the same network, bit for bit), and
+    replacing adata.X (not in place) leaves the model on the matrix it was built on."""
+    a = _small(adata, 200)
+    first = scgrn.models.DeepSEM(a, **DEEPSEM_TINY)
+    second = scgrn.models.DeepSEM(a.copy(), **DEEPSEM_TINY)
+    a.X = a.X * 2.0  # a new array: `first` keeps the old one
+    first.train(show_progress_bar=False)
+    second.train(show_progress_bar=False)
+    np.testing.assert_array_equal(first.get_grn(), second.get_grn())
+
+
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        (lambda x: x.astype(np.complex128), r"adata.X has dtype complex128; .*real-valued.*adata.X = adata.X.real"),
+        (lambda x: sparse.csr_matrix(x.astype(np.complex64)), r"adata.X has dtype complex64"),
+        (lambda x: x.astype(str).astype(object), r"adata.X has dtype object; .*stored as objects.*astype\(np.float32\)"),
+        (lambda x: x.astype(str), r"adata.X has dtype <U\d+; .*stored as text"),
+    ],
+    ids=["complex", "csr_complex", "object", "text"],
+)
+def test_non_real_dtypes_are_refused(adata, values, match):
+    a = _small(adata)
+    a.X = values(a.X)
+    with pytest.raises(ValueError, match=match):
+        checked_matrix(a)
+    with pytest.raises(ValueError, match=match):
+        scgrn.tl.correlation(a)
+
+
+def test_non_real_dtypes_are_refused_by_every_reader(adata):
+    a = _small(adata)
+    b = a.copy()
+    b.X = b.X.astype(np.complex128)
+    with pytest.raises(ValueError, match=r"^simulated.X has dtype complex128"):
+        scgrn.metrics.simulation_closeness(a, b, a)
+    with pytest.raises(ValueError, match=r"^x has dtype complex128"):
+        scgrn.models.DeepSEM.from_array(b.X, list(b.var_names))
+    checked_matrix(ad.AnnData(a.X.astype(np.float16)))  # float16, ints and bools are real
+    checked_matrix(ad.AnnData(np.round(np.abs(a.X) * 3).astype(np.uint8) + 1), expect=None)
+
+
+@pytest.mark.parametrize(
+    "kwargs, kind, match",
+    [
+        ({"n_iter": -5}, ValueError, r"^n_iter must be an integer >= 1, got -5"),
+        ({"n_iter": 0}, ValueError, r"^n_iter must be an integer >= 1"),
+        ({"n_iter": 2.0}, ParameterTypeError, r"^n_iter must be an integer"),
+        ({"epsilon": np.nan}, ValueError, r"^epsilon must be a finite number > 0, got nan"),
+        ({"epsilon": 0}, ValueError, r"^epsilon must be a finite number > 0"),
+        ({"epsilon": "0.1"}, ParameterTypeError, r"^epsilon must be"),
+        ({"max_cells": 0}, ValueError, r"^max_cells must be an integer >= 2 or None, got 0"),
+        ({"max_cells": -1}, ValueError, r"^max_cells must be an integer >= 2"),
+        ({"max_cells": 2.5}, ParameterTypeError, r"^max_cells must be an integer >= 2 or None, got 2.5"),
+    ],
+    ids=["n_iter_negative", "n_iter_0", "n_iter_float", "epsilon_nan", "epsilon_0", "epsilon_text",
+         "max_cells_0", "max_cells_negative", "max_cells_float"],
+)
+def test_sinkhorn_checks_its_arguments(kwargs, kind, match):
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(kind, match=match):
+        scgrn.metrics.sinkhorn_w2(x, x + 1, **kwargs)
+
+
+BENCH_ERRORS = {
+    "dream_aupr_nan": (lambda: scgrn.bench.dream_aupr([1, 0, 1, 0], [np.nan, 0.1, 0.5, 0.2]), r"^scores has 1 NaN or infinite"),
+    "dream_aupr_inf": (lambda: scgrn.bench.dream_aupr([1, 0, 1, 0], [np.inf, 0.1, 0.5, 0.2]), r"^scores has 1 NaN or infinite"),
+    "score_network_shape": (
+        lambda: scgrn.bench.score_network(np.eye(4, k=1, dtype=bool), np.ones((3, 3))),
+        r"^scores must have the shape of truth, \(4, 4\).*got \(3, 3\)",
+    ),
+    "score_network_truth": (lambda: scgrn.bench.score_network(np.ones(4, bool), np.ones(4)), r"^truth must be a square"),
+    "score_network_nan": (
+        lambda: scgrn.bench.score_network(np.eye(4, k=1, dtype=bool), np.where(np.eye(4, k=2) > 0, np.nan, 0.5)),
+        r"^scores has 2 NaN or infinite",
+    ),
+    "summarise_clustering_status": (
+        lambda: scgrn.bench.summarise_clustering(pd.DataFrame({"dataset": ["d"], "method": ["pca"], "ARI": [0.5],
+                                                               "NMI": [0.5], "seconds": [1.0]})),
+        r"^table has no column\(s\) \['status'\]",
+    ),
+    "summarise_clustering_metric": (
+        lambda: scgrn.bench.summarise_clustering(pd.DataFrame({"dataset": ["d"], "method": ["pca"], "status": ["ok"]}),
+                                                 metrics=["ARI"]),
+        r"^table has no column\(s\) \['ARI'\]",
+    ),
+    "score_embedding_rows": (
+        lambda: scgrn.bench.score_embedding(ad.AnnData(np.zeros((20, 2)), obs=pd.DataFrame({"label": ["a"] * 20},
+                                                       index=[str(i) for i in range(20)])), np.zeros((5, 3))),
+        r"^x must be a cells x dimensions representation with one row per cell of adata \(20 cells\), got shape \(5, 3\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BENCH_ERRORS))
+def test_bench_helpers_check_their_inputs(case):
+    call, match = BENCH_ERRORS[case]
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_score_network_ignores_the_diagonal():
+    truth = np.eye(4, k=1, dtype=bool)
+    scores = truth + np.arange(16).reshape(4, 4) / 100
+    rows = scgrn.bench.score_network(truth, scores, n_balanced_draws=2)
+    np.fill_diagonal(scores, np.nan)  # self-loops are not scored, so a NaN there is fine
+    assert scgrn.bench.score_network(truth, scores, n_balanced_draws=2) == rows
+
+
+@pytest.fixture
+def backed_pair(tmp_path):
+    a, _ = scgrn.datasets.planted_counts(n_genes=20, n_cells=80, n_tfs=4, n_programs=2)
+    b, _ = scgrn.datasets.planted_counts(n_genes=20, n_cells=80, n_tfs=4, n_programs=2, random_state=1)
+    path = tmp_path / "a.h5ad"
+    a.write_h5ad(path)
+    return a, ad.read_h5ad(path, backed="r"), b
+
+
+def test_realism_metrics_read_backed_anndata(backed_pair):
+    a, backed, b = backed_pair
+    assert sparse.issparse(a.X)  # the backed matrix is anndata's on-disk sparse dataset
+    kw = {"n_pcs": 3, "n_trees": 5, "n_folds": 2}
+    assert scgrn.metrics.realism_auc(backed, b, **kw) == scgrn.metrics.realism_auc(a, b, **kw)
+    assert scgrn.metrics.simulation_closeness(backed, b, b) == scgrn.metrics.simulation_closeness(a, b, b)
+    assert scgrn.metrics.simulation_closeness(b, b, backed) == scgrn.metrics.simulation_closeness(b, b, a)
+
+
+def test_pl_simulation_reads_backed_anndata(backed_pair):
+    """pl.simulation reads its inputs with the helper the metrics use (a UMAP is too slow here)."""
+    from scgrn.metrics._realism import _aligned
+
+    a, backed, b = backed_pair
+    on_disk, names = _aligned([backed, b], ["real", "simulated"])
+    in_memory, _ = _aligned([a, b], ["real", "simulated"])
+    np.testing.assert_array_equal(on_disk[0], in_memory[0])
+    assert names.equals(a.var_names)
+
+
+@pytest.mark.parametrize(
+    "tfs, match",
+    [
+        (np.array([["Gata1", "Pu.1"]]), r"^tfs must be 1-D .*got shape \(1, 2\); use `tfs.ravel\(\)`"),
+        ([["Gata1", "Pu.1"]], r"^tfs must be a flat list of gene names, but one entry is a list"),
+    ],
+    ids=["2d_array", "nested_list"],
+)
+def test_tfs_must_be_one_dimensional(adata, tfs, match):
+    from scgrn._validate import TFsTypeError
+
+    with pytest.raises(TFsTypeError, match=match):
+        scgrn.tl.correlation(adata, tfs=tfs)
+    scgrn.tl.correlation(adata, tfs=np.asarray(tfs).ravel())
+
+
+@pytest.mark.parametrize(
+    "genes, tfs, match",
+    [
+        (["g0", "g1", "g12 "], ["g12"], r"None of them.*whitespace \('g12' -> 'g12 '\).*`adata.var_names = adata.var_names.str.strip\(\)`"),
+        (["Gata1", "Pu.1"], ["Gata1 ", "Pu.1"], r"1 of 2.*whitespace \('Gata1 ' -> 'Gata1'\).*`tfs = \[t.strip\(\) for t in tfs\]`"),
+    ],
+    ids=["gene_has_space", "tf_has_space"],
+)
+def test_tf_message_names_surrounding_whitespace(genes, tfs, match):
+    from scgrn._validate import check_tfs
+
+    with pytest.raises(ValueError, match=match):
+        check_tfs(tfs, pd.Index(genes))
+
+
+@pytest.mark.parametrize(
+    "perturbations, match",
+    [
+        ([{"a": 0.0}, {}], r"^perturbations\[1\] is empty"),
+        ({}, r"^perturbations is empty"),
+        ([{"a": 0.0}, {"x": 1.0}], r"^perturbations\[1\] names 1 gene\(s\) that are not in the model's genes: \['x'\]"),
+        ([{"a": np.nan}], r"^perturbations\[0\]\['a'\] must be a finite number"),
+    ],
+    ids=["list_entry_empty", "dict_empty", "list_entry_unknown_gene", "list_entry_nan"],
+)
+def test_perturbations_name_the_entry(perturbations, match):
+    from scgrn.models._perturb import check_perturbations
+
+    with pytest.raises(ValueError, match=match):
+        check_perturbations(perturbations, ["a", "b"])
+
+
+def test_grn_consistency_names_a_small_simulated_set(adata):
+    a = _small(adata)
+    for sims, label in (({"ok": a, "empty": a[:0]}, r"simulated\['empty'\]"), (a[:5], "simulated")):
+        with pytest.raises(ValueError, match=rf"^{label} has \d cell\(s\), but the judge \(pearson\) needs at least 10"):
+            scgrn.metrics.grn_consistency(a, sims, method="pearson")
+
+
+@pytest.mark.parametrize(
+    "top, kind, match",
+    [
+        ((), ValueError, r"^top is empty"),
+        (0.1, ParameterTypeError, r"^top must be a sequence of fractions.*top=\(0.1,\)"),
+        ((0.1, 1.5), ValueError, r"^top\[1\] must be a finite number in \(0, 1\], got 1.5"),
+    ],
+    ids=["empty", "number", "out_of_range"],
+)
+def test_top_edge_overlap_checks_top(top, kind, match):
+    w = np.random.default_rng(0).random((4, 4))
+    with pytest.raises(kind, match=match):
+        scgrn.metrics.top_edge_overlap(w, w, top=top)

@@ -233,6 +233,71 @@ def test_cli_bench_beeline(tiny_root, tmp_path, capsys):
     assert "Wrote beeline_results.csv" in capsys.readouterr().out
 
 
+def test_named_sets_are_kept_by_the_filters(tiny_root):
+    """A set named by its folder name is run whatever n_cells / n_replicates say (the CLI's
+    default --n-cells 2000 dropped every 500-cell set named on the command line)."""
+    sel = _beeline._select
+    sets = _beeline._all_datasets(tiny_root)
+    ids = lambda s: [d.id for d in s]  # noqa: E731
+    assert ids(sel("dyn-TOY_50_0", sets, None, 2000)) == ["dyn-TOY_50_0"]
+    assert ids(sel(["dyn-TOY_100_0", "dyn-TOY_100_1"], sets, 1, [100])) == ["dyn-TOY_100_0", "dyn-TOY_100_1"]
+    assert ids(sel(["synthetic", "dyn-TOY_50_0"], sets, None, 100)) == [
+        "dyn-TOY_50_0", "dyn-TOY_100_0", "dyn-TOY_100_1"]
+    res = scgrn.bench.beeline(["pearson"], "dyn-TOY_50_0", data_dir=tiny_root, n_cells=2000, show_progress_bar=False)
+    assert set(res["dataset"]) == {"dyn-TOY_50_0"}
+
+
+@pytest.mark.parametrize(
+    "datasets, n_cells, match",
+    [
+        ("dyn-TOY", 7, r"selector 'dyn-TOY' matches 3 set\(s\), but n_cells=\[7\] removes them all: they have \[50, 100\] cells"),
+        (["synthetic"], [7, 8], r"datasets=\['synthetic'\] matches 3 set\(s\), but n_cells=\[7, 8\] removes them all"),
+        ("all", -5, r"^n_cells must be an integer >= 1, got -5"),
+        ("all", [100, 0], r"^n_cells must be an integer >= 1, got 0"),
+        ("all", [], r"^n_cells is empty"),
+    ],
+    ids=["family_emptied", "kind_emptied", "negative", "zero_in_list", "empty"],
+)
+def test_n_cells_filter_says_what_it_removed(tiny_root, datasets, n_cells, match):
+    with pytest.raises(ValueError, match=match):
+        _beeline._select(datasets, _beeline._all_datasets(tiny_root), None, n_cells)
+    with pytest.raises(ValueError, match=match):
+        scgrn.bench.beeline(["pearson"], datasets, data_dir=tiny_root, n_cells=n_cells, show_progress_bar=False)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--n-replicates", "-3"], "--n-replicates must be >= 0 (0 = every replicate), got -3"),
+        (["--n-cells", "-5"], "--n-cells values must be >= 1, got -5"),
+        (["--out", "FILE"], "is a file; give a folder"),
+        (["--n-repeats", "0"], "--n-repeats must be >= 1, got 0"),
+        (["--n-jobs", "0"], "--n-jobs must be a non-zero number"),
+        (["--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["--datasets", "nosuchset"], "Unknown dataset selector 'nosuchset'"),
+        (["--methods", "aracne"], "Unknown method(s) ['aracne']"),
+        (["--datasets", "dyn-TOY", "--n-cells", "7"], "n_cells=[7] removes them all: they have [50, 100] cells"),
+    ],
+    ids=["n_replicates", "n_cells", "out_file", "n_repeats", "n_jobs", "seed", "dataset", "method", "n_cells_empties"],
+)
+def test_cli_bench_beeline_usage_errors(tiny_root, tmp_path, capsys, argv, message):
+    (tmp_path / "f.txt").write_text("x")
+    argv = [str(tmp_path / "f.txt") if a == "FILE" else a for a in argv]
+    base = ["bench", "beeline", "--methods", "pearson", "--data-dir", str(tiny_root), "--out", str(tmp_path / "o"), "--quiet"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(base + argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_bench_beeline_runs_a_named_set_of_other_size(tiny_root, tmp_path):
+    out = tmp_path / "out"
+    assert main(["bench", "beeline", "--methods", "pearson", "--datasets", "dyn-TOY_50_0", "--data-dir",
+                 str(tiny_root), "--out", str(out), "--quiet"]) == 0  # the default --n-cells is 2000
+    assert set(pd.read_csv(out / "beeline_results.csv")["dataset"]) == {"dyn-TOY_50_0"}
+
+
 @pytest.mark.realdata
 def test_shared_data_discovery(shared_data_dir):
     table = scgrn.bench.available_datasets()

@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import scgrn
 from scgrn.datasets import crop_seq, papalexi2021, simulate_perturbation_screen
 
 SMALL = dict(n_genes=20, n_perturbations=8, n_double=3, n_cells_per_perturbation=40, n_control=100)

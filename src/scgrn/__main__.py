@@ -68,17 +68,24 @@ def main(argv: list[str] | None = None) -> int:
     bl.add_argument("--out", default="scgrn_beeline", help="output folder (default: scgrn_beeline)")
     bl.add_argument("--data-dir", default=None, dest="data_dir", help="default: $SCGRN_DATA_DIR")
     bl.add_argument("--n-replicates", type=int, default=1, dest="n_replicates",
-                    help="first k replicates per simulated family (default 1; 0 = all)")
+                    help="first k replicates per simulated family, >= 0 (default 1; 0 = all); "
+                         "sets named by folder name always run")
     bl.add_argument("--n-cells", type=int, nargs="*", default=[2000], dest="n_cells",
-                    help="cell counts of simulated sets (default 2000; none given = all)")
-    bl.add_argument("--n-repeats", type=int, default=1, dest="n_repeats")
-    bl.add_argument("--n-jobs", type=int, default=None, dest="n_jobs", help="tree methods (default all cores)")
-    bl.add_argument("--seed", type=int, default=0)
+                    help="cell counts of simulated sets, >= 1 (default 2000; none given = all); "
+                         "sets named by folder name always run")
+    bl.add_argument("--n-repeats", type=int, default=1, dest="n_repeats", help="runs per method and set, >= 1")
+    bl.add_argument("--n-jobs", type=int, default=None, dest="n_jobs",
+                    help="processes of the tree methods, non-zero (default all cores)")
+    bl.add_argument("--seed", type=int, default=0, help="seed of the first repeat, >= 0 (default: 0)")
     bl.add_argument("--quiet", action="store_true", help="no progress bar")
     bl.set_defaults(func=_bench_beeline)
     args = parser.parse_args(argv)
     if args.command == "demo":
         _check_demo_args(demo, args)
+    else:
+        from .bench._beeline_cli import check_args
+
+        check_args(bl, args)
     return args.func(args)
 
 

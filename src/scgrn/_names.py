@@ -239,28 +239,42 @@ def as_tf_list(tfs) -> list | None:
         )
     if not isinstance(tfs, Iterable):
         raise TFsTypeError(f"tfs must be a list of gene names (or None), got {type(tfs).__name__}.")
-    return list(tfs)
+    if getattr(tfs, "ndim", 1) > 1:  # a 2-D array (or table-like) would be read row by row
+        raise TFsTypeError(f"tfs must be 1-D (a list of gene names), got shape {tfs.shape}; use `tfs.ravel()`.")
+    out = list(tfs)
+    nested = next((t for t in out if isinstance(t, (list, tuple, set, np.ndarray, pd.Series, pd.Index))), None)
+    if nested is not None:
+        raise TFsTypeError(
+            f"tfs must be a flat list of gene names, but one entry is a {type(nested).__name__} "
+            f"({nested!r:.60}). Flatten it first, e.g. `tfs = [t for group in tfs for t in group]`."
+        )
+    return out
 
 
 #: a version suffix on a gene identifier ('ENSG00000141510.16', 'Gata1.2')
 _VERSION_SUFFIX = re.compile(r"\.\d+$")
 
 
-def _tf_near_matches(missing: Sequence[str], genes: pd.Index) -> tuple[dict[str, str], dict[str, str]]:
-    """``(by version suffix, by capitalisation)``: var_names that a missing TF probably means,
-    ``{tf: gene}``; a TF is matched to a gene whose name is the TF plus a version suffix
-    (``'Gata1'`` -> ``'Gata1.2'``), or the TF in other capitals (``'GATA1'`` -> ``'Gata1'``)."""
+def _tf_near_matches(missing: Sequence[str], genes: pd.Index) -> tuple[dict[str, str], ...]:
+    """``(by whitespace, by version suffix, by capitalisation)``: var_names that a missing TF
+    probably means, ``{tf: gene}``; a TF is matched to a gene that differs from it only in
+    surrounding whitespace (``'Gata1'`` -> ``'Gata1 '``, a CSV artefact, on either side), whose
+    name is the TF plus a version suffix (``'Gata1'`` -> ``'Gata1.2'``), or the TF in other
+    capitals (``'GATA1'`` -> ``'Gata1'``)."""
     stripped: dict[str, str] = {}
     lower: dict[str, str] = {}
+    spaced: dict[str, str] = {}
     for g in genes:
         g = str(g)
         base = _VERSION_SUFFIX.sub("", g)
         if base != g:
             stripped.setdefault(base, g)
         lower.setdefault(g.lower(), g)
-    by_suffix = {t: stripped[t] for t in missing if t in stripped}
-    by_case = {t: lower[t.lower()] for t in missing if t not in by_suffix and t.lower() in lower}
-    return by_suffix, by_case
+        spaced.setdefault(g.strip(), g)
+    by_space = {t: spaced[t.strip()] for t in missing if t.strip() in spaced}
+    by_suffix = {t: stripped[t] for t in missing if t not in by_space and t in stripped}
+    by_case = {t: lower[t.lower()] for t in missing if t not in by_space and t not in by_suffix and t.lower() in lower}
+    return by_space, by_suffix, by_case
 
 
 def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] | None:
@@ -302,8 +316,14 @@ def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] 
         raise ValueError("tfs is empty. Pass tfs=None to treat every gene as a candidate regulator.")
     missing = [t for t in out if t not in genes]
     if missing:
-        by_suffix, by_case = _tf_near_matches(missing, genes)
+        by_space, by_suffix, by_case = _tf_near_matches(missing, genes)
         hints = []
+        if by_space:
+            pairs = ", ".join(f"{t!r} -> {g!r}" for t, g in list(by_space.items())[:3])
+            fixes = ["`adata.var_names = adata.var_names.str.strip()`" if any(g != g.strip() for g in by_space.values())
+                     else "", "`tfs = [t.strip() for t in tfs]`" if any(t != t.strip() for t in by_space) else ""]
+            hints.append(f"some differ only in surrounding whitespace ({pairs}): strip it, "
+                         + " and ".join(f for f in fixes if f))
         if by_suffix:
             pairs = ", ".join(f"{t!r} -> {g!r}" for t, g in list(by_suffix.items())[:3])
             hints.append(

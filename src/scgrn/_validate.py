@@ -54,6 +54,7 @@ __all__ = [
     "check_copy",
     "check_gene_names",
     "check_uns_record",
+    "check_real_dtype",
     "embedding_matrix",
     "looks_z_scored",
     "ParameterTypeError",
@@ -155,6 +156,39 @@ def _get_matrix(adata, layer: str | None = None):
             "adata.X or pass layer=<name of a layer>."
         )
     return X
+
+
+def check_real_dtype(X, where: str = "adata.X") -> None:
+    """Refuse a matrix whose values are not real numbers: complex, text or Python objects.
+
+    Decided once, for every reader of expression: a complex matrix would silently lose its
+    imaginary part when cast to float (numpy only warns), and strings fail deep inside numpy.
+    Bool, integer and float dtypes (float16 too) pass; an object without a ``dtype`` is not checked.
+
+    Examples
+    --------
+    >>> check_real_dtype(np.zeros((2, 2), dtype=np.uint8))
+    >>> check_real_dtype(np.zeros((2, 2), dtype=complex))
+    Traceback (most recent call last):
+    ...
+    ValueError: adata.X has dtype complex128; scgrn needs real-valued expression (bool, integer or float). If the imaginary parts are noise, keep the real part: `adata.X = adata.X.real`.
+    """
+    dtype = getattr(X, "dtype", None)
+    if dtype is None:
+        return
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:  # a dtype numpy does not know (e.g. pandas' extension dtypes)
+        return
+    if kind in "biuf":
+        return
+    if kind == "c":
+        fix = f"If the imaginary parts are noise, keep the real part: `{where} = {where}.real`."
+    else:
+        fix = f"If the values are numbers stored as {'text' if kind in 'US' else 'objects'}, convert them: " \
+              f"`{where} = {where}.astype(np.float32)`."
+    raise ValueError(f"{where} has dtype {np.dtype(dtype)}; scgrn needs real-valued expression (bool, integer or "
+                     f"float). {fix}")
 
 
 def _to_dense_float32(X) -> np.ndarray:
@@ -272,6 +306,7 @@ def checked_matrix(
     min_cells = check_int("min_cells", min_cells, min=0)
     X = _get_matrix(adata, layer)
     where = f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
+    check_real_dtype(X, where)
 
     # before the orientation check: integer var_names next to the default string obs_names
     # ('0', '1', ...) would otherwise read as a transposed matrix. A one-shot iterator of TFs is

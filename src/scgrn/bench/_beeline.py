@@ -26,7 +26,7 @@ from scanpy import logging as logg
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .._params import check_bool, check_random_state
+from .._params import check_bool, check_int, check_random_state
 from .._settings import resolve_progress_bar
 from ..tl._registry import GRN_METHODS
 
@@ -226,14 +226,43 @@ def _all_datasets(data_dir) -> list[_Dataset]:
     return out
 
 
+def _check_n_cells(n_cells) -> set[int] | None:
+    """``n_cells`` as a set of cell counts, each an integer >= 1 (``None``: no filter)."""
+    if n_cells is None:
+        return None
+    if isinstance(n_cells, (str, bytes)) or not isinstance(n_cells, Iterable):
+        n_cells = [n_cells]
+    values = list(n_cells)
+    if not values:
+        raise ValueError("n_cells is empty: pass cell counts (e.g. n_cells=2000 or [500, 2000]), or n_cells=None "
+                         "for every cell count.")
+    return {check_int("n_cells", c, min=1) for c in values}
+
+
+def _n_cells_error(what: str, hits: list[_Dataset], cells: set[int]) -> ValueError:
+    """The error for a selector whose every set the ``n_cells`` filter removed."""
+    counts = sorted({d.n_cells for d in hits if d.n_cells is not None})
+    return ValueError(
+        f"{what} matches {len(hits)} set(s), but n_cells={sorted(cells)} removes them all: they have "
+        f"{counts} cells. Pass n_cells={counts[0] if len(counts) == 1 else counts} (command line: --n-cells "
+        f"{' '.join(map(str, counts))}), or n_cells=None for every cell count (--n-cells with no value)."
+    )
+
+
 def _select(datasets, all_sets: list[_Dataset], n_replicates: int | None,
             n_cells) -> list[_Dataset]:
+    """The sets ``datasets`` selects, filtered by ``n_cells`` and ``n_replicates``; sets named by
+    their id are always kept, and a selector none of whose sets is left raises naming the filter."""
     if isinstance(datasets, str):
         datasets = [datasets]
     selectors = [str(s) for s in datasets]
     if not selectors:
         raise ValueError("datasets is empty; pass e.g. 'all', 'real', 'synthetic' or names.")
+    cells = _check_n_cells(n_cells)
+    n_replicates = check_int("n_replicates", n_replicates, min=1, allow_none=True)
     chosen: dict[str, _Dataset] = {}
+    named: set[str] = set()  # sets named by their id: the filters do not apply to them
+    by_selector: list[tuple[str, list[_Dataset]]] = []  # families and names: each must keep a set
     for sel in selectors:
         key = sel.strip().lower()
         if key in DATASET_KINDS:
@@ -242,6 +271,7 @@ def _select(datasets, all_sets: list[_Dataset], n_replicates: int | None,
             hits = [d for d in all_sets
                     if key in (d.id.lower(), d.family.lower())
                     or (d.family.lower().startswith("dyn-") and key == d.family.lower()[4:])]
+            by_selector.append((sel, hits))
         if not hits and key not in DATASET_KINDS:
             fams = sorted({d.family for d in all_sets})
             real = [d.id for d in all_sets if d.kind == "scRNA-seq"]
@@ -251,20 +281,25 @@ def _select(datasets, all_sets: list[_Dataset], n_replicates: int | None,
             )
         for d in hits:
             chosen.setdefault(d.id, d)
+            if key == d.id.lower():
+                named.add(d.id)
     out = list(chosen.values())
-    if n_cells is not None:
-        cells = {int(n_cells)} if isinstance(n_cells, (int, np.integer)) else {int(c) for c in n_cells}
-        out = [d for d in out if d.kind == "scRNA-seq" or d.n_cells in cells]
+    if cells is not None:
+        out = [d for d in out if d.kind == "scRNA-seq" or d.id in named or d.n_cells in cells]
+        kept = {d.id for d in out}
+        for sel, hits in by_selector:
+            if not any(d.id in kept for d in hits):
+                raise _n_cells_error(f"The dataset selector {sel!r}", hits, cells)
+        if chosen and not out:
+            raise _n_cells_error(f"datasets={selectors}", list(chosen.values()), cells)
     if n_replicates is not None:
-        if isinstance(n_replicates, bool) or not isinstance(n_replicates, (int, np.integer)) or n_replicates < 1:
-            raise ValueError(f"n_replicates must be a positive int or None, got {n_replicates!r}.")
         groups: dict[tuple, list[_Dataset]] = {}
         for d in out:
-            if d.kind != "scRNA-seq":
+            if d.kind != "scRNA-seq" and d.id not in named:
                 groups.setdefault((d.kind, d.family, d.n_cells, d.dropout), []).append(d)
         keep = {d.id for g in groups.values()
-                for d in sorted(g, key=lambda d: d.replicate)[: int(n_replicates)]}
-        out = [d for d in out if d.kind == "scRNA-seq" or d.id in keep]
+                for d in sorted(g, key=lambda d: d.replicate)[:n_replicates]}
+        out = [d for d in out if d.kind == "scRNA-seq" or d.id in named or d.id in keep]
     order = {"scRNA-seq": 0, "synthetic": 1, "curated": 2}
     out.sort(key=lambda d: (order[d.kind], d.family, d.n_cells or 0, d.dropout or 0,
                             d.replicate or 0, d.id))
@@ -352,11 +387,13 @@ def beeline(
     data_dir
         The benchmark data folder; default ``$SCGRN_DATA_DIR``.
     n_replicates
-        Keep only the first ``n_replicates`` replicates of each synthetic / curated family
-        (per cell count and dropout level). ``None``: all (10 each in BEELINE).
+        Keep only the first ``n_replicates`` replicates (an integer >= 1) of each synthetic /
+        curated family (per cell count and dropout level). ``None``: all (10 each in BEELINE).
     n_cells
-        Keep only synthetic / curated sets with this many cells (e.g. 2000); real sets are
-        always kept. ``None``: all.
+        Keep only synthetic / curated sets with this many cells (an integer >= 1 or a list,
+        e.g. 2000); real sets are always kept. ``None``: all. Neither filter applies to a set
+        named by its folder name (``"dyn-LI_500_0"``), and a family none of whose sets has
+        ``n_cells`` cells raises a ``ValueError`` naming their cell counts.
     n_repeats
         Runs per method and dataset, seeds ``random_state, random_state + 1, ...``
         (deterministic methods are still rerun: the timing is repeated too).
@@ -402,6 +439,8 @@ def beeline(
     ['dataset', 'family', 'group', 'kind']
     """
     methods = _check_methods(methods)
+    _check_n_cells(n_cells)
+    check_int("n_replicates", n_replicates, min=1, allow_none=True)
     random_state = check_random_state(random_state)
     use_tfs = check_bool("use_tfs", use_tfs)
     show = resolve_progress_bar(show_progress_bar)

@@ -29,6 +29,42 @@ def _summary(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def check_args(parser, args) -> None:
+    """Usage errors (exit status 2, no traceback) for ``scgrn bench beeline`` values that argparse's
+    types let through, checked before any dataset is read: ``--out`` naming a file, counts out of
+    range, unknown methods and dataset selectors, and selectors whose every set ``--n-cells`` removes."""
+    from pathlib import Path
+
+    from ._beeline import _all_datasets, _check_methods, _select
+
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out {args.out!r} is a file; give a folder to write the results and figures into.")
+    if args.n_replicates < 0:
+        parser.error(f"--n-replicates must be >= 0 (0 = every replicate), got {args.n_replicates}.")
+    bad = [c for c in args.n_cells or [] if c < 1]
+    if bad:
+        parser.error(f"--n-cells values must be >= 1, got {bad[0]} (give no value for every cell count).")
+    if args.n_repeats < 1:
+        parser.error(f"--n-repeats must be >= 1, got {args.n_repeats}.")
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}.")
+    if args.n_jobs == 0:
+        parser.error("--n-jobs must be a non-zero number of processes (-1: every core), got 0.")
+    try:
+        _check_methods(args.methods)
+        _select(args.datasets, _all_datasets(args.data_dir), _n_replicates(args), _n_cells(args))
+    except (ValueError, FileNotFoundError) as err:
+        parser.error(str(err))
+
+
+def _n_replicates(args) -> int | None:
+    return args.n_replicates if args.n_replicates > 0 else None
+
+
+def _n_cells(args) -> list[int] | None:
+    return args.n_cells if args.n_cells else None
+
+
 def _cli_beeline(args) -> int:
     import platform
     import sys
@@ -44,8 +80,7 @@ def _cli_beeline(args) -> int:
     t0 = time.perf_counter()
     table = beeline(
         args.methods, args.datasets, data_dir=args.data_dir,
-        n_replicates=args.n_replicates if args.n_replicates and args.n_replicates > 0 else None,
-        n_cells=args.n_cells if args.n_cells else None, n_repeats=args.n_repeats,
+        n_replicates=_n_replicates(args), n_cells=_n_cells(args), n_repeats=args.n_repeats,
         n_jobs=args.n_jobs, random_state=args.seed, errors="warn",
         show_progress_bar=not args.quiet,
     )

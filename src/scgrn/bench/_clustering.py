@@ -173,6 +173,13 @@ def score_embedding(
     from ..tl import leiden_matched
 
     x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] != adata.n_obs:
+        raise ValueError(
+            f"x must be a cells x dimensions representation with one row per cell of adata ({adata.n_obs} "
+            f"cells), got shape {x.shape}. Pass the embedding of these cells in adata's order."
+        )
+    if labels_key not in adata.obs:
+        raise KeyError(f"labels_key={labels_key!r} is not a column of adata.obs (columns: {list(adata.obs.columns)}).")
     if x.shape[1] > n_pcs:
         x = PCA(n_components=n_pcs, random_state=seed).fit_transform(x).astype(np.float32)
     b = AnnData(X=np.zeros((adata.n_obs, 1), dtype=np.float32), obs=adata.obs[[labels_key]].copy())
@@ -312,6 +319,16 @@ def summarise_clustering(table: pd.DataFrame, *, metrics: Sequence[str] = ("ARI"
     >>> scgrn.bench.summarise_clustering(t)["ARI_mean"].round(2).tolist()
     [0.6]
     """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a DataFrame (what scgrn.bench.clustering returns), got {type(table).__name__}.")
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    missing = [c for c in ("dataset", "method", "status", *metrics) if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"table has no column(s) {missing}; it needs 'dataset', 'method', 'status' ('ok' for the runs to "
+            f"summarise) and the metrics {metrics} (columns here: {list(table.columns)}). Pass the table "
+            "scgrn.bench.clustering returns, or metrics= the columns to average."
+        )
     ok = table[table["status"] == "ok"]
     grouped = ok.groupby(["dataset", "method"], sort=False)
     out = grouped[list(metrics)].agg(["mean", "std"])

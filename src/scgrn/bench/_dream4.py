@@ -18,7 +18,7 @@ import pandas as pd
 from scanpy import logging as logg
 
 from .._grn_matrix import grn_matrix
-from .._params import check_bool, check_random_state
+from .._params import check_bool, check_int, check_random_state
 
 __all__ = ["dream4", "dream_aupr", "score_network"]
 
@@ -29,6 +29,22 @@ BASELINES = ("pearson", "time_lagged_correlation", "mutual_information", "dyngen
 # --------------------------------------------------------------------------------------------
 # scoring
 # --------------------------------------------------------------------------------------------
+def _finite_scores(name: str, scores, mask: np.ndarray | None = None) -> np.ndarray:
+    """``scores`` as float64, refused when not real numbers or NaN / infinite (where ``mask``), as
+    :func:`scgrn.metrics.auprc` does: a diverged method's NaN would be ranked as a valid score."""
+    s = np.asarray(scores)
+    if s.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got dtype {s.dtype}.")
+    s = s.astype(np.float64)
+    bad = ~np.isfinite(s if mask is None else s[mask])
+    if bad.any():
+        raise ValueError(
+            f"{name} has {int(bad.sum())} NaN or infinite value(s), which cannot be ranked (a method that "
+            "diverged?). Rerun the method that produced them, or give them the lowest score on purpose."
+        )
+    return s
+
+
 def dream_aupr(y_true, scores) -> float:
     """AUPR as the DREAM3/DREAM4 scoring code computes it, for a complete ranked list.
 
@@ -45,9 +61,10 @@ def dream_aupr(y_true, scores) -> float:
     0.7973
     """
     y = np.asarray(y_true).astype(bool)
-    s = np.asarray(scores, dtype=np.float64)
+    s = np.asarray(scores)
     if y.shape != s.shape or y.ndim != 1:
-        raise ValueError("y_true and scores must be 1-D arrays of the same length.")
+        raise ValueError(f"y_true and scores must be 1-D arrays of the same length, got shapes {y.shape} and {s.shape}.")
+    s = _finite_scores("scores", s)
     n_pos = int(y.sum())
     if n_pos == 0:
         raise ValueError("AUPR is undefined without positives.")
@@ -92,10 +109,17 @@ def score_network(
     from ..metrics import auprc
 
     random_state = check_random_state(random_state)
+    n_balanced_draws = check_int("n_balanced_draws", n_balanced_draws, min=1)
+    truth = np.asarray(truth)
+    if truth.ndim != 2 or truth.shape[0] != truth.shape[1]:
+        raise ValueError(f"truth must be a square genes x genes adjacency matrix, got shape {truth.shape}.")
+    if np.shape(scores) != truth.shape:
+        raise ValueError(f"scores must have the shape of truth, {truth.shape} (regulators x targets, in the same "
+                         f"gene order), got {np.shape(scores)}.")
     n = truth.shape[0]
     off = ~np.eye(n, dtype=bool)
     y = truth[off].astype(bool)
-    s = np.asarray(scores, dtype=np.float64)[off]
+    s = _finite_scores("scores", scores, off)[off]  # the diagonal (self-loops) is not scored
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     rows = [
         {"setting": "all_pairs", "metric": "auroc", "value": roc_auc_score(y, s)},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._grn_matrix import grn_block, grn_matrix
-from .._params import ParameterTypeError, check_random_state
+from .._params import ParameterTypeError, check_float, check_random_state
 from .._validate import as_tf_list
 from ._realism import _aligned, _check_log1p, _comparable
 
@@ -23,6 +23,8 @@ DEFAULT_TOP = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025)
 #: sits below tl and does not import it: ``scgrn.tl`` registers its expression GRN methods
 #: here when it is imported (``scgrn.tl._registry``), which ``import scgrn`` always does.
 _JUDGES: dict[str, Callable] = {}
+#: cells every judge named in ``_JUDGES`` needs (the GRN tools' ``min_cells``)
+JUDGE_MIN_CELLS = 10
 
 
 def _register_judges(judges: Mapping[str, Callable]) -> None:
@@ -54,6 +56,29 @@ def _regulator_rows(n_genes: int, regulators: np.ndarray | None) -> np.ndarray:
     rows = np.zeros(n_genes, dtype=bool)
     rows[given] = True
     return np.flatnonzero(rows)
+
+
+def _check_top(top) -> list[float]:
+    """``top`` as a list of fractions in ``(0, 1]``; a number alone or an empty sequence is refused.
+
+    Examples
+    --------
+    >>> _check_top((0.01, 0.1))
+    [0.01, 0.1]
+    >>> _check_top(())
+    Traceback (most recent call last):
+    ...
+    ValueError: top is empty: give at least one fraction of the candidate edges, e.g. top=(0.01, 0.05).
+    """
+    if isinstance(top, (str, bytes)) or not isinstance(top, Iterable):
+        raise ParameterTypeError(
+            f"top must be a sequence of fractions in (0, 1], got {top!r} ({type(top).__name__}). "
+            f"For one fraction pass a tuple: top=({top!r},)."
+        )
+    values = list(top)
+    if not values:
+        raise ValueError("top is empty: give at least one fraction of the candidate edges, e.g. top=(0.01, 0.05).")
+    return [check_float(f"top[{i}]", f, min=0, max=1, min_open=True) for i, f in enumerate(values)]
 
 
 def top_edge_overlap(
@@ -94,6 +119,7 @@ def top_edge_overlap(
     >>> top_edge_overlap(w, w, top=(0.01, 0.1))["consistency"].tolist()
     [1.0, 1.0]
     """
+    top = _check_top(top)
     # labelled DataFrames are read by their labels: b in the gene order of a
     names = grn_a.index if isinstance(grn_a, pd.DataFrame) and isinstance(grn_b, pd.DataFrame) else None
     a, b = grn_matrix(grn_a), grn_matrix(grn_b, names=names)
@@ -109,8 +135,6 @@ def top_edge_overlap(
     order_b = np.argsort(-vb, kind="stable")
     rows = []
     for f in top:
-        if not 0 < f <= 1:
-            raise ValueError(f"top fractions must be in (0, 1], got {f!r}.")
         k = max(1, int(round(f * n)))
         shared = np.intersect1d(order_a[:k], order_b[:k], assume_unique=True).size
         rows.append({"top": float(f), "k": k, "consistency": shared / k, "random": k / n})
@@ -200,11 +224,19 @@ def grn_consistency(
             f"method must be a GRN tool function or one of {list(_JUDGES)}, got {method!r}."
         )
     random_state = check_random_state(random_state)
+    top = _check_top(top)  # before any GRN is inferred
     tfs = as_tf_list(tfs)  # a one-shot iterator is read once: every judge needs the list
     many = isinstance(simulated, Mapping)
     sims = dict(simulated) if many else {"simulated": simulated}
     labels = ["real"] + [f"simulated[{k!r}]" if many else "simulated" for k in sims]
     mats, var_names = _aligned([real, *sims.values()], labels, layer)
+    least = 1 if callable(method) else JUDGE_MIN_CELLS  # a function judges what it accepts itself
+    for label, x in zip(labels, mats):
+        if x.shape[0] < least:
+            raise ValueError(
+                f"{label} has {x.shape[0]} cell(s), but the judge ({method if isinstance(method, str) else 'method'}) "
+                f"needs at least {least} to infer a GRN. Simulate more cells, or leave {label} out."
+            )
     mats = _comparable(mats, _check_log1p(log1p))
     if var_names is None:
         var_names = pd.Index([f"g{i}" for i in range(mats[0].shape[1])])

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._params import check_random_state
+from .._params import check_float, check_int, check_random_state
 from .._reference import read_reference
 from .._sinkhorn import sinkhorn_divergence
 from ._grn import _grn_matrix
@@ -207,11 +207,12 @@ def sinkhorn_w2(
         Cells x genes arrays with the same genes (standardise genes first if their scales
         differ, e.g. divide by the control cells' standard deviation).
     epsilon
-        Entropic regularisation, in per-gene squared units.
+        Entropic regularisation, in per-gene squared units (a finite number > 0).
     n_iter
-        Sinkhorn updates at the final ``epsilon`` (after epsilon-scaling).
+        Sinkhorn updates at the final ``epsilon`` (after epsilon-scaling); an integer >= 1.
     max_cells
-        Subsample each side to at most this many cells (memory grows as n^2); ``None``: all.
+        Subsample each side to at most this many cells (memory grows as n^2; an integer >= 2);
+        ``None``: all.
     random_state
         Seed of the subsampling.
 
@@ -230,10 +231,11 @@ def sinkhorn_w2(
     >>> 0.9 < sinkhorn_w2(a, b + 1.0) < 1.2     # a shift of 1 in every gene
     True
     """
-    x, y = _check_pair(x, y)
-    if epsilon <= 0:
-        raise ValueError(f"epsilon={epsilon} must be positive.")
+    epsilon = check_float("epsilon", epsilon, min=0, min_open=True)
+    n_iter = check_int("n_iter", n_iter, min=1)
+    max_cells = check_int("max_cells", max_cells, min=2, allow_none=True)
     rng = np.random.default_rng(check_random_state(random_state))
+    x, y = _check_pair(x, y)
     if max_cells is not None:
         if x.shape[0] > max_cells:
             x = x[rng.choice(x.shape[0], max_cells, replace=False)]

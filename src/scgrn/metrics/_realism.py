@@ -11,22 +11,35 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._params import check_choice, check_int, check_random_state
-from .._validate import _fmt_names, looks_like_counts
+from .._matrix import is_backed
+from .._validate import _fmt_names, check_real_dtype, looks_like_counts
 
 __all__ = ["realism_auc", "simulation_closeness"]
 
 
-def _matrix(data, layer: str | None = None) -> np.ndarray:
-    """Dense float64 cells x genes from an AnnData (``X`` or ``layer``) or an array."""
+def _matrix(data, layer: str | None = None, what: str = "the matrix") -> np.ndarray:
+    """Dense float64 cells x genes from an AnnData (``X`` or ``layer``; backed too) or an array.
+
+    Examples
+    --------
+    >>> _matrix(sparse.csr_matrix(np.eye(2, dtype=np.float32))).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
     if hasattr(data, "obs") and hasattr(data, "var"):
+        where = f"{what}.layers[{layer!r}]" if layer is not None else f"{what}.X"
         data = data.layers[layer] if layer is not None else data.X
+    else:
+        where = what
+    check_real_dtype(data, where)
+    if is_backed(data):  # an h5ad opened with backed="r": read it whole (it is densified below anyway)
+        data = data.to_memory() if hasattr(data, "to_memory") else data[()]
     if sparse.issparse(data):
         data = data.toarray()
     x = np.asarray(data, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"expected a cells x genes matrix, got shape {x.shape}.")
+        raise ValueError(f"{where} must be a cells x genes matrix, got shape {x.shape}.")
     if not np.isfinite(x).all():
-        raise ValueError("the matrix has NaN or infinite values.")
+        raise ValueError(f"{where} has NaN or infinite values; remove or impute them first.")
     return x
 
 
@@ -49,7 +62,7 @@ def _aligned(
     >>> mats[1].tolist(), names.tolist()
     ([[1.0, 2.0]], ['g1', 'g2'])
     """
-    mats = [_matrix(d, layer) for d in datas]
+    mats = [_matrix(d, layer, w) for d, w in zip(datas, what)]
     named = [(w, pd.Index(d.var_names)) for w, d in zip(what, datas) if isinstance(d, AnnData)]
     if not named:
         return mats, None

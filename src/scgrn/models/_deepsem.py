@@ -16,8 +16,8 @@ from .._matrix import gene_moments, read_rows, summarise_columns
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import as_tf_list, check_bool, check_choice, check_int, check_random_state, check_tfs, checked_matrix
 from ._base import check_var_names_match, config_from_saved, load_model_files, load_state, save_model_files, var_names_to_json
-from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved_alpha, resolved_lr_adj, total_steps
-from ._deepsem_data import checked_dense_array, sign_aligned_latent
+from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved_params
+from ._deepsem_data import check_unchanged, checked_dense_array, sign_aligned_latent
 from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
 from ._deepsem_training import train_deepsem
 from ._perturb import perturb as _perturb
@@ -67,6 +67,13 @@ class DeepSEM:
     **hyperparameters
         Overrides of any :class:`~scgrn.models.DeepSEMConfig` field.
 
+    Notes
+    -----
+    The model keeps a reference to ``adata.X`` (or the layer), not a copy, with the per-gene
+    moments and checks of its values. Replacing ``adata.X`` afterwards does not affect the model;
+    changing it in place (``sc.pp.log1p(adata)``, ``adata.X[0, 0] = 1``) makes :meth:`train` (and
+    the methods that read the training cells again) raise a ``ValueError``: build the model again.
+
     Examples
     --------
     >>> import scgrn
@@ -76,6 +83,8 @@ class DeepSEM:
     >>> model.get_grn().shape
     (11, 11)
     """
+
+    _watch_for_changes = True  #: re-check the training cells when read again (Notes); off in tl.deepsem
 
     def __init__(
         self,
@@ -143,7 +152,7 @@ class DeepSEM:
         self.random_state = check_random_state(random_state)  # None: a fresh seed, kept here
         t0 = time.perf_counter()
         self.module, self.history = train_deepsem(
-            self._matrix,
+            self._stored_matrix(),
             self.config,
             seed=self.random_state,
             device=resolve_device(device),
@@ -168,8 +177,14 @@ class DeepSEM:
     def _x(self) -> np.ndarray:
         """The training matrix as a dense float32 array (simulation's paths; made once, on demand)."""
         if self._dense is None:
-            self._dense = read_rows(self._matrix, slice(None))
+            self._dense = read_rows(self._stored_matrix(), slice(None))
         return self._dense
+
+    def _stored_matrix(self):
+        """The matrix the model was built on, checked not to have changed in place since (see Notes)."""
+        if self._watch_for_changes:
+            check_unchanged(self._matrix, self._summary, self.layer)
+        return self._matrix
 
     @classmethod
     def from_array(cls, x: np.ndarray, var_names, *, preset: str = "default", **hyperparameters) -> DeepSEM:
@@ -303,7 +318,7 @@ class DeepSEM:
             raise ValueError(f"units must be 'standardised' or 'expression', got {units!r}.")
         module = self._require_trained()
         if adata is None:
-            x, summary = self._matrix, self._summary
+            x, summary = self._stored_matrix(), self._summary
         else:
             check_var_names_match(self.var_names, adata.var_names)
             x, summary = checked_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1)
@@ -505,17 +520,9 @@ class DeepSEM:
         >>> scgrn.models.DeepSEM(adata, n_epochs=5).params()["n_epochs"]
         5
         """
-        return {
-            **self.config.to_dict(),
-            "lr_adj": resolved_lr_adj(
-                self.config, len(self.var_names), self._matrix.shape[0], n_regulators=self._n_regulators()
-            ),
-            "n_steps": total_steps(self.config, self._matrix.shape[0]),
-            "tf_rows_only": bool(self._regulators() is not None),
-            "alpha": resolved_alpha(self.config, len(self.var_names), self._n_regulators()),
-            "preset": self.preset,
-            "random_state": self.random_state,
-        }
+        n_genes, n_cells, n_regulators = len(self.var_names), self._matrix.shape[0], self._n_regulators()
+        params = resolved_params(self.config, n_genes, n_cells, n_regulators, self._regulators() is not None)
+        return {**params, "preset": self.preset, "random_state": self.random_state}
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:

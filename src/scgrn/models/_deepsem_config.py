@@ -313,3 +313,22 @@ def resolved_lr_adj(
     n_steps = total_steps(config, n_cells) if n_steps is None else n_steps
     n_regulators = n_genes if n_regulators is None else n_regulators
     return config.w_travel / (max(n_regulators - 1, 1) * n_steps)
+
+
+def resolved_params(config: DeepSEMConfig, n_genes: int, n_cells: int, n_regulators: int, tf_rows_only: bool) -> dict:
+    """Every field of ``config`` with ``lr_adj`` and ``alpha`` resolved for the data, plus the
+    optimiser steps (``n_steps``) and ``tf_rows_only``: what :meth:`DeepSEM.params` records.
+
+    Examples
+    --------
+    >>> p = resolved_params(make_config(n_epochs=10, batch_size=50), 101, 500, 101, False)
+    >>> p["lr_adj"], p["n_steps"], p["tf_rows_only"]
+    (0.0008, 100, False)
+    """
+    return {
+        **config.to_dict(),
+        "lr_adj": resolved_lr_adj(config, n_genes, n_cells, n_regulators=n_regulators),
+        "n_steps": total_steps(config, n_cells),
+        "tf_rows_only": bool(tf_rows_only),
+        "alpha": resolved_alpha(config, n_genes, n_regulators),
+    }

@@ -19,6 +19,7 @@ from .._matrix import (
     row_blocks,
     summarise_columns,
 )
+from .._validate import check_real_dtype
 
 #: cells read from disk at a time when the input is backed; mini-batches are drawn within a block
 BACKED_BLOCK_CELLS = 16384
@@ -33,6 +34,42 @@ def scale_rows(x: np.ndarray, mean: np.ndarray, std: np.ndarray, mode: str) -> n
     return scaled.astype(np.float32, copy=False)
 
 
+def check_unchanged(matrix, summary: ColumnSummary | None, layer: str | None) -> None:
+    """Raise a ``ValueError`` when ``matrix`` no longer matches the ``summary`` of it taken when the
+    model was built: a :class:`DeepSEM` keeps a reference to ``adata.X`` (or the layer), not a
+    copy, so an in-place change (``sc.pp.log1p(adata)``, ``adata.X[0, 0] = np.nan``) would be used
+    with the checks and per-gene moments of the old values. One pass over the matrix; ``summary``
+    ``None`` (:meth:`DeepSEM.from_array`, no summary kept) checks nothing.
+
+    Examples
+    --------
+    >>> x = np.ones((3, 2), dtype=np.float32)
+    >>> s = summarise_columns(x)
+    >>> check_unchanged(x, s, None)
+    >>> x[0, 0] = 2.0
+    >>> check_unchanged(x, s, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: adata.X changed since DeepSEM(adata) was built (its per-gene sums differ), but the model keeps a reference to it, not a copy, with the checks and per-gene moments of the earlier values; build the model again on the changed data: `model = scgrn.models.DeepSEM(adata, ...)`.
+    """
+    if summary is None:
+        return
+    now = summarise_columns(matrix)
+    same = now.n_rows == summary.n_rows and now.max == summary.max and now.min == summary.min and all(
+        np.array_equal(getattr(now, f), getattr(summary, f)) for f in ("nonfinite", "nonzero", "total", "total_sq")
+    )
+    if same:
+        return
+    where = f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
+    n_bad = int(now.nonfinite.sum())
+    what = f"it now holds {n_bad} NaN or infinite value(s)" if n_bad else "its per-gene sums differ"
+    raise ValueError(
+        f"{where} changed since DeepSEM(adata) was built ({what}), but the model keeps a reference to it, "
+        "not a copy, with the checks and per-gene moments of the earlier values; build the model again on "
+        "the changed data: `model = scgrn.models.DeepSEM(adata, ...)`."
+    )
+
+
 @torch.no_grad()
 def checked_dense_array(x, var_names) -> np.ndarray:
     """``x`` as float32 after the checks of :meth:`DeepSEM.from_array`: dense, two-dimensional,
@@ -40,6 +77,7 @@ def checked_dense_array(x, var_names) -> np.ndarray:
     if sparse.issparse(x):
         raise TypeError("x must be a dense array; for a scipy sparse matrix pass x.toarray(), or build the "
                         "model from an AnnData (DeepSEM(adata)), which reads sparse data without densifying.")
+    check_real_dtype(np.asarray(x), "x")
     x = np.asarray(x, dtype=np.float32)
     if len(set(map(str, var_names))) != len(var_names):
         raise ValueError("var_names must be unique; rename duplicates first (e.g. anndata's var_names_make_unique).")

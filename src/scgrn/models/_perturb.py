@@ -128,11 +128,13 @@ def check_perturbations(perturbations, var_names) -> tuple[bool, list[dict[str, 
     names = pd.Index([str(v) for v in var_names])
     known = set(names)
     out = []
-    for p in items:
+    for i, p in enumerate(items):
+        where = "perturbations" if single else f"perturbations[{i}]"  # which entry of a list
         if not p:
             raise ValueError(
-                "perturbations is empty: give at least one {gene: value}, e.g. {'JAK2': 0.0} for a "
-                "knockout (log-expression units) or {'JAK2': 3.0} for an over-expression."
+                f"{where} is empty: give at least one "
+                "{gene: value}, e.g. {'JAK2': 0.0} for a knockout (log-expression units) or {'JAK2': 3.0} "
+                "for an over-expression."
             )
         unknown = [g for g in p if not isinstance(g, str) or g not in known]
         if unknown:
@@ -140,11 +142,11 @@ def check_perturbations(perturbations, var_names) -> tuple[bool, list[dict[str, 
             close = {str(g): upper[str(g).upper()] for g in unknown if str(g).upper() in upper}
             hint = f" Did you mean {close}? (names are case-sensitive)" if close else ""
             raise ValueError(
-                f"perturbations name {len(unknown)} gene(s) that are not in the model's genes: "
+                f"{where} {'name' if single else 'names'} {len(unknown)} gene(s) that are not in the model's genes: "
                 f"{[g for g in unknown]}. Use names from var_names ({len(names)} genes, e.g. "
                 f"{list(names[:3])}).{hint}"
             )
-        out.append({g: check_float(f"perturbations[{g!r}]", v) for g, v in p.items()})
+        out.append({g: check_float(f"{where}[{g!r}]", v) for g, v in p.items()})
     return single, out
 
 
@@ -380,7 +382,7 @@ def perturb(
     mode = self.config.standardise
     mean, std = gene_moments(self._summary if self._summary is not None else summarise_columns(self._matrix), mode)
     if adata is None:
-        x = self._matrix
+        x = self._stored_matrix()
     else:
         check_var_names_match(self.var_names, adata.var_names)
         x, _ = checked_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1,

@@ -167,6 +167,7 @@ def deepsem(
         hyperparameters["n_models"] = n_models  # checked with the other hyperparameters
     start = logg.info(f"running DeepSEM (preset={preset!r})")
     model = DeepSEM(adata, layer=layer, tfs=tfs, tf_rows_only=tf_rows_only, preset=preset, **hyperparameters)
+    model._watch_for_changes = False  # nothing can change adata between building and training here
     sparse_grn = grn_format == "sparse" or (grn_format == "auto" and adata.n_vars > DENSE_GRN_MAX_GENES)
     if edges_per_target is not None and not sparse_grn:
         raise ValueError("edges_per_target applies to a sparse GRN: pass grn_format='sparse' as well.")
