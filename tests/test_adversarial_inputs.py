@@ -1567,3 +1567,206 @@ def test_top_edge_overlap_checks_top(top, kind, match):
     w = np.random.default_rng(0).random((4, 4))
     with pytest.raises(kind, match=match):
         scgrn.metrics.top_edge_overlap(w, w, top=top)
+
+
+# --- seventh pass (a sixth adversarial run; issue 18) -----------------------------------------
+def _grouped_pearson(adata):
+    a = adata[::3][:200].copy()
+    scgrn.tl.correlation(a, groupby="cell_type")
+    return a, list(a.uns["pearson"]["groups"])[:2], a.uns["pearson"]["keys"][0]
+
+
+@pytest.mark.parametrize("normalize", ["max", None])
+@pytest.mark.parametrize("value, found", [(np.nan, "1 NaN"), (np.inf, "1 infinite")], ids=["nan", "inf"])
+@pytest.mark.parametrize("as_sparse", [False, True], ids=["dense", "csr"])
+def test_edge_differences_refuses_a_nonfinite_network(adata, normalize, value, found, as_sparse):
+    """normalize='max' scaled the other network only (max |weight| was NaN), mixing scales."""
+    a, (ga, gb), key_a = _grouped_pearson(adata)
+    W = np.asarray(a.varp[key_a], dtype=np.float32).copy()
+    W[0, 1] = value
+    a.varp[key_a] = sparse.csr_matrix(W) if as_sparse else W
+    match = rf"^The network of group '{ga}' \(adata.varp\['{key_a}'\]\) has {found} weight\(s\), so its edges cannot be compared with group '{gb}'"
+    with pytest.raises(ValueError, match=match):
+        scgrn.get.edge_differences(a, key="pearson", groups=(ga, gb), normalize=normalize)
+    with pytest.raises(ValueError, match=match):
+        scgrn.pl.edge_differences(a, key="pearson", groups=(ga, gb), normalize=normalize, show=False)
+
+
+def test_edge_differences_scales_both_networks_to_one(adata):
+    a, groups, _ = _grouped_pearson(adata)
+    d = scgrn.get.edge_differences(a, key="pearson", groups=groups, top_k=None)
+    assert d["weight_a"].abs().max() == pytest.approx(1.0) and d["weight_b"].abs().max() == pytest.approx(1.0)
+
+
+BENCH_TABLE = pd.DataFrame({"method": ["a", "b", "a", "b"], "dataset": ["x", "x", "y", "y"], "EPR": [1.5, 2.0, 0.5, 3.0]})
+
+
+@pytest.mark.parametrize("plot", [scgrn.pl.benchmark_heatmap, scgrn.pl.benchmark_box], ids=["heatmap", "box"])
+def test_benchmark_plots_refuse_kinds_they_cannot_apply(plot):
+    """kinds= was silently ignored on a table without a 'kind' column (every row drawn)."""
+    with pytest.raises(ValueError, match=r"^kinds='synthetic' filters on the column 'kind', but results has none \(columns: \['method', 'dataset', 'EPR'\]\).*kinds=None"):
+        plot(BENCH_TABLE, kinds="synthetic", convention=None, show=False)
+    df = BENCH_TABLE.assign(kind=["synthetic", "synthetic", "curated", "curated"])
+    with pytest.raises(ValueError, match=r"^kinds=\['synthetic', 'nonsense'\] names \['nonsense'\], which is not in results\['kind'\]; the kinds there are \['curated', 'synthetic'\]"):
+        plot(df, kinds=["synthetic", "nonsense"], convention=None, show=False)
+    with pytest.raises(ParameterTypeError, match=r"^kinds must be a dataset kind"):
+        plot(df, kinds=3, convention=None, show=False)
+    fig = plot(df, kinds="synthetic", convention=None, return_fig=True)  # a valid filter still works
+    assert fig is not None
+
+
+@pytest.mark.parametrize(
+    "plot, kwargs, kind, match",
+    [
+        (scgrn.pl.benchmark_heatmap, {"fmt": "{:d}"}, ValueError, r"^fmt='\{:d\}' cannot format the annotated values, which are floats .*fmt='\{:.2f\}'"),
+        (scgrn.pl.benchmark_heatmap, {"fmt": "{0} {1}"}, ValueError, r"^fmt='\{0\} \{1\}' cannot format"),
+        (scgrn.pl.benchmark_heatmap, {"fmt": 2}, ParameterTypeError, r"^fmt must be a format string"),
+        (scgrn.pl.benchmark_heatmap, {"agg": "mode"}, ValueError, r"^agg must be one of \['median', 'mean', 'min', 'max'\], got 'mode'"),
+        (scgrn.pl.benchmark_box, {"agg": "average"}, ValueError, r"^agg must be one of \['median', 'mean', 'min', 'max'\], got 'average'"),
+    ],
+    ids=["fmt_int_code", "fmt_two_fields", "fmt_not_text", "heatmap_agg", "box_agg"],
+)
+def test_benchmark_plots_check_fmt_and_agg(plot, kwargs, kind, match):
+    with pytest.raises(kind, match=match):
+        plot(BENCH_TABLE, convention=None, show=False, **kwargs)
+
+
+def test_benchmark_heatmap_takes_every_documented_agg():
+    for agg in ("median", "mean", "min", "max"):
+        scgrn.pl.benchmark_heatmap(BENCH_TABLE, convention=None, agg=agg, fmt="{:.0f}", show=False)
+
+
+def test_model_files_expand_the_home_folder(adata, tmp_path, monkeypatch):
+    """save('~/m') wrote a folder literally named '~' in the working directory."""
+    import torch
+
+    from scgrn.models._base import load_model_files, save_model_files
+
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    assert save_model_files("~/demo", {"config": {}}, {"w": torch.ones(2)}, kind="Demo") == home / "demo"
+    assert load_model_files("~/demo", kind="Demo")[1]["w"].tolist() == [1.0, 1.0]
+    model = scgrn.models.DeepSEM(_small(adata), **DEEPSEM_TINY)  # the model classes go through them
+    model.train(show_progress_bar=False)
+    model.save("~/deepsem")
+    assert (home / "deepsem" / "model.json").is_file() and not (cwd / "~").exists()
+    np.testing.assert_array_equal(scgrn.models.DeepSEM.load("~/deepsem", _small(adata)).get_grn(), model.get_grn())
+
+
+@pytest.mark.parametrize(
+    "kwargs, kind, match",
+    [
+        ({"node_size": -100}, ValueError, r"^node_size must be a finite number > 0, got -100"),
+        ({"node_size": 0}, ValueError, r"^node_size must be a finite number > 0"),
+        ({"node_size": np.nan}, ValueError, r"^node_size must be a finite number > 0, got nan"),
+        ({"node_size": "big"}, ParameterTypeError, r"^node_size must be a finite number"),
+        ({"font_size": 0}, ValueError, r"^font_size must be a finite number > 0"),
+        ({"top_k": 0}, ValueError, r"^top_k must be an integer >= 1, got 0"),
+    ],
+    ids=["node_size_negative", "node_size_0", "node_size_nan", "node_size_text", "font_size_0", "top_k_0"],
+)
+def test_pl_grn_checks_its_numbers(adata, kwargs, kind, match):
+    scgrn.tl.correlation(adata)
+    with pytest.raises(kind, match=match):
+        scgrn.pl.grn(adata, key="pearson", show=False, **kwargs)
+
+
+def test_marker_sizes_are_checked(adata):
+    a = _small(adata)
+    with pytest.raises(ValueError, match=r"^size must be a finite number > 0, got -1"):
+        scgrn.pl.simulation(a, a, size=-1, show=False)
+    with pytest.raises(ValueError, match=r"^size must be a finite number > 0, got 0"):
+        scgrn.pl.perturbation(a, size=0, show=False)
+
+
+def test_pl_edge_differences_refuses_top_k_0(adata):
+    """top_k=0 said 'No edge differs between groups', which was false."""
+    a, groups, _ = _grouped_pearson(adata)
+    with pytest.raises(ValueError, match=r"^top_k must be an integer >= 1, got 0"):
+        scgrn.pl.edge_differences(a, key="pearson", groups=groups, top_k=0, show=False)
+    assert scgrn.get.edge_differences(a, key="pearson", groups=groups, top_k=0).empty  # the table may be empty
+
+
+def test_pl_simulation_names_a_missing_color(adata):
+    """A bare KeyError: 'not_a_column', after the alignment."""
+    a = _small(adata)
+    with pytest.raises(ValueError, match=r"^color='nope' is not a column of simulated.obs \(columns: \['cell_type'\]\)"):
+        scgrn.pl.simulation(a, a, color="nope", show=False)
+    with pytest.raises(ValueError, match=r"^color='nope' is not a column of simulated\['s'\].obs"):
+        scgrn.pl.simulation(a, {"s": a}, color="nope", show=False)
+    with pytest.raises(ValueError, match=r"^color='cell_type' is a column of the simulated cells' obs, but simulated is an array"):
+        scgrn.pl.simulation(a, a.X, color="cell_type", show=False)
+
+
+def test_simulated_sets_must_be_one_set_or_a_named_mapping(adata):
+    """{} gave pandas' 'No objects to concatenate', a list numpy's 'inhomogeneous shape'."""
+    a = _small(adata)
+    for call in (
+        lambda s: scgrn.metrics.grn_consistency(a, s, method="pearson"),
+        lambda s: scgrn.pl.simulation(a, s, show=False),
+    ):
+        with pytest.raises(ValueError, match=r"^simulated is empty: pass the simulated cells as an AnnData"):
+            call({})
+        with pytest.raises(ParameterTypeError, match=r"^simulated is a list of 2 items; several simulated sets must be named: pass a dict"):
+            call([a[:60], a[60:]])
+    with pytest.raises(ParameterTypeError, match=r"^simulated must be one AnnData or a cells x genes array, got a list of 2 items"):
+        scgrn.metrics.realism_auc(a, [a[:60], a[60:]])
+    res = scgrn.metrics.grn_consistency(a, {"s": a}, method="pearson", top=(0.1,))
+    assert res["consistency"].tolist() == [1.0]
+
+
+def _expression_csv(folder):
+    pd.DataFrame([[0.1, 0.5, 0.9], [1.0, 0.2, 0.0]], index=["g1", "g2"], columns=["c1", "c2", "c3"]).to_csv(
+        folder / "ExpressionData.csv"
+    )
+
+
+@pytest.mark.parametrize(
+    "make, kind, match",
+    [
+        (lambda f: (f / "ExpressionData.csv").mkdir(), FileNotFoundError, r"^The file '.*ExpressionData.csv' is a folder, not a file"),
+        (lambda f: (f / "ExpressionData.csv").write_bytes(b"PK\x03\x04\x81\x82\xff" * 50), ValueError,
+         r"^ExpressionData.csv \('.*'\) is not a text CSV file \(UnicodeDecodeError.*binary content"),
+        (lambda f: (f / "ExpressionData.csv.gz").write_bytes(b"not gzip at all"), ValueError,
+         r"^ExpressionData.csv.gz \('.*'\) is not a gzip-compressed CSV file"),
+        (lambda f: (f / "ExpressionData.csv").write_text("g,c1,c2\ng1,1,2\ng2,1,2,3,4\n"), ValueError,
+         r"^ExpressionData.csv \('.*'\) is not a valid CSV file: .*Expected 3 fields in line 3, saw 5"),
+        (lambda f: (_expression_csv(f), (f / "PseudoTime.csv").mkdir()), FileNotFoundError,
+         r"^The file '.*PseudoTime.csv' is a folder, not a file"),
+        (lambda f: (_expression_csv(f), (f / "refNetwork.csv").mkdir()), FileNotFoundError,
+         r"^The network file '.*refNetwork.csv' is a folder, not a file"),
+    ],
+    ids=["expression_is_a_folder", "expression_is_binary", "gz_not_gzip", "ragged_rows", "pseudotime_is_a_folder",
+         "network_is_a_folder"],
+)
+def test_read_beeline_folder_names_a_bad_file(tmp_path, make, kind, match):
+    """A folder named ExpressionData.csv was reported missing; a binary one gave a bare UnicodeDecodeError."""
+    make(tmp_path)
+    network = "refNetwork.csv" if "network" in match else None
+    with pytest.raises(kind, match=match):
+        scgrn.datasets.read_beeline_folder(tmp_path, network_file=network)
+
+
+@pytest.mark.parametrize("network", [0, 6, True, 2.0])
+def test_dream4_network_is_1_to_5(tmp_path, network):
+    """dream4(6) blamed the data folder."""
+    with pytest.raises(ValueError, match=rf"^network={network!r} must be an integer from 1 to 5 \(DREAM4 has networks 1-5"):
+        scgrn.datasets.dream4(network, data_dir=tmp_path)
+
+
+def test_perturbode_integer_control_matches_integer_labels():
+    """control=0 never matched the labels, which are read as text ('0')."""
+    from scgrn.models._perturbode_config import check_control
+
+    s, _ = scgrn.datasets.simulate_perturbation_screen(n_genes=8, n_perturbations=3, n_double=1,
+                                                       n_cells_per_perturbation=15, n_control=30)
+    s.obs["perturbation"] = [0 if lab == "control" else lab for lab in s.obs["perturbation"].astype(str)]
+    model = scgrn.models.PerturbODE(s, control=np.int64(0), n_modules=3)
+    assert model.control == "0" and model._control_x.shape[0] == 30
+    assert sorted(model.perturbations) == ["G2", "G2+G4", "G3", "G4"]
+    for bad in (None, True, 0.0):
+        with pytest.raises(ParameterTypeError, match=r"^control must be the label of the control cells"):
+            check_control(bad)

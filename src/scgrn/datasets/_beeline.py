@@ -19,7 +19,7 @@ from ._beeline_files import (
     _read_network,
     _refuse_non_numeric,
 )
-from ._paths import _find_file, _subdir, check_folder
+from ._paths import _find_file, _subdir, check_file, check_folder
 from ._paths import data_dir as _data_dir
 
 __all__ = ["read_beeline_folder", "beeline", "beeline_synthetic", "list_beeline"]
@@ -80,10 +80,14 @@ def read_beeline_folder(
     FileNotFoundError
         The folder, ``ExpressionData.csv`` or the network file is missing; a path to a file
         where the folder is expected raises :class:`~scgrn.datasets._paths.NotAFolderError`
-        (also a ``FileNotFoundError``).
+        (also a ``FileNotFoundError``), and a folder where a file is expected (a folder named
+        ``ExpressionData.csv``) :class:`~scgrn.datasets._paths.NotAFileError` (also a
+        ``FileNotFoundError``), naming it.
     ValueError
-        An empty file; an expression value or pseudotime that is not a number (the message
-        names the file, the row and the column); an expression file written cells x genes.
+        An empty file, a binary one (e.g. a spreadsheet saved under a ``.csv`` name) or one
+        that is not valid CSV (the message names the file); an expression value or pseudotime
+        that is not a number (the message names the file, the row and the column); an
+        expression file written cells x genes.
 
     Warns
     -----
@@ -112,7 +116,7 @@ def read_beeline_folder(
         f"The BEELINE dataset folder {str(Path(path).expanduser())!r}",
         "A BEELINE folder holds ExpressionData.csv (genes in rows, cells in columns) and a network file.",
     )
-    expr_file = _find_file(folder, "ExpressionData.csv")
+    expr_file = _find_file(folder, "ExpressionData.csv", strict=True)
     if expr_file is None:
         raise FileNotFoundError(
             f"No ExpressionData.csv or ExpressionData.csv.gz in {str(folder)!r}. A BEELINE folder "
@@ -120,7 +124,7 @@ def read_beeline_folder(
         )
     adata = _read_expression(expr_file)
 
-    pt_file = _find_file(folder, "PseudoTime.csv")
+    pt_file = _find_file(folder, "PseudoTime.csv", strict=True)
     if pt_file is not None:
         pt = _read_csv(pt_file, index_col=0)
         _refuse_non_numeric(pt, pt_file, "pseudotime value(s)", ("cell", "trajectory"),
@@ -142,6 +146,7 @@ def read_beeline_folder(
     net = None
     if network_file is not None:
         net_path = folder / network_file
+        check_file(net_path, "The network file")
         if not net_path.is_file():
             raise FileNotFoundError(
                 f"The network file {str(net_path)!r} does not exist. Pass network_file= (relative "

@@ -3,7 +3,9 @@ network (``Gene1,Gene2[,Type]``) and the checks that name a bad value's file, ro
 
 from __future__ import annotations
 
+import gzip
 import warnings
+import zlib
 from pathlib import Path
 
 import anndata as ad
@@ -54,13 +56,26 @@ def _read_network(path: Path) -> pd.DataFrame:
 
 
 def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
-    """``pd.read_csv`` of a BEELINE file; an empty file raises a ``ValueError`` naming it."""
+    """``pd.read_csv`` of a BEELINE file; an empty, binary or malformed file raises a
+    ``ValueError`` naming it."""
     try:
         return pd.read_csv(path, **kwargs)
     except pd.errors.EmptyDataError:
         raise ValueError(
             f"{path.name} ({str(path)!r}) is empty (no header, no rows). Write it again, or remove "
             "it from the folder."
+        ) from None
+    except (UnicodeDecodeError, gzip.BadGzipFile, zlib.error, EOFError) as err:
+        kind = "gzip-compressed CSV" if path.suffix == ".gz" else "text CSV"
+        raise ValueError(
+            f"{path.name} ({str(path)!r}) is not a {kind} file ({type(err).__name__}: {str(err)[:100]}): "
+            "it holds binary content, e.g. a spreadsheet saved under a .csv name. Export it as CSV "
+            "(comma-separated text, UTF-8) from the program that wrote it."
+        ) from None
+    except pd.errors.ParserError as err:
+        raise ValueError(
+            f"{path.name} ({str(path)!r}) is not a valid CSV file: {str(err).strip()[:200]}. Check "
+            "that every row has the same number of comma-separated fields."
         ) from None
 
 

@@ -65,7 +65,7 @@ def dream4(
         If the data folder or the network's files are missing (the message says where they
         were looked for).
     ValueError
-        For a size other than 10 or 100, or a malformed file.
+        For a size other than 10 or 100, a network number outside 1-5, or a malformed file.
 
     Examples
     --------
@@ -79,8 +79,8 @@ def dream4(
     """
     if size not in _SIZES:
         raise ValueError(f"size={size!r}: DREAM4 in-silico networks have size 10 or 100.")
-    if isinstance(network, bool) or not isinstance(network, (int, np.integer)) or network < 1:
-        raise ValueError(f"network={network!r} must be a positive integer (1-5 in DREAM4).")
+    if isinstance(network, bool) or not isinstance(network, (int, np.integer)) or not 1 <= network <= 5:
+        raise ValueError(f"network={network!r} must be an integer from 1 to 5 (DREAM4 has networks 1-5 of each size).")
     root = _data_dir(data_dir)
     folder = _subdir(
         root, "dream4", f"size{size}", f"insilico_size{size}_{int(network)}",

@@ -68,6 +68,23 @@ class NotAFolderError(NotADirectoryError, FileNotFoundError):
     """
 
 
+class NotAFileError(IsADirectoryError, FileNotFoundError):
+    """A path that should be a file is a folder (or another non-file entry).
+
+    Subclasses both :class:`IsADirectoryError` and :class:`FileNotFoundError` (what the
+    loaders document for a file that is not there), so either can be caught.
+    """
+
+
+def check_file(path: Path, what: str) -> None:
+    """Raise :class:`NotAFileError` when ``path`` exists but is not a file (``what`` names it)."""
+    if path.exists() and not path.is_file():
+        raise NotAFileError(
+            f"{what} {str(path)!r} is a folder, not a file. Move or rename that folder, and put the "
+            "file itself there."
+        )
+
+
 def check_folder(path: Path, what: str, fix: str) -> Path:
     """``path`` if it is a folder; else :class:`FileNotFoundError` (missing) or
     :class:`NotAFolderError` (a file), the message starting with ``what`` and ending with ``fix``."""
@@ -92,9 +109,12 @@ def _subdir(root: Path, *parts: str, what: str = "folder") -> Path:
     return path
 
 
-def _find_file(folder: Path, stem: str) -> Path | None:
-    """``folder/stem`` or ``folder/stem.gz`` (first found), else ``None``."""
+def _find_file(folder: Path, stem: str, *, strict: bool = False) -> Path | None:
+    """``folder/stem`` or ``folder/stem.gz`` (first found), else ``None``; with ``strict``, a
+    folder of either name raises :class:`NotAFileError` (else it is passed over, as when listing)."""
     for name in (stem, stem + ".gz"):
+        if strict:
+            check_file(folder / name, "The file")
         if (folder / name).is_file():
             return folder / name
     return None

@@ -8,7 +8,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import _keys
-from .._grn_matrix import grn_matrix
+from .._grn_matrix import grn_matrix, nonfinite_counts
 from .._params import check_bool, check_choice
 from ._edges import edges_from_matrix
 from ._group_index import resolve_group
@@ -55,6 +55,12 @@ def edge_differences(
     and ``difference``, sorted by ``|difference|`` descending; an edge absent from one network
     has weight 0 there.
 
+    Raises
+    ------
+    ValueError
+        When either network holds a NaN or infinite weight (a run that failed, e.g. diverged):
+        its edges have no difference, and ``normalize="max"`` could scale only the other one.
+
     Examples
     --------
     >>> import numpy as np
@@ -72,7 +78,10 @@ def edge_differences(
         raise ValueError(f"groups must be two different group names (a, b), got {groups!r}.")
     normalize = check_choice("normalize", normalize, _NORMALIZE)
     keys = [resolve_group(adata, key, g) for g in groups]
-    mats = [_scaled(grn_matrix(adata.varp[k], adata.n_vars), normalize) for k in keys]
+    mats = [grn_matrix(adata.varp[k], adata.n_vars) for k in keys]
+    for k, g, other, W in zip(keys, groups, groups[::-1], mats):
+        _check_finite(W, k, g, other)
+    mats = [_scaled(W, normalize) for W in mats]
     a, b = mats
     if sparse.issparse(a) or sparse.issparse(b):
         a, b = sparse.csr_matrix(a), sparse.csr_matrix(b)
@@ -90,6 +99,20 @@ def edge_differences(
             "difference": (weight_a - weight_b).astype(np.float32),
         }
     )
+
+
+def _check_finite(W, key: str, group, other) -> None:
+    """Refuse a network with NaN or infinite weights: its edges have no difference (NaN is never
+    accepted), and ``normalize="max"`` would have scaled only the other network."""
+    n_nan, n_inf = nonfinite_counts(W)
+    if n_nan or n_inf:
+        found = " and ".join(f"{n} {kind}" for n, kind in ((n_nan, "NaN"), (n_inf, "infinite")) if n)
+        raise ValueError(
+            f"The network of group {group!r} (adata.varp[{key!r}]) has {found} weight(s), so its edges "
+            f"cannot be compared with group {other!r}: such weights mean the run that wrote it failed "
+            "(e.g. training diverged). Rerun the method (for DeepSEM, with smaller learning rates), or "
+            "compare other groups."
+        )
 
 
 def _scaled(W, normalize):

@@ -13,7 +13,7 @@ from scipy import sparse
 from .._grn_matrix import grn_block, grn_matrix
 from .._params import ParameterTypeError, check_float, check_random_state
 from .._validate import as_tf_list
-from ._realism import _aligned, _check_log1p, _comparable
+from ._realism import _aligned, _check_log1p, _comparable, simulated_sets
 
 __all__ = ["grn_consistency", "top_edge_overlap"]
 
@@ -181,7 +181,8 @@ def grn_consistency(
         AnnData (``X`` or ``layer``) with the same genes, matched by ``var_names`` (any
         order; different genes raise a ``ValueError`` naming them), or arrays with the same
         genes in the same order (then named ``g0, g1, ...``). ``simulated`` may be a ``{name: data}`` mapping
-        of several simulators (the real GRN is then inferred once). Raw counts (``log1p="auto"``: non-negative
+        of several simulators (the real GRN is then inferred once); an empty mapping, or a list of
+        sets (which have no names), raises naming ``simulated``. Raw counts (``log1p="auto"``: non-negative
         integers, maximum above 30) are normalised to the real cells' median library size
         and log1p-transformed first.
     method
@@ -226,8 +227,7 @@ def grn_consistency(
     random_state = check_random_state(random_state)
     top = _check_top(top)  # before any GRN is inferred
     tfs = as_tf_list(tfs)  # a one-shot iterator is read once: every judge needs the list
-    many = isinstance(simulated, Mapping)
-    sims = dict(simulated) if many else {"simulated": simulated}
+    sims, many = simulated_sets(simulated)
     labels = ["real"] + [f"simulated[{k!r}]" if many else "simulated" for k in sims]
     mats, var_names = _aligned([real, *sims.values()], labels, layer)
     least = 1 if callable(method) else JUDGE_MIN_CELLS  # a function judges what it accepts itself

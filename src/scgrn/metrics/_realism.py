@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from .._params import check_choice, check_int, check_random_state
+from .._params import ParameterTypeError, check_choice, check_int, check_random_state
 from .._matrix import is_backed
 from .._validate import _fmt_names, check_real_dtype, looks_like_counts
 
@@ -25,6 +25,11 @@ def _matrix(data, layer: str | None = None, what: str = "the matrix") -> np.ndar
     >>> _matrix(sparse.csr_matrix(np.eye(2, dtype=np.float32))).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
+    if isinstance(data, (list, tuple)) and any(hasattr(d, "shape") for d in data):
+        raise ParameterTypeError(
+            f"{what} must be one AnnData or a cells x genes array, got a {type(data).__name__} of "
+            f"{len(data)} items. Pass one set at a time (or concatenate them, e.g. `anndata.concat(...)`)."
+        )
     if hasattr(data, "obs") and hasattr(data, "var"):
         where = f"{what}.layers[{layer!r}]" if layer is not None else f"{what}.X"
         data = data.layers[layer] if layer is not None else data.X
@@ -41,6 +46,39 @@ def _matrix(data, layer: str | None = None, what: str = "the matrix") -> np.ndar
     if not np.isfinite(x).all():
         raise ValueError(f"{where} has NaN or infinite values; remove or impute them first.")
     return x
+
+
+def simulated_sets(simulated, what: str = "simulated") -> tuple[dict, bool]:
+    """``({name: data}, many)``: ``simulated`` as a mapping of simulated sets (``many``: it was one).
+
+    One AnnData or array becomes ``{"simulated": data}``. An empty mapping, and a list or tuple
+    (a natural guess for several sets, which have no names then), raise naming ``what`` and the fix.
+
+    Examples
+    --------
+    >>> simulated_sets(np.zeros((2, 2)))[0].keys(), simulated_sets({"a": np.zeros((2, 2))})[1]
+    (dict_keys(['simulated']), True)
+    >>> simulated_sets([np.zeros((2, 2)), np.ones((2, 2))])
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: simulated is a list of 2 items; several simulated sets must be named: pass a dict {name: AnnData}, e.g. simulated={'sim1': sims[0], 'sim2': sims[1]}.
+    """
+    if isinstance(simulated, Mapping):
+        if len(simulated) == 0:
+            raise ValueError(
+                f"{what} is empty: pass the simulated cells as an AnnData (or a cells x genes array), "
+                "or {name: AnnData} for several simulated sets."
+            )
+        return dict(simulated), True
+    if isinstance(simulated, (list, tuple)) and (
+        len(simulated) == 0 or any(hasattr(s, "shape") for s in simulated)
+    ):
+        raise ParameterTypeError(
+            f"{what} is a {type(simulated).__name__} of {len(simulated)} items; several simulated sets "
+            "must be named: pass a dict {name: AnnData}, e.g. "
+            f"{what}={{'sim1': sims[0], 'sim2': sims[1]}}."
+        )
+    return {"simulated": simulated}, False
 
 
 def _aligned(

@@ -96,7 +96,7 @@ def save_model_files(
     Parameters
     ----------
     dir_path
-        The folder; created if missing.
+        The folder; created if missing. A leading ``~`` is the home folder.
     meta
         JSON-writable metadata (numpy scalars and arrays are converted).
     state_dict
@@ -123,7 +123,7 @@ def save_model_files(
     (1, 'Demo', [1.0, 1.0])
     """
     overwrite = check_bool("overwrite", overwrite)
-    path = Path(dir_path)
+    path = Path(dir_path).expanduser()  # '~/m' is the home folder's m, as in datasets.data_dir
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} is a file; pass a folder path to `{kind}.save()`.")
     if path.exists() and any(path.iterdir()) and not overwrite:
@@ -168,7 +168,7 @@ def load_model_files(
     Parameters
     ----------
     dir_path
-        The folder.
+        The folder (a leading ``~`` is the home folder).
     kind
         The class expected in it (``"DeepSEM"``, ``"PerturbODE"``, ``"PairClassifier"``).
     required
@@ -198,7 +198,7 @@ def load_model_files(
     ...
     FileNotFoundError: No saved DeepSEM model at ...: it has no model.json. Pass the folder ...
     """
-    path = Path(dir_path)
+    path = Path(dir_path).expanduser()
     if not path.exists():
         raise _missing(path, kind, "the folder does not exist")
     if not path.is_dir():
@@ -287,7 +287,7 @@ def load_state(module: torch.nn.Module, state: dict, *, dir_path: str | Path, ki
         first = str(err).strip().splitlines()
         why = first[1].strip() if len(first) > 1 else (first[0] if first else type(err).__name__)
         raise _damaged(
-            Path(dir_path) / WEIGHTS_FILE, kind, f"its weights do not fit the model described in {META_FILE} ({why[:300]})"
+            Path(dir_path).expanduser() / WEIGHTS_FILE, kind, f"its weights do not fit the model described in {META_FILE} ({why[:300]})"
         ) from None
 
 
@@ -305,7 +305,7 @@ def config_from_saved(config_cls, saved, *, meta: dict, dir_path: str | Path, ki
     ...
     scgrn.models._base.ModelFileError: The DeepSEM config in m/model.json has hyperparameter(s) this scgrn (...) does not know: ['n_model'] (saved by scgrn unknown). Load it with the scgrn version that saved it or a newer one (upgrade scgrn): dropping them could change the model.
     """
-    meta_file = Path(dir_path) / META_FILE
+    meta_file = Path(dir_path).expanduser() / META_FILE
     if not isinstance(saved, dict):
         raise _damaged(meta_file, kind, "its config is not a JSON object")
     unknown = sorted(set(saved) - {f.name for f in fields(config_cls)})

@@ -24,6 +24,7 @@ from ._perturbode_config import (  # noqa: F401
     INTERVENTIONS,
     MIN_CONTROL_CELLS,
     PerturbODEConfig,
+    check_control,
     make_config,
     parse_perturbations,
     read_screen,
@@ -55,7 +56,8 @@ class PerturbODE:
         ``obs`` column of labels: ``control``, a gene name of ``var_names``, or several
         joined by ``"+"`` (``"G3+G7"``).
     control
-        Label of control (unperturbed / non-targeting) cells; at least 10 are needed.
+        Label of control (unperturbed / non-targeting) cells; at least 10 are needed. Labels
+        are read as text, so with integer codes ``control=0`` matches the label ``'0'``.
     layer
         Read this layer instead of ``X``.
     **hyperparameters
@@ -87,6 +89,7 @@ class PerturbODE:
     ):
         self.config = make_config(**hyperparameters)
         self.config.validate(adata.n_vars)
+        control = check_control(control)  # labels are read as text: control=0 matches '0'
         labels, self.targets, x = read_screen(
             adata, perturbation_key=perturbation_key, control=control, layer=layer
         )

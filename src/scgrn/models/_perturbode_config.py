@@ -4,11 +4,13 @@ screen (which genes each label targets)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._params import ParameterTypeError
 from .._validate import check_bool, check_choice, check_float, check_int, check_var_names, expression_matrix
 
 INTERVENTIONS = ("knockout", "shift")
@@ -170,6 +172,29 @@ def make_config(**hyperparameters) -> PerturbODEConfig:
 # ---------------------------------------------------------------------------
 # perturbation labels and the screen
 # ---------------------------------------------------------------------------
+
+
+def check_control(control) -> str:
+    """The control label as text: perturbation labels are read as text (``obs[key].astype(str)``),
+    so an integer ``control`` (``0`` for integer codes) is compared as ``'0'``.
+
+    Examples
+    --------
+    >>> check_control("control"), check_control(np.int64(0))
+    ('control', '0')
+    >>> check_control(None)
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: control must be the label of the control cells (a string, or an integer for integer labels), got None (NoneType).
+    """
+    if isinstance(control, str):
+        return str(control)
+    if isinstance(control, Integral) and not isinstance(control, (bool, np.bool_)):
+        return str(int(control))
+    raise ParameterTypeError(
+        "control must be the label of the control cells (a string, or an integer for integer labels), "
+        f"got {control!r} ({type(control).__name__})."
+    )
 
 
 def parse_perturbations(labels, var_names, *, control: str = "control", where: str = "labels") -> dict[str, list[str]]:

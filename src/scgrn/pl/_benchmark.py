@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .._compat import old_positionals
+from .._params import ParameterTypeError, check_choice
 from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["benchmark_heatmap", "benchmark_box"]
@@ -22,6 +23,8 @@ RANDOM_LEVEL = {"EPR": 1.0, "AUPRC_ratio": 1.0, "AUROC": 0.5, "EP": None, "AUPRC
 _WORSE_COLOR = "#d9d9d9"
 _METRIC_LABEL = {"EPR": "EPR", "AUPRC_ratio": "AUPRC ratio", "AUROC": "AUROC", "EP": "EP",
                  "AUPRC": "AUPRC"}
+#: how replicates and repeats of a row may be combined (pandas reductions of one number)
+AGGREGATIONS = ("median", "mean", "min", "max")
 
 
 def _table(results: pd.DataFrame, metric: str, convention: str | None, kinds, agg: str):
@@ -48,8 +51,8 @@ def _table(results: pd.DataFrame, metric: str, convention: str | None, kinds, ag
                 f"{sorted(set(df['convention']))}."
             )
         df = df[df["convention"] == convention]
-    if kinds is not None and "kind" in df.columns:
-        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    if kinds is not None:
+        kinds = _check_kinds(kinds, results)
         df = df[df["kind"].isin(kinds)]
     if df.empty:
         raise ValueError("No rows left to plot after filtering (convention, kinds, failed runs).")
@@ -66,6 +69,53 @@ def _table(results: pd.DataFrame, metric: str, convention: str | None, kinds, ag
     table = table.reindex(index=pd.unique(df["_row"]), columns=pd.unique(df["method"]))
     table.index.name, table.columns.name = None, None
     return table
+
+
+def _check_kinds(kinds, results: pd.DataFrame) -> list[str]:
+    """``kinds`` as a list of the dataset kinds of ``results['kind']``; a table without that
+    column, or a kind it does not have, raises naming ``kinds``."""
+    given = kinds
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    elif not isinstance(kinds, (Sequence, np.ndarray, pd.Index, pd.Series, set, frozenset)):
+        raise ParameterTypeError(
+            f"kinds must be a dataset kind, a list of them or None, got {kinds!r} ({type(kinds).__name__})."
+        )
+    kinds = list(kinds)
+    if "kind" not in results.columns:
+        raise ValueError(
+            f"kinds={given!r} filters on the column 'kind', but results has none (columns: "
+            f"{list(results.columns)}). Pass the table from scgrn.bench.beeline(), which has it, add a "
+            "'kind' column, or pass kinds=None."
+        )
+    present = sorted(set(results["kind"].dropna().astype(str)))
+    if not kinds:
+        raise ValueError(f"kinds is empty; pass some of the kinds in results['kind'] ({present}) or kinds=None.")
+    unknown = [k for k in kinds if not isinstance(k, str) or k not in present]
+    if unknown:
+        raise ValueError(
+            f"kinds={given!r} names {unknown!r}, which is not in results['kind']; the kinds there are "
+            f"{present}. Pass some of them, or kinds=None."
+        )
+    return kinds
+
+
+def _check_agg(agg) -> str:
+    return check_choice("agg", agg, AGGREGATIONS)
+
+
+def _check_fmt(fmt) -> str:
+    """``fmt`` if it formats a number (``"{:.2f}"``), else an error naming ``fmt``."""
+    if not isinstance(fmt, str):
+        raise ParameterTypeError(f"fmt must be a format string such as '{{:.2f}}', got {fmt!r} ({type(fmt).__name__}).")
+    try:
+        fmt.format(0.5)
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(
+            f"fmt={fmt!r} cannot format the annotated values, which are floats ({type(err).__name__}: "
+            f"{err}). Use a float format with one field, e.g. fmt='{{:.2f}}' or fmt='{{:.0f}}'."
+        ) from None
+    return fmt
 
 
 def _check_metric(metric: str) -> str:
@@ -108,13 +158,17 @@ def benchmark_heatmap(
         Keep rows of this evaluation convention (``"beeline"``, which every dataset has, or
         ``"deepsem"``, real datasets only); ``None`` keeps all rows.
     kinds
-        Keep only these dataset kinds (``"scRNA-seq"``, ``"synthetic"``, ``"curated"``).
+        Keep only these dataset kinds (``"scRNA-seq"``, ``"synthetic"``, ``"curated"``) of the
+        ``kind`` column; a table without that column, or a kind it does not have, raises a
+        ``ValueError``. ``None`` keeps all kinds.
     agg
-        How replicates and repeats of a row are combined (a pandas aggregation name).
+        How replicates and repeats of a row are combined: ``"median"``, ``"mean"``, ``"min"``
+        or ``"max"``.
     cmap
         Colour map of the per-row scale.
     fmt
-        Format of the annotations.
+        Format of the annotations, applied to floats (``"{:.2f}"``, ``"{:.0f}"``); one that
+        cannot format a float (``"{:d}"``) raises a ``ValueError`` before anything is drawn.
     ax
         Axes to draw into; a new figure is created if ``None``.
     show
@@ -139,6 +193,7 @@ def benchmark_heatmap(
     """
     metric = _check_metric(metric)
     check_plot_args(ax, show, return_fig)
+    agg, fmt = _check_agg(agg), _check_fmt(fmt)
     table = _table(results, metric, convention, kinds, agg)
     values = table.to_numpy(dtype=float)
     n_rows, n_cols = values.shape
@@ -218,9 +273,10 @@ def benchmark_box(
     convention
         Keep rows of this convention; ``None`` keeps all.
     kinds
-        Keep only these dataset kinds (``"scRNA-seq"``, ``"synthetic"``, ``"curated"``).
+        Keep only these dataset kinds of the ``kind`` column (see :func:`benchmark_heatmap`).
     agg
-        How replicates and repeats of a dataset are combined.
+        How replicates and repeats of a dataset are combined: ``"median"``, ``"mean"``,
+        ``"min"`` or ``"max"``.
     ax
         Axes to draw into; a new figure is created if ``None``.
     show
@@ -245,6 +301,7 @@ def benchmark_box(
     """
     metric = _check_metric(metric)
     check_plot_args(ax, show, return_fig)
+    agg = _check_agg(agg)
     table = _table(results, metric, convention, kinds, agg)
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.6 + 0.75 * table.shape[1], 3.8), layout="constrained")

@@ -15,7 +15,13 @@ from matplotlib.lines import Line2D
 from .. import _keys
 from .._compat import old_positionals
 from .._grn_matrix import grn_matrix, nonfinite_counts
-from .._params import ParameterTypeError, check_bool, check_random_state
+from .._params import (
+    ParameterTypeError,
+    check_bool,
+    check_float,
+    check_int,
+    check_random_state,
+)
 from ..get._edges import _edges
 from ..get._group_index import resolve_group
 
@@ -77,9 +83,9 @@ def grn(
         (regulators inside, targets outside), a precomputed mapping
         ``{gene: (x, y)}``, or a callable ``layout(graph) -> mapping``.
     node_size
-        Marker area of the nodes in points².
+        Marker area of the nodes in points² (a finite number > 0).
     font_size
-        Font size of the node labels.
+        Font size of the node labels (a finite number > 0).
     ax
         Axes to draw into; a new figure is created if ``None``.
     show
@@ -110,8 +116,9 @@ def grn(
     >>> type(fig).__name__
     'Figure'
     """
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise ValueError(f"`top_k` must be a positive int, got {top_k!r}.")
+    top_k = check_int("top_k", top_k, min=1)
+    node_size = check_float("node_size", node_size, min=0, min_open=True)
+    font_size = check_float("font_size", font_size, min=0, min_open=True)
     check_plot_args(ax, show, return_fig)
     random_state = check_random_state(random_state)
     title = key if group is None else f"{key} ({group})"

@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .. import _keys
+from .._params import check_int
 from ..get._groups import edge_differences as _edge_differences
 from ._grn import _show_or_return, check_plot_args
 
@@ -44,7 +45,7 @@ def edge_differences(
     groups
         The two groups ``(a, b)`` to compare.
     top_k
-        Number of edges to show.
+        Number of edges to show (an integer >= 1).
     normalize
         ``"max"``: each network divided by its largest ``|weight|``; ``None``: raw weights.
     ax
@@ -70,6 +71,7 @@ def edge_differences(
     >>> len(ax.get_yticklabels())
     8
     """
+    top_k = check_int("top_k", top_k, min=1)  # top_k=0 would read as "no edge differs"
     check_plot_args(ax, show, return_fig)
     table = _edge_differences(adata, key=key, groups=groups, top_k=top_k, normalize=normalize)
     if table.empty:

@@ -207,7 +207,7 @@ def perturbation(
         holds no such record raises a ``KeyError`` naming the records there (only the default
         ``"perturb"`` may be missing, on an AnnData without any record).
     size
-        Marker size.
+        Marker size (a finite number > 0).
     ax
         An Axes (``"bar"`` or ``"arrows"``) or two (``"both"``); ``None``: a new figure.
     show
@@ -237,6 +237,7 @@ def perturbation(
     n_genes = check_int("n_genes", n_genes, min=1)
     n_neighbors = check_int("n_neighbors", n_neighbors, min=1)
     sigma = check_float("sigma", sigma, min=0, min_open=True)
+    size = check_float("size", size, min=0, min_open=True)
     if grid is not None:
         grid = check_int("grid", grid, min=1)
     if "delta" not in adata.layers or "delta" not in adata.var:

@@ -11,7 +11,7 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._params import check_int, check_random_state
+from .._params import check_float, check_int, check_random_state
 from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["simulation", "grn_consistency"]
@@ -47,7 +47,8 @@ def simulation(
         Simulated cells with the same genes, matched by ``var_names`` (any order; different
         genes raise a ``ValueError`` naming them), or ``{name: AnnData}`` for several simulators.
     color
-        Column of the simulated cells' ``obs`` to colour by (e.g. the group label).
+        Column of the simulated cells' ``obs`` to colour by (e.g. the group label); every
+        simulated set must have it (else a ``ValueError`` listing its columns).
     layer
         Layer of both inputs instead of ``X``.
     n_pcs, n_neighbors, random_state
@@ -55,7 +56,7 @@ def simulation(
     ax, show, return_fig
         scanpy's plotting convention.
     size
-        Marker size.
+        Marker size (a finite number > 0).
 
     Returns
     -------
@@ -71,15 +72,17 @@ def simulation(
     """
     import scanpy as sc
 
-    from ..metrics._realism import _aligned, _comparable
+    from ..metrics._realism import _aligned, _comparable, simulated_sets
 
     check_plot_args(ax, show, return_fig)
     n_pcs = check_int("n_pcs", n_pcs, min=1)
     n_neighbors = check_int("n_neighbors", n_neighbors, min=2)
     random_state = check_random_state(random_state)
-    many = isinstance(simulated, Mapping)
-    sims = dict(simulated) if many else {"simulated": simulated}
+    size = check_float("size", size, min=0, min_open=True)
+    sims, many = simulated_sets(simulated)
     labels = ["real"] + [f"simulated[{k!r}]" if many else "simulated" for k in sims]
+    if color is not None:
+        _check_color(color, sims, labels[1:])
     mats, _ = _aligned([real, *sims.values()], labels, layer)
     mats = _comparable(mats, "auto")
     labels = ["real"] * mats[0].shape[0]
@@ -108,6 +111,22 @@ def simulation(
     ax.set_yticks([])
     ax.legend(fontsize=7, markerscale=2, frameon=False, loc="best")
     return _show_or_return(fig, ax, show=show, return_fig=return_fig)
+
+
+def _check_color(color, sims: dict, labels: list[str]) -> None:
+    """Refuse a ``color`` that is not a column of every simulated set's ``obs`` (before any work)."""
+    for label, s in zip(labels, sims.values()):
+        obs = getattr(s, "obs", None)
+        if obs is None:
+            raise ValueError(
+                f"color={color!r} is a column of the simulated cells' obs, but {label} is an array "
+                "without obs. Pass AnnData, or color=None."
+            )
+        if color not in obs.columns:
+            raise ValueError(
+                f"color={color!r} is not a column of {label}.obs (columns: {list(obs.columns)}). "
+                "Pass one of them, or color=None (colour by simulator)."
+            )
 
 
 def grn_consistency(

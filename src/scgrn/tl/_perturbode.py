@@ -56,7 +56,8 @@ def perturbode(
         combination joined by ``"+"`` (``"G3+G7"``). Labels naming genes outside
         ``var_names`` raise a ValueError listing them.
     control
-        Label of control cells (at least 10).
+        Label of control cells (at least 10). Labels are read as text, so with integer codes
+        ``control=0`` matches the label ``'0'``.
     n_modules
         Hidden units (gene modules); ``None``: ``min(n_genes, 32)``.
     intervention
