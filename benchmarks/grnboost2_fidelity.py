@@ -182,7 +182,6 @@ def main() -> None:
     table = pd.DataFrame(rows)
     s_scgrn = (s1 + s2) / 2
     speedup = s_arb / s_scgrn
-    string = table[(table.ground_truth == "STRING")]
     checks = {
         "Spearman >= 0.8": rho >= 0.8,
         "EPR within 10 % (all ground truths, both conventions)": bool((table["EPR_rel_diff"].abs() <= 0.10).all()),

@@ -6,6 +6,7 @@ counts of 1,000 cells; the difference over 6 steps is the cost of a step (wall a
 (the peak minus the input's is training's own)::
 
     python benchmarks/scale_step.py time --genes 20000
+    python benchmarks/scale_step.py time --genes 5000 --tfs 1000   # genes at a fixed TF count
     python benchmarks/scale_step.py memory --genes 20000 --cells 5000 --steps 3 --members 8
 
 To compare with an earlier commit, run the same command with ``PYTHONPATH`` pointing at a
@@ -25,19 +26,20 @@ import time
 import numpy as np
 
 
-def _planted(n_genes: int, n_cells: int):
+def _planted(n_genes: int, n_cells: int, n_tfs: int | None = None):
     import scgrn
 
-    adata, _ = scgrn.datasets.planted_counts(n_genes=n_genes, n_cells=n_cells, n_tfs=n_genes // 10, random_state=0)
+    n_tfs = n_genes // 10 if n_tfs is None else n_tfs
+    adata, _ = scgrn.datasets.planted_counts(n_genes=n_genes, n_cells=n_cells, n_tfs=n_tfs, random_state=0)
     del adata.layers["counts"]
     return adata
 
 
-def step_time(n_genes: int) -> dict:
+def step_time(n_genes: int, n_tfs: int | None = None) -> dict:
     from scgrn.models import make_config
     from scgrn.models._deepsem_training import train_deepsem
 
-    adata = _planted(n_genes, 1000)
+    adata = _planted(n_genes, 1000, n_tfs)
     regulators = np.flatnonzero(adata.var["is_tf"].to_numpy())
 
     def cpu() -> float:
@@ -50,7 +52,7 @@ def step_time(n_genes: int) -> dict:
         c, t = cpu(), time.perf_counter()
         train_deepsem(adata.X, make_config(max_steps=steps), regulators=regulators, show_progress_bar=False)
         spent[steps] = (cpu() - c, time.perf_counter() - t)
-    return {"genes": n_genes, "wall_s_per_step": (spent[8][1] - spent[2][1]) / 6,
+    return {"genes": n_genes, "tfs": len(regulators), "members": make_config().n_models, "wall_s_per_step": (spent[8][1] - spent[2][1]) / 6,
             "cpu_s_per_step": (spent[8][0] - spent[2][0]) / 6, "load": os.getloadavg()[0]}
 
 
@@ -84,9 +86,10 @@ def main() -> None:
     parser.add_argument("--genes", type=int, default=20000)
     parser.add_argument("--cells", type=int, default=5000)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--tfs", type=int, default=None, help="time: TFs (default 10 %% of the genes)")
     parser.add_argument("--members", type=int, default=None, help="memory: n_models (default: tl.deepsem's rule)")
     args = parser.parse_args()
-    row = step_time(args.genes) if args.kind == "time" else training_memory(args.genes, args.cells, args.steps, args.members)
+    row = step_time(args.genes, args.tfs) if args.kind == "time" else training_memory(args.genes, args.cells, args.steps, args.members)
     print(json.dumps({"kind": args.kind, **row, "date": time.strftime("%Y-%m-%d %H:%M")}))
 
 
