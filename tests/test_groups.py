@@ -211,3 +211,19 @@ def test_tf_activity_with_one_groups_network(adata):
     direct = scgrn.tl.tf_activity(adata, key="pearson_odd", n_targets=6, copy=True)
     pd.testing.assert_frame_equal(adata.obsm["tf_activity"], direct.obsm["tf_activity"])
     assert adata.uns["tf_activity"]["grn_key"] == "pearson_odd"
+
+
+def test_concat_of_grouped_runs_names_the_unindexed_network(adata):
+    # ad.concat keeps one run's uns: the other run's groups are in varp but not in the index
+    a = adata[adata.obs["half"] == "even"].copy()
+    a.obs["part"] = "first"
+    b = adata[adata.obs["half"] == "odd"].copy()
+    b.obs["part"] = "second"
+    scgrn.tl.correlation(a, groupby="part")
+    scgrn.tl.correlation(b, groupby="part")
+    both = ad.concat([a, b], axis=0, merge="same", uns_merge="first")
+    both.varp["pearson_second"] = b.varp["pearson_second"]  # as a user copying it over would
+    with pytest.raises(KeyError, match=r"adata.varp\['pearson_second'\] exists but the index does not list it"):
+        scgrn.get.edges(both, key="pearson", group="second")
+    edges = scgrn.get.edges(both, key="pearson_second")  # the way out the message names
+    assert len(edges) > 0

@@ -41,9 +41,19 @@ def resolve_group(adata: AnnData, key: str, group) -> str:
             "or leave group=None."
         )
     if str(group) not in index:
+        unindexed = f"{key}_{group}"  # where a groupby= run stores that group (tl._groups.group_key)
+        hint = ""
+        if unindexed in adata.varp:
+            hint = (
+                f" adata.varp[{unindexed!r}] exists but the index does not list it, as after ad.concat of "
+                "two grouped runs (anndata keeps one run's uns). Read it directly with "
+                f"key={unindexed!r} and no group=, or add it to the index: "
+                f"`adata.uns[{key!r}]['groups'] = [*adata.uns[{key!r}]['groups'], {str(group)!r}]` and the "
+                f"same for 'keys' with {unindexed!r}."
+            )
         raise KeyError(
             f"No group {group!r} in the {len(index)} networks of adata.uns[{key!r}] (groupby="
-            f"{adata.uns[key]['groupby']!r}); groups: {list(index)}."
+            f"{adata.uns[key]['groupby']!r}); groups: {list(index)}.{hint}"
         )
     found = index[str(group)]
     if found not in adata.varp:
