@@ -1770,3 +1770,18 @@ def test_perturbode_integer_control_matches_integer_labels():
     for bad in (None, True, 0.0):
         with pytest.raises(ParameterTypeError, match=r"^control must be the label of the control cells"):
             check_control(bad)
+
+
+# --- eighth pass (a seventh adversarial run; issue 18) -----------------------------------------
+# DeepSEM save/load statistics: tests/test_model_io.py; embedding of new cells: tests/test_deepsem.py;
+# tl.perturb with a layer-trained model: tests/test_perturb.py.
+def test_reference_names_with_whitespace_get_a_strip_hint():
+    genes = ["a", "b", "c", "d", "e"]
+    w = np.random.default_rng(0).normal(size=(5, 5)).astype(np.float32)
+    ref = pd.DataFrame({"source": ["a ", "a ", "b ", "c "], "target": ["b", "c", "d", "e"]})
+    with pytest.raises(ValueError, match=r"No reference edge is left.*only after stripping surrounding "
+                       r"whitespace \('a ' -> 'a'.*s\.str\.strip\(\)"), pytest.warns(UserWarning):
+        scgrn.metrics.evaluate_grn(w, ref, var_names=genes)
+    ref.loc[0, "source"] = "a"  # one edge left: the warning carries the hint
+    with pytest.warns(UserWarning, match="3 of 4 reference edges were dropped.*only after stripping"):
+        scgrn.metrics.evaluate_grn(w, ref, var_names=genes)

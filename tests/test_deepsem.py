@@ -230,3 +230,20 @@ def test_raw_counts_warn(small):
     small.X = np.random.default_rng(0).poisson(40, size=small.shape).astype(np.float32)
     with pytest.warns(UserWarning, match="log1p"):
         scgrn.tl.deepsem(small, **FAST)
+
+
+# -- eighth pass (issue 18): new cells are embedded with the training statistics -----------------------
+def test_latent_of_subset_equals_rows_of_full(krumsiek):
+    """get_latent_representation(adata) z-scores with the training statistics and keeps the members'
+    signs: a subset gives the same rows as all cells, and single cells get their own embedding."""
+    adata, _ = krumsiek
+    model = scgrn.models.DeepSEM(adata, n_models=3, n_epochs=1, hidden_dim=4)
+    model.train(show_progress_bar=False)
+    full = model.get_latent_representation()
+    ery = (adata.obs["cell_type"] == "Ery").to_numpy()
+    np.testing.assert_allclose(model.get_latent_representation(adata[ery]), full[ery], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model.get_latent_representation(adata[3:4], units="expression"),
+                               model.get_latent_representation(units="expression")[3:4], rtol=1e-4, atol=1e-4)
+    one, two = model.get_latent_representation(adata[:1]), model.get_latent_representation(adata[1:2])
+    assert not np.allclose(one, two) or np.allclose(full[0], full[1])
+    np.testing.assert_array_equal(model.get_latent_representation(adata), full)

@@ -113,7 +113,7 @@ def _raises(exc, match: str, fn):
 def test_round_trip_gives_identical_outputs(case, tmp_path):
     path = _saved(case, tmp_path)
     meta = json.loads((path / "model.json").read_text())
-    assert meta["format_version"] == FORMAT_VERSION == 1
+    assert meta["format_version"] == FORMAT_VERSION == 2
     assert meta["model"] == case.kind and meta["scgrn_version"] == scgrn.__version__
     loaded = case.load(path)
     for a, b in zip(case.outputs(case.model), case.outputs(loaded)):
@@ -350,3 +350,53 @@ def test_pair_classifier_fit_and_fit_seconds_are_deprecated_aliases(series):
         assert clf.fit_seconds == clf.training_time_s
     with pytest.warns(FutureWarning, match="training_cpu_time_s"):
         assert clf.fit_cpu_seconds == clf.training_cpu_time_s
+
+
+# -- eighth pass (issue 18): a loaded DeepSEM keeps the training cells' standardisation ------------------
+def _trained_on_half():
+    adata, _ = scgrn.datasets.krumsiek11()
+    train, other = adata[:320].copy(), adata[320:].copy()
+    model = DeepSEM(train, n_models=3, n_epochs=1, hidden_dim=4, batch_size=128)
+    model.train(show_progress_bar=False)
+    return model, train, other
+
+
+@pytest.mark.filterwarnings("ignore:.*loop gain:UserWarning")
+def test_load_with_other_cells_is_exact(tmp_path):
+    """load(d, other cells) z-scores with the saved training statistics and latent signs: perturb and
+    the latent of any cells equal the in-memory model's (they were taken from the load cells)."""
+    model, train, other = _trained_on_half()
+    model.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert len(meta["standardisation"]["mean"]) == train.n_vars and len(meta["latent_signs"]) == 3
+    loaded = DeepSEM.load(tmp_path / "m", other)
+    for cells in (train, other):
+        a, b = model.perturb({"Gata1": 0.0}, adata=cells), loaded.perturb({"Gata1": 0.0}, adata=cells)
+        np.testing.assert_array_equal(a.perturbed, b.perturbed)
+        np.testing.assert_array_equal(a.unperturbed, b.unperturbed)
+        for units in ("standardised", "expression"):
+            np.testing.assert_array_equal(model.get_latent_representation(cells, units=units),
+                                          loaded.get_latent_representation(cells, units=units))
+    np.testing.assert_array_equal(loaded.get_latent_representation(), model.get_latent_representation(other))
+    out = scgrn.tl.perturb(other, perturbations={"Gata1": 0.0}, model=loaded)
+    np.testing.assert_array_equal(out.X, model.perturb({"Gata1": 0.0}, adata=other).perturbed)
+
+
+@pytest.mark.filterwarnings("ignore:.*loop gain:UserWarning")
+def test_old_folder_without_statistics_loads_with_warning(tmp_path):
+    """A folder saved before format version 2 (no statistics) loads with the cells' own statistics and
+    a warning naming the fix; with the training cells the results are the saved model's."""
+    model, train, other = _trained_on_half()
+    model.save(tmp_path / "m")
+    _edit_json(tmp_path / "m", lambda meta: [meta.pop("standardisation"), meta.pop("latent_signs"),
+                                             meta.update(format_version=1)])
+    with pytest.warns(UserWarning, match="stores no training statistics.*save it again"):
+        loaded = DeepSEM.load(tmp_path / "m", train)
+    np.testing.assert_array_equal(loaded.perturb({"Gata1": 0.0}).perturbed, model.perturb({"Gata1": 0.0}).perturbed)
+    np.testing.assert_array_equal(loaded.get_latent_representation(), model.get_latent_representation())
+    loaded.save(tmp_path / "again")  # saved again: exact whatever the load cells
+    again = DeepSEM.load(tmp_path / "again", other)
+    np.testing.assert_array_equal(again.perturb({"Gata1": 0.0}, adata=train).perturbed,
+                                  model.perturb({"Gata1": 0.0}).perturbed)
+    _edit_json(tmp_path / "again", lambda meta: meta["standardisation"].update(std=[0.0] * train.n_vars))
+    _raises(ModelFileError, "standardisation", lambda: DeepSEM.load(tmp_path / "again", other))

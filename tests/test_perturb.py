@@ -317,3 +317,21 @@ def test_embedding_shift_points_to_cells_the_shift_resembles():
     down = embedding_shift(emb, x, np.tile([-1.0, 1.0, 0.0], (60, 1)), n_neighbors=6)
     assert (down[5:-5, 0] < 0).all()
     assert np.abs(embedding_shift(emb, x, np.zeros((60, 3)))).max() == 0
+
+
+# -- eighth pass (issue 18): a given model's layer is the one checked and recorded ----------------------
+def test_tl_perturb_given_model_reads_checks_and_records_its_layer(adata):
+    a = adata[:200].copy()
+    a.layers["log"] = a.X.copy()
+    x = a.X * 3.0
+    x[0, 0] = np.nan  # X is never read: the model reads layers['log']
+    a.X = x
+    model = scgrn.models.DeepSEM(a, layer="log", n_models=1, n_epochs=1, hidden_dim=4)
+    model.train(show_progress_bar=False)
+    out = scgrn.tl.perturb(a, perturbations={"Gata1": 0.0}, model=model)
+    assert out.uns["perturb"]["params"]["layer"] == "log"
+    np.testing.assert_array_equal(out.X, scgrn.tl.perturb(a, perturbations={"Gata1": 0.0}, model=model, layer="log").X)
+    a.layers["log"] = a.layers["log"].copy()
+    a.layers["log"][1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"adata.layers\['log'\] contains 1 NaN"):
+        scgrn.tl.perturb(a, perturbations={"Gata1": 0.0}, model=model)

@@ -277,6 +277,24 @@ def _tf_near_matches(missing: Sequence[str], genes: pd.Index) -> tuple[dict[str,
     return by_space, by_suffix, by_case
 
 
+def space_hint(by_space: Mapping[str, str], fix_names: str,
+               fix_genes: str = "`adata.var_names = adata.var_names.str.strip()`",
+               lead: str = "some differ only in surrounding whitespace") -> str:
+    """The hint for names that match genes only after stripping surrounding whitespace (a CSV
+    artefact): ``by_space`` ``{name: gene}`` (from :func:`_tf_near_matches`), with the fix for the
+    names and for the genes, each suggested where that side carries the whitespace.
+
+    Examples
+    --------
+    >>> space_hint({"a ": "a"}, "`names = [n.strip() for n in names]`")
+    "some differ only in surrounding whitespace ('a ' -> 'a'): strip it, `names = [n.strip() for n in names]`"
+    """
+    pairs = ", ".join(f"{t!r} -> {g!r}" for t, g in list(by_space.items())[:3])
+    fixes = [fix_genes if any(g != g.strip() for g in by_space.values()) else "",
+             fix_names if any(t != t.strip() for t in by_space) else ""]
+    return f"{lead} ({pairs}): strip it, " + " and ".join(f for f in fixes if f)
+
+
 def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] | None:
     """Check a list of transcription factors against the genes of a dataset.
 
@@ -319,11 +337,7 @@ def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] 
         by_space, by_suffix, by_case = _tf_near_matches(missing, genes)
         hints = []
         if by_space:
-            pairs = ", ".join(f"{t!r} -> {g!r}" for t, g in list(by_space.items())[:3])
-            fixes = ["`adata.var_names = adata.var_names.str.strip()`" if any(g != g.strip() for g in by_space.values())
-                     else "", "`tfs = [t.strip() for t in tfs]`" if any(t != t.strip() for t in by_space) else ""]
-            hints.append(f"some differ only in surrounding whitespace ({pairs}): strip it, "
-                         + " and ".join(f for f in fixes if f))
+            hints.append(space_hint(by_space, "`tfs = [t.strip() for t in tfs]`"))
         if by_suffix:
             pairs = ", ".join(f"{t!r} -> {g!r}" for t, g in list(by_suffix.items())[:3])
             hints.append(

@@ -33,6 +33,7 @@ import pandas as pd
 
 from .._grn_matrix import frame_values, grn_block, grn_matrix
 from .._keys import DEEPSEM
+from .._names import _tf_near_matches, space_hint
 from .._params import check_random_state
 from .._reference import edge_names, read_reference
 from .._validate import check_gene_names
@@ -208,23 +209,31 @@ class _Universe:
         tgt = names.get_indexer(ref["target"].to_numpy())
         keep = (src >= 0) & (tgt >= 0)
         n_lost = int(n_clean - keep.sum())
+        hint = ""
         if n_lost:
             missing = pd.unique(
                 np.concatenate(
                     [ref["source"].to_numpy()[src < 0], ref["target"].to_numpy()[tgt < 0]]
                 )
             )
+            by_space = _tf_near_matches([str(g) for g in missing], names)[0]
+            if by_space:  # a CSV artefact: the names print the same
+                hint = " " + space_hint(
+                    by_space, "`ref[['source', 'target']] = ref[['source', 'target']].apply(lambda s: s.str.strip())`",
+                    "`adata.var_names = adata.var_names.str.strip()` (or strip var_names=)",
+                    lead="Some reference gene names match var_names only after stripping surrounding whitespace",
+                ) + "."
             warnings.warn(
                 f"{n_lost} of {n_clean} reference edges were dropped because {len(missing)} of "
-                f"their genes are not in var_names (e.g. {list(missing[:5])}).",
+                f"their genes are not in var_names (e.g. {list(missing[:5])}).{hint}",
                 stacklevel=stacklevel,
             )
         src, tgt = src[keep], tgt[keep]
         if src.size == 0:
             raise ValueError(
                 "No reference edge is left: none of the reference edges has both genes in "
-                f"var_names ({n_clean} edges checked). Check that gene identifiers match "
-                "(symbols vs Ensembl IDs, case)."
+                f"var_names ({n_clean} edges checked). "
+                + (hint.lstrip() if hint else "Check that gene identifiers match (symbols vs Ensembl IDs, case).")
             )
         self.n_vars = len(names)
         self.n_edges = int(src.size)

@@ -12,6 +12,10 @@ A saved model is a folder written by the class's ``.save()``:
     The training history, read with ``allow_pickle=False``.
 
 Folders written before format versions existed (no ``format_version``) are read as version 0.
+Versions: 1 added ``format_version``, ``model`` and ``scgrn_version``; 2 added DeepSEM's
+``standardisation`` (the training cells' per-gene mean and standard deviation, see
+:mod:`scgrn.models._deepsem_io`), without which a loaded DeepSEM took them from the cells
+given to ``load``. Older DeepSEM folders still load, with a ``UserWarning``.
 
 Choices shared by the three classes:
 
@@ -44,7 +48,7 @@ from .. import __version__
 from .._params import check_bool
 
 #: Version of the folder format written by ``.save()``; ``load`` reads this one and older.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 META_FILE = "model.json"
 WEIGHTS_FILE = "model.pt"
 HISTORY_FILE = "history.npz"
@@ -120,7 +124,7 @@ def save_model_files(
     True
     >>> meta, state, _ = load_model_files(d, kind="Demo")
     >>> meta["format_version"], meta["model"], state["w"].tolist()
-    (1, 'Demo', [1.0, 1.0])
+    (2, 'Demo', [1.0, 1.0])
     """
     overwrite = check_bool("overwrite", overwrite)
     path = Path(dir_path).expanduser()  # '~/m' is the home folder's m, as in datasets.data_dir

@@ -12,12 +12,13 @@ import torch
 from anndata import AnnData
 
 from .._grn_matrix import regulator_rows_csr
-from .._matrix import gene_moments, read_rows, summarise_columns
+from .._matrix import read_rows
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import as_tf_list, check_bool, check_choice, check_int, check_random_state, check_tfs, checked_matrix
-from ._base import check_var_names_match, config_from_saved, load_model_files, load_state, save_model_files, var_names_to_json
+from ._base import check_var_names_match
 from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved_params
 from ._deepsem_data import check_unchanged, checked_dense_array, sign_aligned_latent
+from ._deepsem_io import LATENT_BLOCK_CELLS, latent_signs, load_deepsem, save_deepsem, training_moments
 from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
 from ._deepsem_training import train_deepsem
 from ._perturb import perturb as _perturb
@@ -27,8 +28,6 @@ MIN_CELLS = 10
 #: ``tf_rows_only="auto"`` trains the genes x genes model up to this many genes (0.6 s a step
 #: for 8 members on 2 CPU cores at 2,000 genes), the TF-rows model above
 FULL_MODEL_MAX_GENES = 2000
-#: cells encoded at a time by get_latent_representation
-LATENT_BLOCK_CELLS = 4096
 class DeepSEM:
     """DeepSEM (Shu et al., Nat. Comput. Sci. 2021): a beta-VAE whose per-gene encoder and
     decoder are joined only through a GRN layer ``(I - W^T)`` and its inverse.
@@ -101,6 +100,7 @@ class DeepSEM:
         tfs = as_tf_list(tfs)  # a one-shot iterator is read once, before the checks below
         self._matrix, self._summary = checked_matrix(adata, layer=layer, min_cells=MIN_CELLS, tfs=tfs)
         self._dense = None
+        self._moments = self._signs = None  # saved standardisation and latent signs (models/_deepsem_io.py)
         self.tfs = check_tfs(tfs, adata.var_names)
         self.var_names = pd.Index(adata.var_names).copy()
         tf_rows_only = check_choice("tf_rows_only", tf_rows_only, ("auto", True, False))
@@ -150,6 +150,7 @@ class DeepSEM:
         (2, 2)
         """
         self.random_state = check_random_state(random_state)  # None: a fresh seed, kept here
+        self._moments = self._signs = None  # (re)trained on self._matrix: its statistics from now on
         t0 = time.perf_counter()
         self.module, self.history = train_deepsem(
             self._stored_matrix(),
@@ -162,6 +163,7 @@ class DeepSEM:
             max_memory=max_memory,
         )
         self.training_time_s = time.perf_counter() - t0
+        latent_signs(self, check=False)  # the members' signs, from the cells just trained on
 
     def _regulators(self) -> np.ndarray | None:
         """Gene positions of the TFs when only their rows of ``W`` are learned, else ``None``."""
@@ -221,7 +223,7 @@ class DeepSEM:
         model = cls.__new__(cls)
         model.config = make_config(preset, **hyperparameters)
         model.preset = preset
-        model._matrix, model._summary, model._dense = x, None, None
+        model._matrix, model._summary, model._dense, model._moments, model._signs = x, None, None, None, None
         model.tfs, model.tf_rows_only, model.layer = None, False, None
         model.var_names = pd.Index(var_names).copy()
         model.module, model.history = None, {}
@@ -290,20 +292,25 @@ class DeepSEM:
         """Posterior mean after the GRN layer, ``(n_cells, n_genes)``, averaged over members.
 
         Members are sign-aligned to the first before averaging (a member's shared
-        encoder may learn the mirrored latent).
+        encoder may learn the mirrored latent); the signs are read once, from the training
+        cells, and kept with the model (and saved with it).
 
         Parameters
         ----------
         adata
-            Cells to embed; default the training cells. Must have the training ``var_names``.
+            Cells to embed; default the training cells (after :meth:`load`: the cells given to
+            it). Must have the training ``var_names``. They are z-scored with the training
+            cells' per-gene statistics (as :meth:`perturb` does; after :meth:`load`, the saved
+            ones), so a cell's embedding does not depend on the other cells passed with it:
+            embedding a subset gives the same rows as embedding all cells.
         layer
             Layer to read from ``adata`` (default: the training layer).
         units
             ``"standardised"``: the model's own units (every gene z-scored, so every gene
             weighs the same in distances). ``"expression"``: each gene's column multiplied
-            by that gene's standard deviation in the input (the one the z-score divided by),
-            so that genes weigh as in log-expression space, as for PCA on log data; this
-            keeps rare, noisy genes from dominating neighbour graphs.
+            by that gene's standard deviation in the training cells (the one the z-score
+            divides by), so that genes weigh as in log-expression space, as for PCA on log
+            data; this keeps rare, noisy genes from dominating neighbour graphs.
 
         Examples
         --------
@@ -318,13 +325,15 @@ class DeepSEM:
             raise ValueError(f"units must be 'standardised' or 'expression', got {units!r}.")
         module = self._require_trained()
         if adata is None:
-            x, summary = self._stored_matrix(), self._summary
+            x = self._stored_matrix()
         else:
             check_var_names_match(self.var_names, adata.var_names)
-            x, summary = checked_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1)
+            x, _ = checked_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1,
+                                  allow_zero_genes=True)
         mode = self.config.standardise
-        mean, std = gene_moments(summarise_columns(x) if summary is None else summary, mode)
-        latent = sign_aligned_latent(module, x, mean, std, mode, LATENT_BLOCK_CELLS)
+        mean, std = training_moments(self)
+        signs = latent_signs(self)  # fixed for the model, whatever the cells
+        latent = sign_aligned_latent(module, x, mean, std, mode, LATENT_BLOCK_CELLS, signs)
         if units == "expression":
             latent *= std
         return latent
@@ -526,8 +535,10 @@ class DeepSEM:
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, dir_path: str | Path, *, overwrite: bool = False) -> None:
-        """Save weights, hyperparameters, gene names and history to a folder
-        (``model.json``, ``model.pt``, ``history.npz``; see :mod:`scgrn.models._base`).
+        """Save weights, hyperparameters, gene names, history and the training cells'
+        per-gene standardisation (mean and standard deviation) to a folder (``model.json``,
+        ``model.pt``, ``history.npz``; see :mod:`scgrn.models._base` and
+        :mod:`scgrn.models._deepsem_io`).
 
         Gene names are stored as strings; :meth:`load` compares them as strings.
 
@@ -543,19 +554,18 @@ class DeepSEM:
         >>> bool((loaded.get_grn() == model.get_grn()).all())
         True
         """
-        module = self._require_trained()
-        meta = {
-            "preset": self.preset, "config": self.config.to_dict(), "random_state": self.random_state,
-            "tfs": self.tfs, "tf_rows_only": self.tf_rows_only, "layer": self.layer,
-            "var_names": var_names_to_json(self.var_names), "training_time_s": float(self.training_time_s),
-        }
-        save_model_files(dir_path, meta, module.state_dict(), kind="DeepSEM", overwrite=overwrite, history=self.history)
+        save_deepsem(self, dir_path, overwrite=overwrite)
 
     @classmethod
     def load(cls, dir_path: str | Path, adata: AnnData) -> DeepSEM:
         """Load a model saved with :meth:`save`; ``adata`` must have the training genes in
         the training order (compared as strings); its cells are the ones
-        :meth:`get_latent_representation` and :meth:`simulate` use.
+        :meth:`get_latent_representation`, :meth:`perturb` and :meth:`simulate` use by default
+        (and that :meth:`simulate` draws from and is calibrated to). Cells are z-scored with the
+        saved training statistics, so the loaded model embeds and perturbs any cells exactly as
+        the saved one, whichever cells it is loaded with. A folder saved before scgrn stored
+        them (format version 1 or older) loads with a ``UserWarning``, taking them from
+        ``adata``; load it with the training cells and save it again for exact results.
 
         Raises ``FileNotFoundError`` when the folder or a file is missing, ``ValueError`` when
         the var_names differ, or (:class:`~scgrn.models._base.ModelFileError`) when the folder
@@ -572,28 +582,7 @@ class DeepSEM:
         ...     scgrn.models.DeepSEM.load(d, adata)
         DeepSEM(trained, 11 genes, 1 members, preset='default')
         """
-        required = ("config", "preset", "var_names", "layer", "tfs", "random_state")
-        meta, state, history = load_model_files(dir_path, kind="DeepSEM", required=required, history=True)
-        check_var_names_match(meta["var_names"], adata.var_names, fix="`adata = adata[:, genes].copy()` with `genes` "
-                        "the 'var_names' listed in model.json")
-        model = cls.__new__(cls)
-        model.config = config_from_saved(DeepSEMConfig, meta["config"], meta=meta, dir_path=dir_path, kind="DeepSEM")
-        model.preset = meta["preset"]
-        model.var_names = pd.Index(adata.var_names).copy()  # equal to the saved names as strings
-        model.layer = meta["layer"]
-        model.tfs = meta["tfs"]
-        model._matrix, model._summary = checked_matrix(adata, layer=model.layer, min_cells=1)
-        model._dense = None
-        model.tf_rows_only = bool(meta.get("tf_rows_only", False))  # saved before 0.2: full model
-        model.random_state = int(meta["random_state"])
-        model.training_time_s = float(meta.get("training_time_s", "nan"))
-        model.module = DeepSEMEnsemble(len(model.var_names), model.config, regulators=model._regulators())
-        state.pop("off_diagonal", None)  # a mask buffer of models saved before 0.2
-        load_state(model.module, state, dir_path=dir_path, kind="DeepSEM")
-        model.module.zero_self_loops()  # those models kept unused values on the diagonal
-        model.module.eval()
-        model.history = history
-        return model
+        return load_deepsem(cls, dir_path, adata)
 
     def __repr__(self) -> str:
         state = "trained" if self.module is not None else "untrained"

@@ -87,24 +87,29 @@ def checked_dense_array(x, var_names) -> np.ndarray:
     return x
 
 
-def sign_aligned_latent(module, x, mean: np.ndarray, std: np.ndarray, mode: str, block_cells: int) -> np.ndarray:
-    """Posterior means after the GRN layer, ``(n_cells, n_genes)``, averaged over the members
-    of ``module`` after sign-aligning each to the first (what
-    :meth:`DeepSEM.get_latent_representation` returns), ``block_cells`` cells at a time.
+def member_signs(module, block: np.ndarray, mean: np.ndarray, std: np.ndarray, mode: str) -> torch.Tensor:
+    """Per member, ``+1`` or ``-1``: the sign that aligns its latent to the first member's on the
+    cells of ``block`` (a member's shared encoder may learn the mirrored latent, a global flip,
+    which a block of cells settles as well as all of them). :meth:`DeepSEM.get_latent_representation`
+    reads it once, from the training cells' first block, and keeps it with the model."""
+    scaled = torch.from_numpy(scale_rows(block, mean, std, mode))
+    mu = module.encode_cells(scaled, module.grn_layer(), grid=module.config.mlp_grid)[0]  # (E, cells, genes)
+    signs = torch.sign((mu * mu[:1]).sum(dim=(1, 2)))
+    signs[signs == 0] = 1
+    return signs
 
-    A member's sign is read from the first block (all cells when they fit in one): a
-    mirrored latent is a global flip, which thousands of cells settle as well as all of
-    them, and every cell is then encoded once instead of twice.
-    """
+
+def sign_aligned_latent(module, x, mean: np.ndarray, std: np.ndarray, mode: str, block_cells: int,
+                        signs: torch.Tensor) -> np.ndarray:
+    """Posterior means after the GRN layer, ``(n_cells, n_genes)``, averaged over the members
+    of ``module`` after multiplying each by its sign (:func:`member_signs`, fixed for the model,
+    so a cell's embedding does not depend on the other cells encoded with it; what
+    :meth:`DeepSEM.get_latent_representation` returns), ``block_cells`` cells at a time."""
     layer = module.grn_layer()
     latent = np.empty(x.shape, dtype=np.float32)
-    signs = None
     for start, block in row_blocks(x, block_cells):
         scaled = torch.from_numpy(scale_rows(block, mean, std, mode))
         mu = module.encode_cells(scaled, layer, grid=module.config.mlp_grid)[0]  # (E, cells, genes)
-        if signs is None:
-            signs = torch.sign((mu * mu[:1]).sum(dim=(1, 2)))
-            signs[signs == 0] = 1
         latent[start : start + mu.shape[1]] = (mu * signs[:, None, None]).mean(0).numpy()
     return latent
 

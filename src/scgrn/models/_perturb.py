@@ -51,11 +51,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._matrix import gene_moments, row_blocks, summarise_columns
+from .._matrix import row_blocks
 from .._params import check_choice, check_float, check_int, check_random_state
 from .._validate import checked_matrix
 from ._base import check_var_names_match
 from ._deepsem_data import scale_rows
+from ._deepsem_io import training_moments
 from ._deepsem_module import solve_right
 from ._simulate import _user_stacklevel
 
@@ -336,7 +337,8 @@ def perturb(
         are clamped together. A list of such dicts runs them all at once, each separately.
     adata
         Cells to perturb, with the training ``var_names`` in the training order (default:
-        the training cells). They are z-scored with the training cells' statistics.
+        the training cells). They are z-scored with the training cells' statistics (after
+        :meth:`DeepSEM.load`, the saved ones).
     layer
         Layer of ``adata`` to read (default: the training layer).
     n_samples
@@ -380,7 +382,7 @@ def perturb(
     members = check_choice("members", members, MEMBERS)
     seed = check_random_state(random_state)
     mode = self.config.standardise
-    mean, std = gene_moments(self._summary if self._summary is not None else summarise_columns(self._matrix), mode)
+    mean, std = training_moments(self)  # the saved ones after DeepSEM.load
     if adata is None:
         x = self._stored_matrix()
     else:

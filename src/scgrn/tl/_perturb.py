@@ -110,7 +110,8 @@ def perturb(
         order; no model is trained then (``preset`` and ``**hyperparameters`` must be left
         out) and ``adata``'s cells are z-scored with the model's training statistics.
     layer
-        Read this layer instead of ``adata.X``.
+        Read this layer instead of ``adata.X``. With ``model``, ``None`` reads the model's
+        training layer (``model.layer``), which is then checked and recorded.
     n_samples
         ``None``: decode each cell's posterior mean. An int: average over that many latent
         draws per cell (the same draws with and without the intervention).
@@ -180,6 +181,8 @@ def perturb(
         if model.module is None:
             raise ValueError("model is not trained yet: call `model.train()` first, or drop model= to train one here.")
         check_var_names_match(model.var_names, adata.var_names)
+        if layer is None:  # the model reads its training layer: check and record that matrix
+            layer = model.layer
     else:
         dev = resolve_device(device)
         probe = {**PERTURB_DEFAULTS, **hyperparameters}
