@@ -335,3 +335,12 @@ def test_tl_perturb_given_model_reads_checks_and_records_its_layer(adata):
     a.layers["log"][1, 1] = np.nan
     with pytest.raises(ValueError, match=r"adata.layers\['log'\] contains 1 NaN"):
         scgrn.tl.perturb(a, perturbations={"Gata1": 0.0}, model=model)
+
+
+def test_a_users_perturbed_column_is_replaced_in_the_output_with_a_warning(adata, model):
+    sub = adata[:50].copy()
+    sub.obs["perturbed"] = np.where(np.arange(50) % 2 == 0, "guide", "control")  # a screen's own labels
+    with pytest.warns(UserWarning, match=r"adata.obs\['perturbed'\] is replaced by True"):
+        out = scgrn.tl.perturb(sub, perturbations={"Gata1": 0.0}, model=model)
+    assert bool(out.obs["perturbed"].all())
+    assert list(sub.obs["perturbed"][:2]) == ["guide", "control"]  # the input keeps its column

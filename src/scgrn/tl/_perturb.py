@@ -233,6 +233,14 @@ def perturb(
         },
     }
     obs = adata.obs.copy()
+    if "perturbed" in obs.columns:  # e.g. a screen's own label column of that name
+        warnings.warn(
+            "adata.obs['perturbed'] is replaced by True in the returned AnnData (tl.perturb marks its cells "
+            "there); adata itself keeps it. To carry your column over, rename it first, e.g. "
+            "`adata.obs = adata.obs.rename(columns={'perturbed': 'guide_perturbed'})`.",
+            UserWarning,
+            stacklevel=2,
+        )
     obs["perturbed"] = True
     var = adata.var.copy()
     var["delta"] = delta.mean(0).astype(np.float32)
