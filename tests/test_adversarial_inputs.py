@@ -1785,3 +1785,27 @@ def test_reference_names_with_whitespace_get_a_strip_hint():
     ref.loc[0, "source"] = "a"  # one edge left: the warning carries the hint
     with pytest.warns(UserWarning, match="3 of 4 reference edges were dropped.*only after stripping"):
         scgrn.metrics.evaluate_grn(w, ref, var_names=genes)
+
+
+# --- ninth pass (an eighth adversarial run; issue 18) -----------------------------------------
+@pytest.mark.parametrize("metric", ["energy_distance", "sinkhorn_w2"])
+def test_distribution_metrics_refuse_anndata_and_name_the_alternative(adata, metric):
+    a = _small(adata, 60)
+    with pytest.raises(TypeError, match="x is an AnnData.*simulation_closeness"):
+        getattr(scgrn.metrics, metric)(a, a)
+    assert getattr(scgrn.metrics, metric)(a.X, a.X) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_perturbode_load_says_what_adata_it_needs(tmp_path):
+    screen, _ = scgrn.datasets.simulate_perturbation_screen(
+        n_genes=10, n_perturbations=3, n_double=1, n_cells_per_perturbation=20, n_control=40)
+    model = scgrn.models.PerturbODE(screen, n_modules=3, n_epochs=2, batch_size=16)
+    model.train(show_progress_bar=False)
+    model.save(tmp_path / "m")
+    renamed = screen.copy()
+    renamed.obs["pert"] = renamed.obs.pop("perturbation")
+    with pytest.raises(KeyError, match="PerturbODE.load needs an AnnData laid out as at training"):
+        scgrn.models.PerturbODE.load(tmp_path / "m", renamed)
+    with pytest.raises(ValueError, match="label column 'perturbation', control label 'control'"):
+        scgrn.models.PerturbODE.load(tmp_path / "m", screen[screen.obs["perturbation"] == "control"].copy())
+    assert scgrn.models.PerturbODE.load(tmp_path / "m", screen).perturbations == model.perturbations

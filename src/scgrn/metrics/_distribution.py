@@ -121,6 +121,12 @@ def precision_recall_at_k(
 
 
 def _as_2d(x: Any, name: str) -> np.ndarray:
+    if hasattr(x, "obs") and hasattr(x, "var"):  # an AnnData: which genes pair up is not ours to guess
+        raise TypeError(
+            f"{name} is an AnnData; this metric takes cells x genes arrays with the genes in the same "
+            f"order. Pass matrices (e.g. `{name}=a.X` after `a = a[:, genes]` for both), or use "
+            "scgrn.metrics.simulation_closeness, which takes AnnData and matches genes by name."
+        )
     if hasattr(x, "toarray"):
         x = x.toarray()
     arr = np.asarray(x, dtype=np.float64)

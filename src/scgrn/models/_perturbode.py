@@ -403,8 +403,10 @@ class PerturbODE:
         dir_path
             The folder written by :meth:`save`.
         adata
-            Cells with the training genes in the training order (compared as strings) and
-            the control cells (usually the training AnnData).
+            The training AnnData, or cells like it: the training genes in the training order
+            (compared as strings), and the label column and control label the model was trained
+            with (``perturbation_key`` and ``control`` in ``model.json``), with control and
+            perturbed cells, as :class:`PerturbODE` itself requires.
 
         Raises
         ------
@@ -432,13 +434,15 @@ class PerturbODE:
         check_var_names_match(meta["var_names"], adata.var_names, fix="`adata = adata[:, genes].copy()` with `genes` "
                         "the 'var_names' listed in model.json")
         config = config_from_saved(PerturbODEConfig, meta["config"], meta=meta, dir_path=dir_path, kind="PerturbODE")
-        model = cls(
-            adata,
-            perturbation_key=meta["perturbation_key"],
-            control=meta["control"],
-            layer=meta["layer"],
-            **asdict(config),
-        )
+        try:
+            model = cls(adata, perturbation_key=meta["perturbation_key"], control=meta["control"],
+                        layer=meta["layer"], **asdict(config))
+        except (KeyError, ValueError) as err:  # its fix may name arguments load() does not take
+            raise (KeyError if isinstance(err, KeyError) else ValueError)(
+                f"PerturbODE.load needs an AnnData laid out as at training (label column "
+                f"{meta['perturbation_key']!r}, control label {meta['control']!r}, control and perturbed "
+                f"cells; see model.json in {str(dir_path)!r}); the check of this one failed: {err}"
+            ) from err
         model.scale = np.asarray(meta["scale"], dtype=np.float32)
         x = expression_matrix(adata, layer=model.layer, min_cells=1)
         model._x = x / model.scale
