@@ -100,7 +100,7 @@ class DeepSEM:
         tfs = as_tf_list(tfs)  # a one-shot iterator is read once, before the checks below
         self._matrix, self._summary = checked_matrix(adata, layer=layer, min_cells=MIN_CELLS, tfs=tfs)
         self._dense = None
-        self._moments = self._signs = None  # saved standardisation and latent signs (models/_deepsem_io.py)
+        self._moments = self._signs = None  # standardisation and latent signs once known (models/_deepsem_io.py)
         self.tfs = check_tfs(tfs, adata.var_names)
         self.var_names = pd.Index(adata.var_names).copy()
         tf_rows_only = check_choice("tf_rows_only", tf_rows_only, ("auto", True, False))

@@ -55,19 +55,23 @@ SIGN_CELLS = 512
 def training_moments(model) -> tuple[np.ndarray, np.ndarray]:
     """Per-gene ``(mean, std)`` (float32) with which ``model`` z-scores cells: the saved ones
     for a model loaded from a folder that stores them, else those of the training cells
-    (``model._summary``, or one pass over ``model._matrix`` for :meth:`DeepSEM.from_array`)."""
+    (``model._summary``, or one pass over ``model._matrix`` for :meth:`DeepSEM.from_array`,
+    made once)."""
     stored = getattr(model, "_moments", None)
     if stored is not None:
         return stored
-    summary = model._summary if model._summary is not None else summarise_columns(model._matrix)
-    return gene_moments(summary, model.config.standardise)
+    if model._summary is not None:
+        return gene_moments(model._summary, model.config.standardise)
+    # from_array keeps no summary: one pass over its array, kept so that it is made once
+    model._moments = gene_moments(summarise_columns(model._matrix), model.config.standardise)
+    return model._moments
 
 
 @torch.no_grad()
-def latent_signs(model, block_cells: int = SIGN_CELLS, *, check: bool = True) -> torch.Tensor:
+def latent_signs(model, *, check: bool = True) -> torch.Tensor:
     """The members' signs in :meth:`DeepSEM.get_latent_representation`
     (:func:`~scgrn.models._deepsem_data.member_signs`), read once from the first
-    ``block_cells`` training cells and kept on the model (saved with it), so that they do not
+    :data:`SIGN_CELLS` training cells and kept on the model (saved with it), so that they do not
     depend on the cells being embedded (:meth:`DeepSEM.train` reads them at its end, so a later
     in-place change of the training cells cannot affect them). A model
     loaded from a folder without them reads them from the cells given to ``load``. ``check``:
@@ -76,18 +80,17 @@ def latent_signs(model, block_cells: int = SIGN_CELLS, *, check: bool = True) ->
     if signs is None:
         mean, std = training_moments(model)
         x = model._stored_matrix() if check else model._matrix
-        block = read_rows(x, slice(0, min(block_cells, x.shape[0])))
+        block = read_rows(x, slice(0, min(SIGN_CELLS, x.shape[0])))
         signs = member_signs(model._require_trained(), block, mean, std, model.config.standardise)
         model._signs = signs
     return signs
 
 
-def save_deepsem(model, dir_path: str | Path, *, overwrite: bool = False,
-                 block_cells: int = SIGN_CELLS) -> None:
+def save_deepsem(model, dir_path: str | Path, *, overwrite: bool = False) -> None:
     """Write ``model`` (trained) to a folder: :meth:`DeepSEM.save`."""
     module = model._require_trained()
     mean, std = training_moments(model)
-    signs = latent_signs(model, block_cells)
+    signs = latent_signs(model)
     meta = {
         "preset": model.preset, "config": model.config.to_dict(), "random_state": model.random_state,
         "tfs": model.tfs, "tf_rows_only": model.tf_rows_only, "layer": model.layer,

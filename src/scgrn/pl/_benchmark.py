@@ -100,10 +100,6 @@ def _check_kinds(kinds, results: pd.DataFrame) -> list[str]:
     return kinds
 
 
-def _check_agg(agg) -> str:
-    return check_choice("agg", agg, AGGREGATIONS)
-
-
 def _check_fmt(fmt) -> str:
     """``fmt`` if it formats a number (``"{:.2f}"``), else an error naming ``fmt``."""
     if not isinstance(fmt, str):
@@ -193,7 +189,7 @@ def benchmark_heatmap(
     """
     metric = _check_metric(metric)
     check_plot_args(ax, show, return_fig)
-    agg, fmt = _check_agg(agg), _check_fmt(fmt)
+    agg, fmt = check_choice("agg", agg, AGGREGATIONS), _check_fmt(fmt)
     table = _table(results, metric, convention, kinds, agg)
     values = table.to_numpy(dtype=float)
     n_rows, n_cols = values.shape
@@ -301,7 +297,7 @@ def benchmark_box(
     """
     metric = _check_metric(metric)
     check_plot_args(ax, show, return_fig)
-    agg = _check_agg(agg)
+    agg = check_choice("agg", agg, AGGREGATIONS)
     table = _table(results, metric, convention, kinds, agg)
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.6 + 0.75 * table.shape[1], 3.8), layout="constrained")
