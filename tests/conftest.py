@@ -69,3 +69,26 @@ def krumsiek_deepsem(_krumsiek_deepsem):
     adata, truth = _krumsiek_deepsem
     return adata.copy(), truth.copy()
 
+
+# -- the input-check modules (test_inputs_*.py) ------------------------------------------------
+# Fixtures shared by the modules holding the checks found by the adversarial runs (issue 18); their
+# other helpers are in _inputs_helpers.py. A module that defines its own `krumsiek` or `adata`
+# fixture (test_deepsem, test_groups, ...) uses that one.
+@pytest.fixture
+def krumsiek():
+    a, truth = scgrn.datasets.krumsiek11()
+    return a, truth
+
+
+@pytest.fixture
+def adata(krumsiek):
+    return krumsiek[0]
+
+
+@pytest.fixture
+def _close_figures():
+    """Closes every matplotlib figure after the test (``_inputs_helpers.closes_figures`` marks a module with it)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
