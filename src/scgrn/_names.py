@@ -205,16 +205,23 @@ def _check_orientation(adata, tfs: Iterable[str] | None) -> None:
         )
 
 
-def as_tf_list(tfs) -> list | None:
+def as_tf_list(tfs, var_names=None) -> list | None:
     """``tfs`` read once into a list (``None`` stays ``None``), before any check looks at it.
 
     A generator or other one-shot iterator can be read only once; every tool therefore calls
     this first, so that the orientation check and :func:`check_tfs` see the same names.
 
+    A boolean mask (numpy or pandas bool dtype, or a list of ``True`` / ``False``), such as
+    ``adata.var['is_tf']``, is read as scanpy reads masks: the genes of ``var_names`` where it is
+    ``True`` (:func:`tf_mask_names`). Without ``var_names`` a mask is refused (nothing to apply it to).
+
     Raises
     ------
     TFsTypeError
-        For a single string (``tfs="Gata1"``) or a value that is not a collection of names.
+        For a single string (``tfs="Gata1"``) or a value that is not a collection of names; for a
+        boolean mask when ``var_names`` is not given.
+    ValueError
+        For a boolean mask that does not fit ``var_names`` (see :func:`tf_mask_names`).
 
     Examples
     --------
@@ -222,6 +229,8 @@ def as_tf_list(tfs) -> list | None:
     ['Gata1', 'Pu.1']
     >>> as_tf_list(None) is None
     True
+    >>> as_tf_list(np.array([True, False, True]), ["Gata1", "Fog1", "Pu.1"])
+    ['Gata1', 'Pu.1']
     """
     if tfs is None:
         return None
@@ -242,6 +251,8 @@ def as_tf_list(tfs) -> list | None:
     if getattr(tfs, "ndim", 1) > 1:  # a 2-D array (or table-like) would be read row by row
         raise TFsTypeError(f"tfs must be 1-D (a list of gene names), got shape {tfs.shape}; use `tfs.ravel()`.")
     out = list(tfs)
+    if _is_bool_mask(tfs, out):
+        return tf_mask_names(tfs, out, var_names)
     nested = next((t for t in out if isinstance(t, (list, tuple, set, np.ndarray, pd.Series, pd.Index))), None)
     if nested is not None:
         raise TFsTypeError(
@@ -249,6 +260,66 @@ def as_tf_list(tfs) -> list | None:
             f"({nested!r:.60}). Flatten it first, e.g. `tfs = [t for group in tfs for t in group]`."
         )
     return out
+
+
+def _is_bool_mask(tfs, values: list) -> bool:
+    """True for a boolean mask: a bool dtype, or entries that are all ``True`` / ``False`` (``pd.NA``
+    allowed, as in pandas' nullable ``boolean``)."""
+    dtype = getattr(tfs, "dtype", None)
+    if dtype is not None and not isinstance(dtype, pd.CategoricalDtype) and pd.api.types.is_bool_dtype(dtype):
+        return True
+    flags = [isinstance(v, (bool, np.bool_)) for v in values]
+    return any(flags) and all(f or v is pd.NA for f, v in zip(flags, values))
+
+
+def tf_mask_names(mask, values: list, var_names) -> list[str]:
+    """The genes of ``var_names`` where the boolean mask ``tfs`` is ``True``.
+
+    ``values``: the mask's entries, read once. A pandas Series indexed by gene names is matched by
+    name (its index must hold the same genes, in any order); otherwise the mask is positional and
+    must have one entry per gene.
+
+    Examples
+    --------
+    >>> mask = pd.Series([True, False], index=["Fog1", "Gata1"])
+    >>> tf_mask_names(mask, list(mask), ["Gata1", "Fog1"])
+    ['Fog1']
+    """
+    fix = "pass the names instead: `tfs=adata.var_names[mask]`"
+    if var_names is None:
+        raise TFsTypeError(
+            f"tfs is a boolean mask ({len(values)} True/False values), but here it cannot be matched "
+            f"to genes: {fix} (a list of TF names)."
+        )
+    genes = check_var_names(var_names)
+    if any(v is pd.NA for v in values):
+        raise ValueError(
+            f"tfs is a boolean mask with {sum(v is pd.NA for v in values)} missing value(s); fill them "
+            "first, e.g. `tfs=adata.var['is_tf'].fillna(False)`."
+        )
+    flags = np.asarray(values, dtype=bool)
+    index = mask.index if isinstance(mask, pd.Series) and not isinstance(mask.index, pd.RangeIndex) else None
+    if index is not None and not index.astype(str).equals(genes):
+        shared = index.astype(str)
+        if not shared.is_unique or set(shared) != set(genes):
+            odd = shared[~shared.isin(genes)] if len(shared[~shared.isin(genes)]) else shared
+            raise ValueError(
+                f"tfs is a boolean Series indexed by names that are not adata.var_names (e.g. "
+                f"{_fmt_names(list(odd), 3)}): it is another AnnData's mask. "
+                f"Use this AnnData's column (e.g. `adata.var['is_tf']`), or {fix} of that AnnData."
+            )
+        flags = pd.Series(flags, index=shared).reindex(genes).to_numpy(dtype=bool)
+    if len(flags) != len(genes):
+        raise ValueError(
+            f"tfs is a boolean mask of length {len(flags)}, but adata has {len(genes)} genes: a mask needs "
+            f"one True/False per gene of adata.var_names (e.g. `adata.var['is_tf']`); or {fix}."
+        )
+    if not flags.any():
+        raise ValueError(
+            f"tfs is a boolean mask with no True value among the {len(flags)} genes, so it names no TF. "
+            "Check the column, or pass tfs=None to treat every gene as a candidate regulator."
+        )
+    return [str(g) for g in genes[flags]]
 
 
 #: a version suffix on a gene identifier ('ENSG00000141510.16', 'Gata1.2')
@@ -301,7 +372,9 @@ def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] 
     Parameters
     ----------
     tfs
-        Transcription factor names (list, tuple, pandas Index/Series, numpy array) or ``None``.
+        Transcription factor names (list, tuple, pandas Index/Series, numpy array) or ``None``;
+        or a boolean mask over ``var_names`` (e.g. ``adata.var['is_tf']``): the genes where it is
+        ``True``.
     var_names
         The gene names of the dataset, usually ``adata.var_names``.
 
@@ -325,7 +398,7 @@ def check_tfs(tfs: Iterable[str] | None, var_names: Iterable[str]) -> list[str] 
     >>> check_tfs(None, ["Gata1"]) is None
     True
     """
-    tfs = as_tf_list(tfs)
+    tfs = as_tf_list(tfs, var_names)
     if tfs is None:
         return None
     genes = check_var_names(var_names)

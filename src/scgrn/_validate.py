@@ -52,6 +52,7 @@ __all__ = [
     "check_var_names",
     "check_adata",
     "check_copy",
+    "check_writable",
     "check_gene_names",
     "check_uns_record",
     "check_real_dtype",
@@ -125,9 +126,15 @@ def embedding_matrix(adata, obsm_key: str, *, n_dims: int = 2, basis_arg: str = 
 
 
 def check_copy(adata, copy) -> bool:
-    """Check ``copy=`` before any work: a bool, and not ``True`` on a backed AnnData
-    (copying would load the whole matrix into memory, and anndata refuses without a filename)."""
+    """Check ``copy=`` and the write target before any work (every writing tool calls it first).
+
+    ``copy`` must be a bool, and not ``True`` on a backed AnnData (copying would load the whole
+    matrix into memory, and anndata refuses without a filename). A *view* of a backed AnnData
+    (``backed[:300]``) is refused whatever ``copy`` is: anndata cannot write results into it, so
+    the tool would compute everything and then fail when writing.
+    """
     copy = check_bool("copy", copy)
+    check_writable(adata)
     if copy and getattr(adata, "isbacked", False):
         raise ValueError(
             "copy=True on a backed AnnData would load its matrix into memory. Use copy=False (the "
@@ -135,6 +142,23 @@ def check_copy(adata, copy) -> bool:
             "adata.to_memory()` first."
         )
     return copy
+
+
+def check_writable(adata) -> None:
+    """Refuse a view of a backed AnnData, which results cannot be written into.
+
+    anndata would have to turn the view into a new AnnData, which for a backed object needs a
+    file name (``.copy(filename=...)``), so writing fails *after* the computation. Reading tools
+    (``get``, ``metrics``, ``pl``) do not call this: they work on such views.
+    """
+    if getattr(adata, "is_view", False) and getattr(adata, "isbacked", False):
+        raise ValueError(
+            "adata is a view of a backed AnnData (e.g. `backed[:300]` or `backed[backed.obs.cell_type "
+            "== 'Ery']`), which results cannot be written into: anndata would have to copy the file. "
+            "Nothing was computed. Load the subset into memory first, `adata = adata.to_memory()` "
+            "(e.g. `backed[:300].to_memory()`), or write it to its own file and keep it backed: "
+            "`adata = adata.copy(filename='subset.h5ad')`."
+        )
 
 
 def _get_matrix(adata, layer: str | None = None):
@@ -312,7 +336,7 @@ def checked_matrix(
     # ('0', '1', ...) would otherwise read as a transposed matrix. A one-shot iterator of TFs is
     # read once here; callers that use tfs afterwards pass `as_tf_list(tfs)` (read once, first).
     check_var_names(adata.var_names)
-    _check_orientation(adata, as_tf_list(tfs))
+    _check_orientation(adata, as_tf_list(tfs, adata.var_names))
 
     if not adata.var_names.is_unique:
         dups = adata.var_names[adata.var_names.duplicated()].unique()

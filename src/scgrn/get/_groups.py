@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+
 import numpy as np
 import pandas as pd
 from anndata import AnnData
@@ -9,11 +12,11 @@ from scipy import sparse
 
 from .. import _keys
 from .._grn_matrix import grn_matrix, nonfinite_counts
-from .._params import check_bool, check_choice
+from .._params import ParameterTypeError, check_bool, check_choice
 from ._edges import edges_from_matrix
 from ._group_index import resolve_group
 
-__all__ = ["edge_differences"]
+__all__ = ["edge_differences", "two_groups"]
 
 _NORMALIZE = ("max", None)
 
@@ -39,7 +42,9 @@ def edge_differences(
     key
         The ``key_added`` of the ``groupby=`` run.
     groups
-        The two groups ``(a, b)`` to compare; ``difference = weight_a - weight_b``.
+        The two groups ``(a, b)`` to compare; ``difference = weight_a - weight_b``. Any
+        one-dimensional sequence of two names: a tuple, list, numpy array, pandas Index, Series
+        or Categorical (e.g. ``adata.obs['cell_type'].unique()[:2]``).
     top_k
         Keep the ``k`` edges with the largest ``|difference|``; ``None`` keeps all.
     normalize
@@ -74,8 +79,7 @@ def edge_differences(
     >>> bool((diff["difference"] == diff["weight_a"] - diff["weight_b"]).all())
     True
     """
-    if not isinstance(groups, (tuple, list)) or len(groups) != 2 or str(groups[0]) == str(groups[1]):
-        raise ValueError(f"groups must be two different group names (a, b), got {groups!r}.")
+    groups = two_groups(groups)
     normalize = check_choice("normalize", normalize, _NORMALIZE)
     keys = [resolve_group(adata, key, g) for g in groups]
     mats = [grn_matrix(adata.varp[k], adata.n_vars) for k in keys]
@@ -99,6 +103,42 @@ def edge_differences(
             "difference": (weight_a - weight_b).astype(np.float32),
         }
     )
+
+
+def two_groups(groups) -> tuple:
+    """``groups`` as a tuple ``(a, b)`` of two distinct group names.
+
+    Any one-dimensional sequence of exactly two labels is accepted: a tuple or list, a numpy
+    array, a pandas Index, Series (read by position) or Categorical, e.g.
+    ``adata.obs['cell_type'].unique()[:2]``. A string, a set (no order: ``difference`` is
+    ``a - b``), one-shot iterators, other lengths and the same name twice are refused, saying
+    what was received.
+
+    Examples
+    --------
+    >>> two_groups(np.array(["Ery", "Mk"]))
+    ('Ery', 'Mk')
+    >>> two_groups(pd.Categorical(["Mo", "Neu"]))
+    ('Mo', 'Neu')
+    """
+    usage = "pass two group names in order, `groups=('a', 'b')` (difference = weight_a - weight_b)"
+    kind = type(groups).__name__
+    if isinstance(groups, (str, bytes)):
+        raise ParameterTypeError(f"groups must be two group names (a, b), got the single string {groups!r}: {usage}.")
+    if isinstance(groups, (AbstractSet, Mapping)) or not hasattr(groups, "__len__") or np.ndim(groups) == 0:
+        raise ParameterTypeError(
+            f"groups must be an ordered sequence of two group names, got {kind} {groups!r:.80}: {usage}."
+        )
+    if np.ndim(groups) != 1:
+        raise ValueError(f"groups must be one-dimensional (two group names), got {kind} of shape "
+                         f"{np.shape(groups)}: {usage}.")
+    values = [v.item() if isinstance(v, np.generic) else v for v in np.asarray(groups, dtype=object)]
+    if len(values) != 2:
+        raise ValueError(f"groups must be two different group names, but the {kind} given holds {len(values)} "
+                         f"({values[:5]!r}{' ...' if len(values) > 5 else ''}): {usage}.")
+    if str(values[0]) == str(values[1]):
+        raise ValueError(f"groups must be two different group names, but both are {values[0]!r}: {usage}.")
+    return tuple(values)
 
 
 def _check_finite(W, key: str, group, other) -> None:

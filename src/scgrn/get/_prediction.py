@@ -81,6 +81,8 @@ def to_prediction(
         Default: the list recorded in ``adata.uns[key]['tfs']`` by the method (``tfs=`` of
         :func:`scgrn.tl.deepsem` and the baselines). Names absent from ``adata.var_names`` are
         ignored; one of the two is required, and at least one TF must be among the genes.
+        A boolean mask over ``adata.var_names`` (e.g. ``adata.var['is_tf']``) selects the genes
+        where it is ``True``.
 
     group
         For a tool run with ``groupby=`` under ``key``: the group whose network to export.
@@ -217,7 +219,7 @@ def _sources(tfs, meta: dict, key: str, names: pd.Index) -> list[str]:
     else:
         if isinstance(tfs, (str, bytes)):
             raise TFsTypeError(f"tfs must be a list of gene names, not a single string. Fix: tfs=[{tfs!r}].")
-        tfs = as_tf_list(tfs)  # refuses a DataFrame (its iteration gives the column names)
+        tfs = as_tf_list(tfs, names)  # a boolean mask: the genes where True; refuses a DataFrame (its iteration gives the column names)
         given = "tfs"
     try:
         wanted = list(dict.fromkeys(str(t) for t in tfs))

@@ -193,7 +193,8 @@ def grn_consistency(
         ``adata.varp[key_added]`` (``random_state`` and ``show_progress_bar=False`` are
         passed when it takes them).
     tfs
-        Regulators (rows of the candidate edges); ``None``: every gene.
+        Regulators (rows of the candidate edges); ``None``: every gene. A boolean mask over
+        ``real.var_names`` (e.g. ``real.var['is_tf']``) selects the genes where it is ``True``.
     top
         Fractions of the candidate edges to compare.
     layer, log1p
@@ -226,7 +227,8 @@ def grn_consistency(
         )
     random_state = check_random_state(random_state)
     top = _check_top(top)  # before any GRN is inferred
-    tfs = as_tf_list(tfs)  # a one-shot iterator is read once: every judge needs the list
+    # a one-shot iterator is read once (every judge needs the list); a mask is over real.var_names
+    tfs = as_tf_list(tfs, real.var_names if isinstance(real, AnnData) else None)
     sims, many = simulated_sets(simulated)
     labels = ["real"] + [f"simulated[{k!r}]" if many else "simulated" for k in sims]
     mats, var_names = _aligned([real, *sims.values()], labels, layer)

@@ -43,7 +43,8 @@ class DeepSEM:
         Layer to read instead of ``X``.
     tfs
         Transcription factors (names in ``adata.var_names``); when given, only they regulate:
-        edges out of other genes are zero in :meth:`get_grn`.
+        edges out of other genes are zero in :meth:`get_grn`. A boolean mask over
+        ``adata.var_names`` (e.g. ``adata.var['is_tf']``) selects the genes where it is ``True``.
     tf_rows_only
         With ``tfs``: ``True`` learns only the TF rows of ``W`` (TFs x genes); the GRN
         layer and its inverse go through the TF x TF block, so memory grows with TFs x genes
@@ -97,7 +98,7 @@ class DeepSEM:
     ):
         self.config: DeepSEMConfig = make_config(preset, **hyperparameters)
         self.preset = preset
-        tfs = as_tf_list(tfs)  # a one-shot iterator is read once, before the checks below
+        tfs = as_tf_list(tfs, adata.var_names)  # a one-shot iterator is read once, before the checks below
         self._matrix, self._summary = checked_matrix(adata, layer=layer, min_cells=MIN_CELLS, tfs=tfs)
         self._dense = None
         self._moments = self._signs = None  # standardisation and latent signs once known (models/_deepsem_io.py)

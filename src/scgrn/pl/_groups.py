@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from .. import _keys
 from .._params import check_int
 from ..get._groups import edge_differences as _edge_differences
+from ..get._groups import two_groups
 from ._grn import _show_or_return, check_plot_args
 
 __all__ = ["edge_differences"]
@@ -43,7 +44,8 @@ def edge_differences(
     key
         The ``key_added`` of the ``groupby=`` run.
     groups
-        The two groups ``(a, b)`` to compare.
+        The two groups ``(a, b)`` to compare: a tuple, list, numpy array, pandas Index, Series or
+        Categorical of two names (as :func:`scgrn.get.edge_differences`).
     top_k
         Number of edges to show (an integer >= 1).
     normalize
@@ -73,6 +75,7 @@ def edge_differences(
     """
     top_k = check_int("top_k", top_k, min=1)  # top_k=0 would read as "no edge differs"
     check_plot_args(ax, show, return_fig)
+    groups = two_groups(groups)  # an array or a Series read by position, as in get.edge_differences
     table = _edge_differences(adata, key=key, groups=groups, top_k=top_k, normalize=normalize)
     if table.empty:
         raise ValueError(f"No edge differs between groups {groups[0]!r} and {groups[1]!r} of {key!r}.")

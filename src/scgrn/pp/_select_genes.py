@@ -11,6 +11,7 @@ from anndata import AnnData
 from scanpy import logging as logg
 from scipy import sparse, stats
 
+from .._matrix import ColumnSummary, is_backed, row_blocks
 from .._validate import (
     ParameterTypeError,
     TFsTypeError,
@@ -31,8 +32,16 @@ __all__ = ["select_genes"]
 _N_KNOTS = 3
 
 
-def _gene_variance(X) -> tuple[np.ndarray, np.ndarray]:
-    """Per-gene mean and (population) variance, without densifying a sparse matrix."""
+def _gene_variance(X, summary: ColumnSummary) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene mean and (population) variance, without densifying a sparse matrix.
+
+    A backed matrix (``backed="r"``, dense or sparse) is not read again: the moments come from
+    ``summary``, the chunked pass of :func:`~scgrn._validate.checked_matrix`.
+    """
+    if is_backed(X):
+        mean = summary.total / max(summary.n_rows, 1)
+        var = np.maximum(summary.total_sq / max(summary.n_rows, 1) - mean**2, 0.0)
+        return mean, var
     if sparse.issparse(X):
         X = sparse.csr_matrix(X, dtype=np.float64)
         mean = np.asarray(X.mean(axis=0)).ravel()
@@ -57,14 +66,96 @@ def _spline_basis(t: np.ndarray, n_knots: int = _N_KNOTS) -> np.ndarray:
     return Q[:, keep]
 
 
-def _pseudotime_pvalues(X, t: np.ndarray) -> np.ndarray:
-    """F-test p-value per gene: cubic spline in pseudotime vs a constant (BEELINE uses a GAM)."""
-    Q = _spline_basis(t)
-    n, p = Q.shape
-    if n <= p + 1:
-        raise ValueError(
-            f"Only {n} cells have a pseudotime; at least {p + 2} are needed for the spline test."
+def _checked_pseudotime(adata: AnnData, pseudotime_key) -> tuple[np.ndarray, np.ndarray]:
+    """``(cells with a pseudotime, spline basis over them)`` from ``adata.obs[pseudotime_key]``.
+
+    Checked before the expression is read: the column must hold numbers (numeric text such as
+    ``'0.5'`` is read as a number; other text, categories or booleans are refused), and enough
+    cells must have a finite pseudotime for the spline test (NaN cells are left out).
+    """
+    if not isinstance(pseudotime_key, str):
+        raise ParameterTypeError(
+            f"pseudotime_key must be a column name of adata.obs (a string), got {pseudotime_key!r}."
         )
+    if pseudotime_key not in adata.obs:
+        raise ValueError(
+            f"pseudotime_key={pseudotime_key!r} is not a column of adata.obs (columns: "
+            f"{list(adata.obs.columns)})."
+        )
+    column = adata.obs[pseudotime_key]
+    where = f"adata.obs[{pseudotime_key!r}]"
+    fix = (
+        "Pass a numeric column of pseudotimes, e.g. pseudotime_key='dpt_pseudotime' after "
+        "`sc.tl.dpt(adata)`, or pvalue_key= / neither (selection by variance)."
+    )
+    if pd.api.types.is_bool_dtype(column):
+        raise ValueError(f"{where} holds True/False (dtype {column.dtype}), not a pseudotime. {fix}")
+    values = column.astype(object) if isinstance(column.dtype, pd.CategoricalDtype) else column
+    t = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    text = np.isnan(t) & column.notna().to_numpy()
+    if text.any():
+        examples = ", ".join(repr(v) for v in pd.unique(column[text])[:3])
+        raise ValueError(
+            f"{where} must hold numbers (a pseudotime per cell), but its dtype is {column.dtype} and "
+            f"{int(text.sum())} of {len(t)} values are not numbers (e.g. {examples}). {fix}"
+        )
+    ok = np.isfinite(t)
+    n = int(ok.sum())
+    if n == 0:
+        raise ValueError(f"{where} has no finite pseudotime in any of the {len(t)} cells (all NaN or infinite). {fix}")
+    if np.ptp(t[ok]) == 0:
+        raise ValueError(
+            f"{where} has the same value ({t[ok][0]:g}) in all {n} cells with a finite pseudotime: no "
+            f"gene can vary along it. {fix}"
+        )
+    Q = _spline_basis(t[ok])
+    if n <= Q.shape[1] + 1:
+        raise ValueError(
+            f"Only {n} of {len(t)} cells have a finite pseudotime in {where} (the rest are NaN or "
+            f"infinite); at least {Q.shape[1] + 2} are needed for the spline test. {fix}"
+        )
+    return ok, Q
+
+
+def _pseudotime_pvalues(X, Q: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """F-test p-value per gene: cubic spline in pseudotime vs a constant (BEELINE uses a GAM).
+
+    ``Q``: the spline basis over the cells ``ok`` (:func:`_checked_pseudotime`).
+    """
+    n, p = Q.shape
+    if is_backed(X):
+        proj, ss, mean = _backed_projection(X, Q, ok)
+    else:
+        proj, ss, mean = _projection(X[ok] if not ok.all() else X, Q)
+    rss0 = np.maximum(ss - n * mean**2, 0.0)  # intercept-only residual sum of squares
+    rss1 = np.maximum(ss - (proj**2).sum(axis=0), 0.0)
+    df1, df2 = p - 1, n - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = ((rss0 - rss1) / df1) / (rss1 / df2)
+    pval = stats.f.sf(F, df1, df2)
+    pval = np.where(rss0 <= 1e-12 * max(1.0, float(ss.max(initial=0.0))), 1.0, pval)
+    pval = np.where(np.isnan(pval), 0.0, pval)  # rss1 == 0 < rss0: a perfect fit
+    return pval
+
+
+def _backed_projection(X, Q: np.ndarray, ok: np.ndarray):
+    """:func:`_projection` of the rows ``ok`` of a backed matrix, read a block of cells at a time."""
+    proj = np.zeros((Q.shape[1], X.shape[1]))
+    ss = np.zeros(X.shape[1])
+    total = np.zeros(X.shape[1])
+    done = 0  # rows of Q used so far
+    for start, block in row_blocks(X):
+        block = block[ok[start : start + len(block)]].astype(np.float64)
+        q = Q[done : done + len(block)]
+        done += len(block)
+        proj += q.T @ block
+        ss += (block**2).sum(axis=0)
+        total += block.sum(axis=0)
+    return proj, ss, total / max(done, 1)
+
+
+def _projection(X, Q: np.ndarray):
+    """``(Q.T @ X, per-gene sum of squares, per-gene mean)`` of an in-memory matrix."""
     if sparse.issparse(X):
         X = sparse.csc_matrix(X, dtype=np.float64)
         proj = np.asarray((X.T @ Q)).T  # p x genes
@@ -75,15 +166,7 @@ def _pseudotime_pvalues(X, t: np.ndarray) -> np.ndarray:
         proj = Q.T @ X
         ss = (X**2).sum(axis=0)
         mean = X.mean(axis=0)
-    rss0 = np.maximum(ss - n * mean**2, 0.0)  # intercept-only residual sum of squares
-    rss1 = np.maximum(ss - (proj**2).sum(axis=0), 0.0)
-    df1, df2 = p - 1, n - p
-    with np.errstate(divide="ignore", invalid="ignore"):
-        F = ((rss0 - rss1) / df1) / (rss1 / df2)
-    pval = stats.f.sf(F, df1, df2)
-    pval = np.where(rss0 <= 1e-12 * max(1.0, float(ss.max(initial=0.0))), 1.0, pval)
-    pval = np.where(np.isnan(pval), 0.0, pval)  # rss1 == 0 < rss0: a perfect fit
-    return pval
+    return proj, ss, mean
 
 
 def _checked_pvalues(adata: AnnData, pvalue_key, is_tf: np.ndarray) -> np.ndarray:
@@ -191,6 +274,8 @@ def select_genes(
     tfs
         Transcription factor names. Names not in ``adata.var_names`` are ignored (a count is
         logged; whole-transcriptome TF lists always miss some), but at least one must be found.
+        A boolean mask over ``adata.var_names`` (e.g. ``adata.var['is_tf']``) selects the genes
+        where it is ``True``.
     n_top
         Number of non-TF genes to add.
     pval_cutoff
@@ -254,7 +339,7 @@ def select_genes(
         )
     start = logg.info(f"selecting genes BEELINE-style (all varying TFs + top {n_top} others)")
     check_var_names(adata.var_names)
-    tf_list = list(dict.fromkeys(str(t) for t in as_tf_list(tfs)))
+    tf_list = list(dict.fromkeys(str(t) for t in as_tf_list(tfs, adata.var_names)))
     is_tf = adata.var_names.isin(set(tf_list))
     n_found = int(is_tf.sum())
     n_missing = len(tf_list) - len(set(tf_list) & set(adata.var_names))
@@ -272,9 +357,13 @@ def select_genes(
             f"select_genes ranks genes by their variance across cells, so it needs at least 2 cells; "
             f"adata has {adata.n_obs}. (If your cells are in columns, transpose first: `adata = adata.T`.)"
         )
+    # the pseudotime column is checked before the expression is read
+    pseudotime = None
+    if pvalue_key is None and pseudotime_key is not None:
+        pseudotime = _checked_pseudotime(adata, pseudotime_key)
     # NaN/inf, a transposed matrix: refused (genes that are never expressed are
     # fine here: they are simply not selected)
-    X, _ = checked_matrix(
+    X, summary = checked_matrix(
         adata, layer=layer, min_cells=2, tfs=tf_list, expect=None, allow_zero_genes=True,
         refuse_z_scored=(
             "select_genes ranks genes by their variance, which scaling has made the same for every "
@@ -282,22 +371,15 @@ def select_genes(
         ),
         _stacklevel=3,
     )
-    _, var = _gene_variance(X)
+    _, var = _gene_variance(X, summary)
     n_genes = adata.n_vars
 
     if pvalue_key is not None:
         pvals = _checked_pvalues(adata, pvalue_key, is_tf)
         method = "pvalue_key"
     elif pseudotime_key is not None:
-        if pseudotime_key not in adata.obs:
-            raise ValueError(
-                f"pseudotime_key={pseudotime_key!r} is not a column of adata.obs (columns: "
-                f"{list(adata.obs.columns)})."
-            )
-        t = pd.to_numeric(adata.obs[pseudotime_key], errors="coerce").to_numpy(dtype=float)
-        ok = np.isfinite(t)
-        Xt = X[ok] if not ok.all() else X
-        pvals = _pseudotime_pvalues(Xt, t[ok])
+        ok, Q = pseudotime
+        pvals = _pseudotime_pvalues(X, Q, ok)
         method = "pseudotime"
     else:
         pvals = None

@@ -41,7 +41,7 @@ def _check_call(adata: AnnData, *, key_added, copy) -> tuple[str, bool]:
 def _baseline_input(adata: AnnData, *, tfs, layer: str | None, min_cells: int = MIN_CELLS):
     """Validated ``(X, tfs, regulator_index)``: X dense float32 cells x genes (a copy)."""
     check_adata(adata)
-    tfs = as_tf_list(tfs)  # a one-shot iterator is read once, before the checks below
+    tfs = as_tf_list(tfs, adata.var_names)  # a one-shot iterator is read once, before the checks below
     X = expression_matrix(adata, layer=layer, min_cells=min_cells, tfs=tfs)
     tf_list = check_tfs(tfs, adata.var_names)
     if tf_list is None:
@@ -160,7 +160,9 @@ def correlation(
     method
         ``"pearson"`` or ``"spearman"`` (Pearson correlation of the per-gene ranks).
     tfs
-        Transcription factors: only their rows (out-edges) are kept; other rows are zero.
+        Transcription factors: only their rows (out-edges) are kept; other rows are zero. A
+        boolean mask over ``adata.var_names`` (e.g. ``adata.var['is_tf']``) selects the genes where
+        it is ``True``.
     layer
         Read this layer instead of ``adata.X``.
     key_added
@@ -241,7 +243,9 @@ def partial_correlation(
         is not positive definite); ``True``: always; ``False``: never (a singular matrix is
         then pseudo-inverted, as ``ppcor`` does).
     tfs
-        Transcription factors: only their rows (out-edges) are kept; other rows are zero.
+        Transcription factors: only their rows (out-edges) are kept; other rows are zero. A
+        boolean mask over ``adata.var_names`` (e.g. ``adata.var['is_tf']``) selects the genes where
+        it is ``True``.
     layer
         Read this layer instead of ``adata.X``.
     key_added

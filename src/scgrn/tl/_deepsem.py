@@ -58,7 +58,8 @@ def deepsem(
         genes^2.
     tfs
         Transcription factor names: only they regulate (see ``tf_rows_only``); the list is
-        recorded.
+        recorded. A boolean mask over ``adata.var_names`` (e.g. ``adata.var['is_tf']``) selects
+        the genes where it is ``True``.
     layer
         Read this layer instead of ``adata.X``.
     preset

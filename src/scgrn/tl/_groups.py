@@ -134,6 +134,8 @@ def _per_group(wrapper, signature, adata, args, kwargs, *, groupby, client):
             f"adata.obs[{groupby!r}].astype(str).str.replace('/', '-')`."
         )
     params = signature.parameters
+    if "tfs" in kwargs:  # a boolean mask is over adata's genes: read it as names here, once
+        kwargs["tfs"] = as_tf_list(kwargs["tfs"], adata.var_names)
     kwargs = _shared_kwargs(params, kwargs, client)
     layer = kwargs.get("layer")
     tfs = check_tfs(kwargs.get("tfs"), adata.var_names)  # a typo fails here, not as "absent in a group"

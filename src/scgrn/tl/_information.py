@@ -185,7 +185,8 @@ def pidc(
         ``"uniform"`` (equal-width bins).
     tfs
         Transcription factors: only their rows are kept (the rest are zero), which makes the
-        stored matrix no longer symmetric.
+        stored matrix no longer symmetric. A boolean mask over ``adata.var_names`` (e.g.
+        ``adata.var['is_tf']``) selects the genes where it is ``True``.
     layer
         Read this layer instead of ``adata.X``.
     key_added

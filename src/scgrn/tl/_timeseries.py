@@ -111,6 +111,8 @@ def series_tensor(
     x = X[order].reshape(n_series, n_times, adata.n_vars)
     times = time[order].reshape(n_series, n_times)
     if (np.diff(times, axis=1) <= 0).any():
+        if series_key is None:
+            raise ValueError(_one_series_repeats_times(adata, time, time_key))
         raise ValueError(
             f"Some series have duplicated time points in obs[{time_key!r}]; each (series, time) "
             "pair must occur once. Average replicates at the same time first, or give them "
@@ -118,6 +120,44 @@ def series_tensor(
         )
     return SeriesTensor(
         x=np.ascontiguousarray(x), times=times, series=labels, var_names=pd.Index(adata.var_names)
+    )
+
+
+def _series_columns(adata: AnnData, time: np.ndarray, time_key: str) -> list[str]:
+    """The columns of ``adata.obs`` that could name the series: 2 or more labels, none missing,
+    and every (label, time) pair once. ``'series'``-like names come first."""
+    found = []
+    for name in adata.obs.columns:
+        col = adata.obs[name]
+        if name == time_key or col.isna().any() or pd.api.types.is_float_dtype(col):
+            continue
+        pairs = pd.DataFrame({"series": col.to_numpy(), "time": time})
+        try:
+            if 2 <= col.nunique() < adata.n_obs and not pairs.duplicated().any():
+                found.append(str(name))
+        except TypeError:  # unhashable values (lists, dicts) name no series
+            continue
+    return sorted(found, key=lambda c: not any(w in c.lower() for w in ("series", "replicate", "experiment")))
+
+
+def _one_series_repeats_times(adata: AnnData, time: np.ndarray, time_key: str) -> str:
+    """The message for ``series_key=None`` when time points repeat: several series are mixed."""
+    values, counts = np.unique(time, return_counts=True)
+    t0, c0 = values[np.argmax(counts)], int(counts.max())
+    head = (
+        f"series_key is None, so all {adata.n_obs} observations form one time series, but time points "
+        f"repeat in obs[{time_key!r}] (e.g. {t0:g} occurs {c0} times): the data hold several series."
+    )
+    found = _series_columns(adata, time, time_key)
+    if found:
+        return (
+            f"{head} Pass the column that names the series: series_key={found[0]!r}"
+            + (f" (other candidates in adata.obs: {found[1:4]})." if len(found) > 1 else ".")
+        )
+    return (
+        f"{head} Add a column naming each observation's series (replicate, experiment), e.g. "
+        "`adata.obs['series'] = ...`, and pass series_key='series'; or average the replicates at "
+        "the same time first."
     )
 
 
@@ -280,7 +320,8 @@ def dyngenie3(
     adata
         One observation per (series, time point).
     tfs
-        Candidate regulators (default: every gene); other rows are 0.
+        Candidate regulators (default: every gene); other rows are 0. A boolean mask over
+        ``adata.var_names`` (e.g. ``adata.var['is_tf']``) selects the genes where it is ``True``.
     alpha
         Decay rates: ``"from_data"`` (dynGENIE3's estimate, see
         :func:`~scgrn.tl._timeseries.estimate_decay_rates`), one number for all genes, or an

@@ -111,7 +111,8 @@ def grnboost2(
         Cells x genes, log-normalised expression.
     tfs
         Transcription factors: the candidate regulators (others get zero rows). ``None``:
-        every gene regulates every other gene.
+        every gene regulates every other gene. A boolean mask over ``adata.var_names`` (e.g.
+        ``adata.var['is_tf']``) selects the genes where it is ``True``.
     layer
         Read this layer instead of ``adata.X``.
     key_added
@@ -243,7 +244,8 @@ def genie3(
         Cells x genes, log-normalised expression.
     tfs
         Transcription factors: the candidate regulators (others get zero rows). ``None``:
-        every gene regulates every other gene.
+        every gene regulates every other gene. A boolean mask over ``adata.var_names`` (e.g.
+        ``adata.var['is_tf']``) selects the genes where it is ``True``.
     layer
         Read this layer instead of ``adata.X``.
     key_added
