@@ -91,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check_demo_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Usage errors (exit status 2, no traceback) for values argparse's types let through."""
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        parser.error(f"--out {args.out!r} is a file; give a folder to write the figure and table into.")
+    from ._params import out_folder_problem
+
+    problem = out_folder_problem(args.out, "the figure and table")
+    if problem:
+        parser.error(problem)
     if args.n_models < 1:
         parser.error(f"--n-models must be >= 1, got {args.n_models}.")
     if args.seed < 0:

@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["grn_matrix", "grn_block", "frame_values", "nonfinite_counts"]
+from ._params import ParameterTypeError
+from ._reference import SOURCE_COLUMNS, TARGET_COLUMNS
+
+__all__ = ["grn_matrix", "grn_block", "frame_values", "paired_values", "nonfinite_counts"]
 
 _SQUARE = "n_vars x n_vars, row = regulator, column = target"
 
@@ -49,6 +52,10 @@ def grn_matrix(matrix: Any, n_vars: int | None = None, *, dense: bool = False, n
     ValueError
         If the matrix is not 2-D and square, does not have ``n_vars`` rows, or its weights
         are not real numbers.
+    ParameterTypeError
+        (A ``TypeError`` and a ``ValueError``.) For an AnnData (its network is
+        ``adata.varp[key]``) or a long edge table (columns ``source`` / ``target``), named as
+        such with the fix (:func:`refuse_wrong_kind`).
 
     Examples
     --------
@@ -65,6 +72,7 @@ def grn_matrix(matrix: Any, n_vars: int | None = None, *, dense: bool = False, n
     ...
     ValueError: The GRN matrix must be square (n_vars x n_vars, row = regulator, column = target); got shape (2, 3).
     """
+    refuse_wrong_kind(matrix)
     if isinstance(matrix, pd.DataFrame):
         matrix = frame_values(matrix, names)
     if sparse.issparse(matrix):
@@ -89,6 +97,56 @@ def grn_matrix(matrix: Any, n_vars: int | None = None, *, dense: bool = False, n
     return _as_float(mat)
 
 
+def _edge_columns(frame: pd.DataFrame) -> tuple[Any, Any] | None:
+    """``(source, target)`` column names of a long edge table, ``None`` for anything else (a
+    square genes x genes frame whose genes happen to be called ``'source'`` is not a table)."""
+    source = next((c for c in SOURCE_COLUMNS if c in frame.columns), None)
+    target = next((c for c in TARGET_COLUMNS if c in frame.columns), None)
+    if source is None or target is None:
+        return None
+    square = frame.shape[0] == frame.shape[1] and set(frame.index.astype(str)) == set(frame.columns.astype(str))
+    return None if square else (source, target)
+
+
+def refuse_wrong_kind(matrix: Any, what: str = "The GRN matrix") -> None:
+    """Refuse, before any work, the two objects most often passed where a square GRN belongs.
+
+    - An AnnData: :func:`numpy.asarray` of it took seconds and failed with numpy's "setting an
+      array element with a sequence"; its network is ``adata.varp[key]``.
+    - A long edge table (``source`` / ``target`` columns, as :func:`scgrn.get.edges` returns):
+      it was read as a square DataFrame and refused with advice for one.
+
+    Examples
+    --------
+    >>> edges = pd.DataFrame({"source": ["a"], "target": ["b"], "weight": [0.5]})
+    >>> refuse_wrong_kind(edges)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: The GRN matrix is a long edge table (columns 'source', 'target', 'weight': one row per edge, as scgrn.get.edges returns), not a square genes x genes matrix. ...
+    """
+    from anndata import AnnData
+
+    if isinstance(matrix, AnnData):
+        keys = [str(k) for k in matrix.varp.keys()]
+        found = f"its varp keys: {keys}" if keys else "this AnnData has no varp entry: run a GRN tool first"
+        raise ParameterTypeError(
+            f"{what} is an AnnData; pass its network, `adata.varp[key]` ({found}), with `adata.var_names` "
+            "where gene names are asked for. To read an AnnData's network as an edge table, use "
+            "`scgrn.get.edges(adata, key=key)`."
+        )
+    if not isinstance(matrix, pd.DataFrame) or (cols := _edge_columns(matrix)) is None:
+        return
+    source, target = cols
+    weight = next((c for c in ("weight", "EdgeWeight") if c in matrix.columns), "weight")
+    raise ParameterTypeError(
+        f"{what} is a long edge table (columns {_fmt(matrix.columns)}: one row per edge, as "
+        "scgrn.get.edges returns), not a square genes x genes matrix. Pass the square matrix it came "
+        f"from (`adata.varp[key]`), or build one: `frame.pivot(index={source!r}, columns={target!r}, "
+        f"values={weight!r}).reindex(index=genes, columns=genes).fillna(0)` with genes = adata.var_names. "
+        "scgrn.metrics.evaluate_grn and precision_recall_at_k read edge tables as they are."
+    )
+
+
 def _is_unlabelled(frame: pd.DataFrame) -> bool:
     """Rows and columns both pandas' default ``0, 1, ..., n-1`` (e.g. ``pd.DataFrame(array)``)."""
     return all(
@@ -101,7 +159,9 @@ def _fmt(labels, limit: int = 5) -> str:
     return ", ".join(repr(v) for v in labels[:limit]) + (f", ... ({len(labels) - limit} more)" if len(labels) > limit else "")
 
 
-def frame_values(frame: pd.DataFrame, names: Sequence[str] | None = None) -> np.ndarray:
+def frame_values(
+    frame: pd.DataFrame, names: Sequence[str] | None = None, *, what: str = "The GRN DataFrame", names_are: str | None = None
+) -> np.ndarray:
     """The values of a square DataFrame GRN, **ordered by its labels**, never by position.
 
     - An unlabelled frame (both axes pandas' default ``0..n-1``, e.g. ``pd.DataFrame(W)``)
@@ -110,7 +170,9 @@ def frame_values(frame: pd.DataFrame, names: Sequence[str] | None = None) -> np.
       as text; any order) and nothing else; they are put in the order of ``names``. Without
       ``names``, the columns are put in the order of the rows, and must hold the same genes.
 
-    A ``ValueError`` names the labels that do not match.
+    A ``ValueError`` names the labels that do not match; ``what`` names the frame in it
+    (``"The GRN DataFrame's index ..."``) and ``names_are`` the names (default: "the n gene
+    names given").
 
     Examples
     --------
@@ -128,12 +190,13 @@ def frame_values(frame: pd.DataFrame, names: Sequence[str] | None = None) -> np.
     if names is None:
         want, given = rows, "its own index (rows)"
     else:
-        want, given = pd.Index([str(n) for n in names]), f"the {len(names)} gene names given"
+        want = pd.Index([str(n) for n in names])
+        given = names_are or f"the {len(names)} gene names given"
     for axis, labels in (("index (rows)", rows), ("columns", cols)):
         if not labels.is_unique:
             dups = labels[labels.duplicated()].unique()
             raise ValueError(
-                f"The GRN DataFrame's {axis} has duplicated labels ({_fmt(dups)}); each gene needs one "
+                f"{what}'s {axis} has duplicated labels ({_fmt(dups)}); each gene needs one "
                 "row and one column. Aggregate or rename them first."
             )
         if names is None and axis.startswith("index"):
@@ -141,13 +204,55 @@ def frame_values(frame: pd.DataFrame, names: Sequence[str] | None = None) -> np.
         missing, extra = want.difference(labels, sort=False), labels.difference(want, sort=False)
         if len(missing) or len(extra):
             raise ValueError(
-                f"The GRN DataFrame's {axis} does not match {given}: {len(missing)} of the names are "
+                f"{what}'s {axis} does not match {given}: {len(missing)} of the names are "
                 f"not among its labels ({_fmt(missing) or 'none'}) and {len(extra)} of its labels are not "
                 f"among the names ({_fmt(extra) or 'none'}). A DataFrame is read by its labels, not by "
                 "position: fix the names (or the labels), or pass frame.to_numpy() to read it by position."
             )
     frame = frame.set_axis(rows, axis=0).set_axis(cols, axis=1)
     return frame.loc[want, want].to_numpy()
+
+
+def paired_values(first: Any, second: Any, what: tuple[str, str] = ("truth", "scores")) -> tuple[Any, Any]:
+    """Two square genes x genes matrices over the same genes, in one gene order.
+
+    - Two labelled DataFrames are matched **by their labels**: both are put in the order of the
+      first one's rows (:func:`frame_values`); labels that differ raise a ``ValueError`` naming them.
+    - A labelled DataFrame and an array (or a frame with pandas' default ``0..n-1`` labels): the
+      array has no gene names, so it is read **by position**, in the order of the frame's rows. A
+      frame whose columns are not in the order of its rows is then refused: which column of the
+      array is which gene cannot be known.
+    - Otherwise both are returned as given (read by position).
+
+    ``what`` names the two arguments in the messages.
+
+    Examples
+    --------
+    >>> g = ["a", "b"]
+    >>> truth = pd.DataFrame([[0, 1], [0, 0]], index=g, columns=g)  # a -> b
+    >>> scores = pd.DataFrame([[0.0, 0.0], [0.9, 0.0]], index=g[::-1], columns=g[::-1])  # a -> b, reordered
+    >>> [m.tolist() for m in paired_values(truth, scores)]
+    [[[0, 1], [0, 0]], [[0.0, 0.9], [0.0, 0.0]]]
+    """
+    labelled = [isinstance(m, pd.DataFrame) and not _is_unlabelled(m) for m in (first, second)]
+    if all(labelled):
+        a = frame_values(first, what=f"The {what[0]} DataFrame")
+        names_are = f"the labels of {what[0]}'s {len(first.index)} rows"
+        return a, frame_values(second, list(first.index.astype(str)), what=f"The {what[1]} DataFrame", names_are=names_are)
+    if any(labelled):
+        k = 0 if labelled[0] else 1
+        frame, other = (first, second)[k], (first, second)[1 - k]
+        if not frame.index.astype(str).equals(frame.columns.astype(str)):
+            kind = "a DataFrame with the default 0..n-1 labels" if isinstance(other, pd.DataFrame) else "an array"
+            raise ValueError(
+                f"{what[k]} is a DataFrame labelled by gene whose columns are not in the order of its rows, and "
+                f"{what[1 - k]} is {kind}, without gene names: which of its columns is which gene cannot be known. "
+                f"Pass {what[1 - k]} as a DataFrame labelled by gene (it is then matched by name), or put "
+                f"{what[k]}'s columns in the order of its rows: `{what[k]}.loc[:, {what[k]}.index]`."
+            )
+    return tuple(
+        frame_values(m, what=f"The {w} DataFrame") if isinstance(m, pd.DataFrame) else m for m, w in zip((first, second), what)
+    )
 
 
 def nonfinite_counts(matrix: Any) -> tuple[int, int]:

@@ -172,6 +172,8 @@ def _check_orientation(adata, tfs: Iterable[str] | None) -> None:
     )
     if tfs is not None and not isinstance(tfs, str):
         tf_set = {str(t) for t in tfs}
+        if _all_integers(list(tfs)) and not adata.var_names.isin(tf_set).any():
+            tf_set = set()  # positions, not names (as_tf_list says so): obs_names '0', '1', ... prove nothing
         if tf_set:
             in_obs = int(adata.obs_names.isin(tf_set).sum())
             in_var = int(adata.var_names.isin(tf_set).sum())
@@ -215,11 +217,14 @@ def as_tf_list(tfs, var_names=None) -> list | None:
     ``adata.var['is_tf']``, is read as scanpy reads masks: the genes of ``var_names`` where it is
     ``True`` (:func:`tf_mask_names`). Without ``var_names`` a mask is refused (nothing to apply it to).
 
+    Integers are gene names (``tfs=[0, 3]``: genes ``'0'`` and ``'3'``); integers of which string
+    ``var_names`` hold none are refused as positions (:func:`_refuse_positions`).
+
     Raises
     ------
     TFsTypeError
         For a single string (``tfs="Gata1"``) or a value that is not a collection of names; for a
-        boolean mask when ``var_names`` is not given.
+        boolean mask when ``var_names`` is not given; for integer positions (above).
     ValueError
         For a boolean mask that does not fit ``var_names`` (see :func:`tf_mask_names`).
 
@@ -253,6 +258,7 @@ def as_tf_list(tfs, var_names=None) -> list | None:
     out = list(tfs)
     if _is_bool_mask(tfs, out):
         return tf_mask_names(tfs, out, var_names)
+    _refuse_positions(out, var_names)
     nested = next((t for t in out if isinstance(t, (list, tuple, set, np.ndarray, pd.Series, pd.Index))), None)
     if nested is not None:
         raise TFsTypeError(
@@ -260,6 +266,49 @@ def as_tf_list(tfs, var_names=None) -> list | None:
             f"({nested!r:.60}). Flatten it first, e.g. `tfs = [t for group in tfs for t in group]`."
         )
     return out
+
+
+def _all_integers(values: list) -> bool:
+    """True for a non-empty list of integers (Python or numpy; ``True`` / ``False`` are not)."""
+    return bool(values) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values
+    )
+
+
+def _refuse_positions(values: list, var_names) -> None:
+    """Refuse integer TFs that look like positions: string ``var_names`` with none of them.
+
+    Integers are read as gene names (``tfs=[0, 3]`` means genes ``'0'`` and ``'3'``, documented
+    for genes named by numbers), so ``np.array([1, 7])`` meant as positions (``adata[:, [1, 7]]``)
+    would be blamed on the identifiers, or on a transposed AnnData. Nothing is converted.
+
+    Examples
+    --------
+    >>> _refuse_positions([1, 7], ["Gata1", "Pu.1"])
+    Traceback (most recent call last):
+    ...
+    scgrn._names.TFsTypeError: tfs holds integer positions ([1, 7]); pass gene names, e.g. tfs=adata.var_names[[1, 7]]. Integers in tfs are read as gene names (tfs=[0, 3] means the genes named '0' and '3'), and adata.var_names has none of these.
+    >>> _refuse_positions([1, 7], ["1", "7", "x"])  # genes named by numbers: names
+    """
+    if var_names is None or not _all_integers(values):
+        return
+    genes = var_names if isinstance(var_names, pd.Index) else pd.Index(list(var_names))
+    if len(genes) == 0 or pd.api.types.infer_dtype(genes, skipna=False) != "string":
+        return  # integer var_names: their own check names the fix
+    if genes.isin({str(v) for v in values}).any():
+        return
+    shown = [int(v) for v in values]
+    pick = f"[{', '.join(map(str, shown))}]" if len(shown) <= 5 else "tfs"
+    raise TFsTypeError(
+        f"tfs holds integer positions ({_fmt_list(shown)}); pass gene names, e.g. tfs=adata.var_names[{pick}]. "
+        "Integers in tfs are read as gene names (tfs=[0, 3] means the genes named '0' and '3'), and "
+        "adata.var_names has none of these."
+    )
+
+
+def _fmt_list(values: list[int], limit: int = 5) -> str:
+    shown = ", ".join(map(str, values[:limit]))
+    return f"[{shown}{', ...' if len(values) > limit else ''}]"
 
 
 def _is_bool_mask(tfs, values: list) -> bool:

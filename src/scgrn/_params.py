@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "check_key",
     "check_random_state",
     "check_device",
+    "out_folder_problem",
     "MAX_SEED",
 ]
 
@@ -337,3 +339,31 @@ def check_device(value: Any, name: str = "device"):
             "'cpu', 'cuda', 'cuda:N' (N the GPU index) or 'mps'."
         )
     return value
+
+
+def out_folder_problem(out: str, what: str = "the results") -> str | None:
+    """Why a command line's ``--out`` cannot be the output folder, or ``None``: the path, or the
+    nearest of its ancestors that exists, is a file (``mkdir(parents=True)`` would end in a
+    traceback). Shared by ``scgrn demo`` and ``scgrn bench beeline``, which send it to
+    ``parser.error`` (exit status 2).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "afile"; _ = f.write_text("x")
+    >>> out_folder_problem(str(f / "sub")).endswith("is a file, not a folder, so no folder can be made under it; give a path under a folder.")
+    True
+    >>> out_folder_problem(str(f.parent / "new" / "sub")) is None
+    True
+    """
+    path = Path(out)  # as the command uses it
+    try:
+        if path.exists():
+            return None if path.is_dir() else f"--out {out!r} is a file; give a folder to write {what} into."
+        parent = next((p for p in path.parents if p.exists()), None)
+    except OSError:  # e.g. a folder that may not be read: mkdir gives the system's own message
+        return None
+    if parent is None or parent.is_dir():
+        return None
+    return (f"--out {out!r}: {str(parent)!r} is a file, not a folder, so no folder can be made under it; "
+            "give a path under a folder.")

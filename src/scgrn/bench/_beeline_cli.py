@@ -31,14 +31,15 @@ def _summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def check_args(parser, args) -> None:
     """Usage errors (exit status 2, no traceback) for ``scgrn bench beeline`` values that argparse's
-    types let through, checked before any dataset is read: ``--out`` naming a file, counts out of
-    range, unknown methods and dataset selectors, and selectors whose every set ``--n-cells`` removes."""
-    from pathlib import Path
-
+    types let through, checked before any dataset is read: ``--out`` naming a file (or a path under
+    one), counts out of range, unknown methods and dataset selectors, and selectors whose every set
+    ``--n-cells`` removes."""
+    from .._params import out_folder_problem
     from ._beeline import _all_datasets, _check_methods, _select
 
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        parser.error(f"--out {args.out!r} is a file; give a folder to write the results and figures into.")
+    problem = out_folder_problem(args.out, "the results and figures")
+    if problem:
+        parser.error(problem)
     if args.n_replicates < 0:
         parser.error(f"--n-replicates must be >= 0 (0 = every replicate), got {args.n_replicates}.")
     bad = [c for c in args.n_cells or [] if c < 1]

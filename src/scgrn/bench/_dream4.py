@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scanpy import logging as logg
 
-from .._grn_matrix import grn_matrix
+from .._grn_matrix import grn_matrix, paired_values, refuse_wrong_kind
 from .._params import check_bool, check_int, check_random_state
 
 __all__ = ["dream4", "dream_aupr", "score_network"]
@@ -94,6 +94,13 @@ def score_network(
     ``aupr_ap`` averaged over ``n_balanced_draws`` draws (``sd`` their standard deviation).
     Scores are ranked as given (higher = more likely an edge).
 
+    ``truth`` and ``scores`` are square genes x genes matrices, row = regulator, column =
+    target. Two DataFrames labelled by gene are matched **by their labels** (``scores`` is put in
+    the order of ``truth``'s rows; labels that differ raise a ``ValueError`` naming them). An
+    array has no gene names and is read **by position**: it must be in the gene order of the
+    other argument (a labelled DataFrame's rows; one whose columns are in another order than its
+    rows is then refused, as the array's column order cannot be known).
+
     Examples
     --------
     >>> import numpy as np
@@ -103,6 +110,11 @@ def score_network(
     >>> rows = score_network(truth, scores, n_balanced_draws=3)
     >>> [(r["setting"], r["metric"], round(r["value"], 2)) for r in rows][:2]
     [('all_pairs', 'auroc', 1.0), ('all_pairs', 'aupr_ap', 1.0)]
+    >>> import pandas as pd
+    >>> g = ["a", "b", "c", "d"]
+    >>> t, s = pd.DataFrame(truth, index=g, columns=g), pd.DataFrame(scores, index=g, columns=g)
+    >>> round(score_network(t, s.iloc[::-1, ::-1], n_balanced_draws=3)[0]["value"], 2)  # matched by label
+    1.0
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -110,6 +122,9 @@ def score_network(
 
     random_state = check_random_state(random_state)
     n_balanced_draws = check_int("n_balanced_draws", n_balanced_draws, min=1)
+    refuse_wrong_kind(truth, "truth")  # an AnnData or an edge table, named before numpy reads it
+    refuse_wrong_kind(scores, "scores")
+    truth, scores = paired_values(truth, scores, ("truth", "scores"))  # labelled frames: by label
     truth = np.asarray(truth)
     if truth.ndim != 2 or truth.shape[0] != truth.shape[1]:
         raise ValueError(f"truth must be a square genes x genes adjacency matrix, got shape {truth.shape}.")

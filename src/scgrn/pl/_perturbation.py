@@ -143,6 +143,28 @@ def _record(adata: AnnData, key) -> Mapping:
     )
 
 
+def _check_panel_count(n_axes: int, kind: str, asked: str, obsm_key: str) -> None:
+    """Refuse ``ax`` with another number of Axes than ``kind`` draws panels, naming the fix.
+
+    ``asked`` is the ``kind`` given (``"auto"`` becomes ``"both"`` when the embedding exists).
+    """
+    n_panels = 2 if kind == "both" else 1
+    if n_axes == n_panels:
+        return
+    lead = f"kind={asked!r} draws {n_panels} panel{'s' if n_panels == 2 else ''}"
+    if asked == "auto":
+        lead += f" here (adata.obsm has {obsm_key!r})" if n_panels == 2 else " here (no embedding)"
+    if n_panels == 2:
+        raise ValueError(
+            f"{lead}, the bars and the arrows, but ax has {n_axes} Axes. For one Axes pass kind='bar' or "
+            "kind='arrows'; for both pass two Axes, e.g. `fig, axs = plt.subplots(1, 2)` and ax=axs."
+        )
+    raise ValueError(
+        f"{lead}, but ax has {n_axes} Axes. Pass one Axes, or kind='both' to draw the bars and the arrows "
+        f"into two (the arrows need adata.obsm[{obsm_key!r}])."
+    )
+
+
 def perturbation(
     adata: AnnData,
     *,
@@ -247,6 +269,7 @@ def perturbation(
         )
     obsm_key = f"X_{basis}"
     has_embedding = obsm_key in adata.obsm
+    asked = kind
     if kind == "auto":
         kind = "both" if has_embedding else "bar"
     if kind in ("both", "arrows") and not has_embedding:
@@ -264,8 +287,7 @@ def perturbation(
         axes = list(np.atleast_1d(axes))
     else:
         axes = [ax] if isinstance(ax, Axes) else list(ax)
-        if len(axes) != n_panels:
-            raise ValueError(f"kind={kind!r} draws {n_panels} panel(s); ax has {len(axes)}.")
+        _check_panel_count(len(axes), kind, asked, obsm_key)
         fig = axes[0].figure
     title = _label(record)
     panels = {"bar": axes[0]} if kind == "bar" else {"arrows": axes[0]} if kind == "arrows" else dict(zip(("bar", "arrows"), axes))

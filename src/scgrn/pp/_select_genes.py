@@ -270,7 +270,8 @@ def select_genes(
     adata
         Cells x genes, log-normalised expression (as BEELINE's input). Data scaled per gene
         (``sc.pp.scale``: every gene's variance 1) are refused with a ``ValueError``: ranking by
-        variance needs the unscaled values (``layer=``, or ``adata.raw.to_adata()``).
+        variance needs the unscaled values (``layer=``, or ``adata.raw.to_adata()``). Raw counts
+        and normalised but not log-transformed data get the ``UserWarning`` of the GRN tools.
     tfs
         Transcription factor names. Names not in ``adata.var_names`` are ignored (a count is
         logged; whole-transcriptome TF lists always miss some), but at least one must be found.
@@ -307,6 +308,14 @@ def select_genes(
     ``adata.uns[key_added]``
         ``params`` and ``method`` (``"pvalue_key"``, ``"pseudotime"`` or ``"variance"``),
         ``n_tfs`` and ``n_other`` selected.
+
+    Warns
+    -----
+    UserWarning
+        When the matrix looks like raw counts (non-negative integers, maximum above 30) or
+        normalised but not log-transformed (maximum above 50): the variance would then mostly
+        track the mean expression. Run ``sc.pp.normalize_total`` and ``sc.pp.log1p`` first (the
+        shared check of :func:`scgrn._validate.checked_matrix`).
 
     Examples
     --------
@@ -361,10 +370,11 @@ def select_genes(
     pseudotime = None
     if pvalue_key is None and pseudotime_key is not None:
         pseudotime = _checked_pseudotime(adata, pseudotime_key)
-    # NaN/inf, a transposed matrix: refused (genes that are never expressed are
-    # fine here: they are simply not selected)
+    # NaN/inf, a transposed matrix: refused (genes that are never expressed are fine here: they
+    # are simply not selected); raw counts or unlogged data warn, as in every GRN tool (variance
+    # on the count scale mostly tracks the mean expression)
     X, summary = checked_matrix(
-        adata, layer=layer, min_cells=2, tfs=tf_list, expect=None, allow_zero_genes=True,
+        adata, layer=layer, min_cells=2, tfs=tf_list, expect="log", allow_zero_genes=True,
         refuse_z_scored=(
             "select_genes ranks genes by their variance, which scaling has made the same for every "
             "gene: the 'most variable' genes would be picked by rounding noise."
