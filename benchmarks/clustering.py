@@ -58,7 +58,7 @@ def write_markdown(table: pd.DataFrame, out: Path, command: str, elapsed: float,
         f"Command: `{command}`  ",
         f"Machine: {cpu()}, {os.cpu_count()} cores (shared with other jobs; run under `nice -n 19`, "
         f"`OMP_NUM_THREADS=1`, torch threads {threads}), {platform.system()} "
-        f"{platform.release()}, Python {platform.pythonversion()}.  ",
+        f"{platform.release()}, Python {platform.python_version()}.  ",
         "Versions: " + ", ".join(f"{p} {version(p)}" for p in
                                  ("scgrn", "torch", "scanpy", "leidenalg", "scikit-learn", "scvi-tools")) + ".  ",
         f"Total wall time: {elapsed / 60:.1f} min. Seeds: {sorted(table['seed'].unique().tolist())}.",

@@ -18,6 +18,8 @@ Boards: ``small`` = the ten small BEELINE BoolODE networks and krumsiek11 (as
 expression sets with the TF list of every ground truth (as ``beeline.py``; "deepsem" convention,
 non-TF rows and self-loops zeroed). Rows are written to ``--out`` as they finish.
 
+``--max-gain G`` trains with every member's loop gain bounded at ``G`` (``_gain_projection.py``).
+
 Usage::
 
     SCGRN_DATA_DIR=../shared/data OMP_NUM_THREADS=1 python benchmarks/member_diagnostics.py \\
@@ -135,10 +137,16 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--out", default="member_diagnostics.csv")
     parser.add_argument("--summary", default=None, help="print the tables of this CSV and stop")
+    parser.add_argument("--max-gain", type=float, default=None,
+                        help="train with each member's loop gain bounded (_gain_projection.py)")
     args = parser.parse_args()
     if args.summary:
         print(summary(args.summary))
         return
+    if args.max_gain is not None:
+        import _gain_projection
+
+        _gain_projection.install(args.max_gain)
     rows = []
     board = small_rows if args.board == "small" else beeline_rows
     with warnings.catch_warnings():

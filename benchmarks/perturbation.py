@@ -237,7 +237,13 @@ def main(argv=None):
     parser.add_argument("--n-splits", type=int, default=50)
     parser.add_argument("--fast", action="store_true", help="quick check: 1 seed, 30 epochs, 5 splits")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--deepsem-max-gain", type=float, default=None,
+                        help="train DeepSEM with each member's loop gain bounded (_gain_projection.py)")
     args = parser.parse_args(argv)
+    if args.deepsem_max_gain is not None:
+        import _gain_projection
+
+        _gain_projection.install(args.deepsem_max_gain)
     if args.fast:
         args.seeds, args.perturbode_epochs, args.n_splits = args.seeds[:1], 30, 5
     if args.out is None:
@@ -418,7 +424,7 @@ def main(argv=None):
         "# In-silico knockout prediction on a real CRISPR screen (Papalexi 2021)",
         "",
         f"Command: `{cmd}`  ",
-        f"Versions: {versions}, python {platform.pythonversion()}  ",
+        f"Versions: {versions}, python {platform.python_version()}  ",
         f"Machine: {cpu()}, {os.cpu_count()} cores shared with other jobs, torch threads "
         f"{torch.get_num_threads()}, 1-min load average during the run "
         f"{timing['load_avg_1min'].min():.1f}-{timing['load_avg_1min'].max():.1f}, no GPU used. "
