@@ -2,6 +2,12 @@
 
 Their fixtures (``krumsiek``, ``adata``, ``_close_figures``) are in conftest.py; a helper used by
 one module only stays in that module. Importing this module selects matplotlib's Agg backend.
+
+How to read those modules: they hold the input checks found by the adversarial runs (issue 18;
+rows in docs/bad_inputs.md), one section per finding. Each test fails on the behaviour that was
+found (a silently wrong result, or a raw error that names neither the argument nor the fix) and
+passes with the fix in the shared checks (``scgrn._validate`` / ``scgrn._params``) or in the one
+function concerned. A section without a run number is from the first run.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scgrn
+from _registry_helpers import REGISTRY, call_method, method_data
 from scgrn._params import (
     MAX_SEED,
     SCANPY_KEYS,
@@ -32,40 +33,8 @@ from scgrn._params import (
 )
 from scgrn._settings import resolve_device
 
-#: tiny settings per method, so each call takes well under a second
-FAST = {
-    "deepsem": dict(n_models=1, n_epochs=1, hidden_dim=8),
-    "grnboost2": dict(n_estimators=10, n_jobs=1),
-    "genie3": dict(n_estimators=5, n_jobs=1),
-    "dyngenie3": dict(n_estimators=5, n_jobs=1),
-    "perturbode": dict(n_epochs=2, n_modules=2, batch_size=8),
-}
-REGISTRY = scgrn.tl.grn_methods()
 
-
-def _data(kind: str) -> ad.AnnData:
-    if kind == "expression":
-        adata, _ = scgrn.datasets.planted_network(n_genes=8, n_cells=40, n_regulators=2, targets_per_regulator=2)
-    elif kind == "time_series":
-        adata, _ = scgrn.datasets.planted_time_series(n_genes=6, n_series=3, n_times=6)
-    else:
-        adata, _ = scgrn.datasets.simulate_perturbation_screen(
-            n_genes=8, n_perturbations=3, n_double=0, n_cells_per_perturbation=15, n_control=20
-        )
-    return adata
-
-
-DATA = {kind: _data(kind) for kind in REGISTRY["input"].unique()}
-
-
-def _call(name: str, adata, **kwargs):
-    """Run registered method ``name`` the way a user would: its function with its kwargs."""
-    row = REGISTRY.loc[name]
-    kw = {**row.kwargs, **FAST.get(name, {})}
-    if row.progress_bar:
-        kw["show_progress_bar"] = False
-    kw.update(kwargs)
-    return getattr(scgrn.tl, row.function)(adata, **kw)
+DATA = {kind: method_data(kind) for kind in REGISTRY["input"].unique()}
 
 
 def _fresh(name: str) -> ad.AnnData:
@@ -92,7 +61,7 @@ def test_bad_key_added_refused_before_any_work(name, key, error):
     adata = _fresh(name)
     before = adata.copy()
     with pytest.raises(error, match="key_added"):
-        _call(name, adata, key_added=key)
+        call_method(name, adata, key_added=key)
     _untouched(adata, before, key="a")
 
 
@@ -101,7 +70,7 @@ def test_nan_in_x_refused(name):
     adata = _fresh(name)
     adata.X[1, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        _call(name, adata, key_added="k")
+        call_method(name, adata, key_added="k")
     assert "k" not in adata.varp
 
 
@@ -109,7 +78,7 @@ def test_nan_in_x_refused(name):
 def test_empty_data_refused(name):
     adata = _fresh(name)
     with pytest.raises(ValueError, match="cell"):
-        _call(name, adata[:0].copy(), key_added="k")
+        call_method(name, adata[:0].copy(), key_added="k")
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -120,12 +89,12 @@ def test_integer_var_names_refused_with_the_fix(name):
         adata.var_names = pd.RangeIndex(adata.n_vars)
     extra = {"tfs": [0, 3]} if REGISTRY.loc[name, "tfs"] else {}
     with pytest.raises(ValueError, match=r"adata\.var_names = adata\.var_names\.astype\(str\)"):
-        _call(name, adata, key_added="k", **extra)
+        call_method(name, adata, key_added="k", **extra)
 
 
 @pytest.mark.parametrize("name", SEEDED)
 def test_random_state_none_runs_and_records_the_seed(name):
-    out = _call(name, _fresh(name), key_added="k", random_state=None, copy=True)
+    out = call_method(name, _fresh(name), key_added="k", random_state=None, copy=True)
     seed = out.uns["k"]["params"]["random_state"]
     assert isinstance(seed, int) and 0 <= seed < 2**31
 
@@ -135,7 +104,7 @@ def test_random_state_none_runs_and_records_the_seed(name):
 def test_non_integer_seed_refused(name, seed):
     adata = _fresh(name)
     with pytest.raises(TypeError, match="random_state"):
-        _call(name, adata, key_added="k", random_state=seed)
+        call_method(name, adata, key_added="k", random_state=seed)
     assert "k" not in adata.varp
 
 
@@ -143,13 +112,13 @@ def test_non_integer_seed_refused(name, seed):
 def test_copy_semantics_and_x_never_mutated(name, tmp_path):
     adata = _fresh(name)
     before = adata.copy()
-    out = _call(name, adata, key_added="k", copy=True)
+    out = call_method(name, adata, key_added="k", copy=True)
     assert isinstance(out, ad.AnnData) and out is not adata
     _untouched(adata, before)
     grn = out.varp["k"]
     assert grn.shape == (adata.n_vars, adata.n_vars) and grn.dtype == np.float32
     out.write_h5ad(tmp_path / "out.h5ad")  # everything written is h5ad-writable
-    assert _call(name, adata, key_added="k", copy=False) is None
+    assert call_method(name, adata, key_added="k", copy=False) is None
     assert "k" in adata.varp and "k" in adata.uns
     np.testing.assert_array_equal(adata.X, before.X)
 
@@ -159,7 +128,7 @@ def test_copy_on_backed_refused_before_any_work(name, tmp_path):
     _fresh(name).write_h5ad(tmp_path / "a.h5ad")
     backed = ad.read_h5ad(tmp_path / "a.h5ad", backed="r")
     with pytest.raises(ValueError, match="backed"):
-        _call(name, backed, key_added="k", copy=True)
+        call_method(name, backed, key_added="k", copy=True)
     backed.file.close()
 
 
@@ -180,7 +149,7 @@ def test_failure_after_training_writes_nothing(name, cls, method, monkeypatch):
     before = adata.copy()
     monkeypatch.setattr(cls, method, _boom)
     with pytest.raises(RuntimeError, match="boom"):
-        _call(name, adata, key_added="k")
+        call_method(name, adata, key_added="k")
     _untouched(adata, before)
     assert not any(str(k).startswith("k") for k in list(adata.varm) + list(adata.obsm))
 

@@ -1,11 +1,6 @@
 """Models: DeepSEM data changed in place, DeepSEM.from_array, model folders, PerturbODE control, load.
 
-Input checks found by the adversarial runs (issue 18; rows in docs/bad_inputs.md). One section per
-finding; each test fails on the behaviour that was found (a silently wrong result, or a raw error
-that names neither the argument nor the fix) and passes with the fix in the shared checks
-(``scgrn._validate`` / ``scgrn._params``) or in the one function concerned. Shared fixtures are in
-conftest.py, shared helpers in _inputs_helpers.py. A section without a run number is from the
-first run.
+Input checks from the adversarial runs (issue 18): see _inputs_helpers.py for how to read them.
 
 Other model checks of the adversarial runs: DeepSEM save/load statistics in test_model_io.py, the
 embedding of new cells in test_deepsem.py, tl.perturb with a layer-trained model in test_perturb.py.

@@ -1,11 +1,6 @@
 """Reference networks: missing names, 0/1 labels, unknown layouts, weight columns, whitespace.
 
-Input checks found by the adversarial runs (issue 18; rows in docs/bad_inputs.md). One section per
-finding; each test fails on the behaviour that was found (a silently wrong result, or a raw error
-that names neither the argument nor the fix) and passes with the fix in the shared checks
-(``scgrn._validate`` / ``scgrn._params``) or in the one function concerned. Shared fixtures are in
-conftest.py, shared helpers in _inputs_helpers.py. A section without a run number is from the
-first run.
+Input checks from the adversarial runs (issue 18): see _inputs_helpers.py for how to read them.
 """
 
 from __future__ import annotations

@@ -19,19 +19,10 @@ import pytest
 from scipy import sparse
 
 import scgrn
+from _registry_helpers import REGISTRY, call_method, method_data
 from scgrn._names import TFsTypeError, as_tf_list
 
 matplotlib.use("Agg")
-
-REGISTRY = scgrn.tl.grn_methods()
-#: tiny settings per method, so each call takes well under a second
-FAST = {
-    "deepsem": dict(n_models=1, n_epochs=1, hidden_dim=8),
-    "grnboost2": dict(n_estimators=10, n_jobs=1),
-    "genie3": dict(n_estimators=5, n_jobs=1),
-    "dyngenie3": dict(n_estimators=5, n_jobs=1),
-    "perturbode": dict(n_epochs=2, n_modules=2, batch_size=8),
-}
 
 
 @pytest.fixture
@@ -50,28 +41,6 @@ def _pseudotime_along_a_tf(adata) -> np.ndarray:
     X = adata.X.toarray() if sparse.issparse(adata.X) else np.asarray(adata.X)
     tf = int(np.flatnonzero(adata.var["is_tf"])[0])
     return X[:, tf] + np.random.default_rng(0).normal(scale=0.1, size=adata.n_obs)
-
-
-def _data(kind: str) -> ad.AnnData:
-    if kind == "expression":
-        adata, _ = scgrn.datasets.planted_network(n_genes=8, n_cells=40, n_regulators=2, targets_per_regulator=2)
-    elif kind == "time_series":
-        adata, _ = scgrn.datasets.planted_time_series(n_genes=6, n_series=3, n_times=6)
-    else:
-        adata, _ = scgrn.datasets.simulate_perturbation_screen(
-            n_genes=8, n_perturbations=3, n_double=0, n_cells_per_perturbation=15, n_control=20
-        )
-    return adata
-
-
-def _call(name: str, adata, **kwargs):
-    """Run registered method ``name`` the way a user would: its function with its kwargs."""
-    row = REGISTRY.loc[name]
-    kw = {**row.kwargs, **FAST.get(name, {})}
-    if row.progress_bar:
-        kw["show_progress_bar"] = False
-    kw.update(kwargs)
-    return getattr(scgrn.tl, row.function)(adata, **kw)
 
 
 def _backed(adata, tmp_path, name="a.h5ad") -> ad.AnnData:
@@ -183,12 +152,12 @@ def _refuse_reading(monkeypatch):
 @pytest.mark.parametrize("name", list(REGISTRY.index))
 @pytest.mark.parametrize("copy", [False, True])
 def test_every_grn_tool_refuses_a_backed_view_before_any_work(name, copy, tmp_path, monkeypatch):
-    backed = _backed(_data(REGISTRY.loc[name, "input"]), tmp_path)
+    backed = _backed(method_data(REGISTRY.loc[name, "input"]), tmp_path)
     view = backed[: backed.n_obs - 2]
     _refuse_reading(monkeypatch)
     try:
         with pytest.raises(ValueError, match=_VIEW):
-            _call(name, view, key_added="k", copy=copy)
+            call_method(name, view, key_added="k", copy=copy)
         assert "k" not in view.varp and "k" not in view.uns
     finally:
         backed.file.close()
