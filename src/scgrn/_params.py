@@ -23,6 +23,7 @@ Choices made once for the whole package:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "ParameterTypeError",
     "check_int",
     "check_float",
+    "check_fractions",
     "check_bool",
     "check_choice",
     "check_key",
@@ -163,6 +165,30 @@ def check_float(
     if too_low or too_high:
         raise ValueError(f"{name} must be {want}, got {value:g}.")
     return value
+
+
+def check_fractions(name: str, value: Any, *, of: str, example: str) -> list[float]:
+    """A non-empty sequence of fractions in ``(0, 1]`` as a list of floats; ``of`` says what they are
+    fractions of and ``example`` is a value to suggest, in the messages.
+
+    Examples
+    --------
+    >>> check_fractions("top", (0.01, 0.1), of="the candidate edges", example="(0.01, 0.05)")
+    [0.01, 0.1]
+    >>> check_fractions("top", 0.1, of="the candidate edges", example="(0.01, 0.05)")
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: top must be a sequence of fractions in (0, 1], got 0.1 (float). For one fraction pass a tuple: top=(0.1,).
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ParameterTypeError(
+            f"{name} must be a sequence of fractions in (0, 1], got {value!r} ({type(value).__name__}). "
+            f"For one fraction pass a tuple: {name}=({value!r},)."
+        )
+    values = list(value)
+    if not values:
+        raise ValueError(f"{name} is empty: give at least one fraction of {of}, e.g. {name}={example}.")
+    return [check_float(f"{name}[{i}]", f, min=0, max=1, min_open=True) for i, f in enumerate(values)]
 
 
 def check_bool(name: str, value: Any, *, allow_none: bool = False) -> bool | None:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ._matrix import ColumnSummary, summarise_columns
+from ._matrix import ColumnSummary, is_backed, summarise_columns
 from ._names import (  # noqa: F401  (re-exported)
     TFsTypeError,
     _check_orientation,
@@ -47,6 +47,8 @@ from ._scale_checks import (  # noqa: F401  (re-exported)
 __all__ = [
     "expression_matrix",
     "checked_matrix",
+    "checked_array",
+    "refuse_nonfinite",
     "as_tf_list",
     "check_tfs",
     "check_var_names",
@@ -161,23 +163,30 @@ def check_writable(adata) -> None:
         )
 
 
-def _get_matrix(adata, layer: str | None = None):
-    """Return ``adata.X`` or ``adata.layers[layer]`` as stored (no copy), with a helpful error."""
+def _get_matrix(adata, layer: str | None = None, what: str = "adata"):
+    """Return ``adata.X`` or ``adata.layers[layer]`` as stored (no copy), with a helpful error.
+
+    ``what`` names the AnnData in the messages: ``"adata"``, or e.g. ``"train[1][0]"`` for one
+    of several AnnDatas a tool reads ``layer`` in (then the fix is to add the layer there too).
+    """
     if layer is not None:
         if layer not in adata.layers:
             available = list(adata.layers.keys())
+            fix = "Pass one of those, or layer=None to use adata.X." if what == "adata" else (
+                f"The layer is read in every AnnData given: add it to {what} as well "
+                f"(`{what}.layers[{layer!r}] = ...`, made as for the others), or pass layer=None to use .X."
+            )
             raise ValueError(
-                f"layer={layer!r} is not in adata.layers (available layers: "
-                f"{available if available else 'none'}). Pass one of those, or layer=None to use "
-                "adata.X."
+                f"layer={layer!r} is not in {what}.layers (available layers: "
+                f"{available if available else 'none'}). {fix}"
             )
         X = adata.layers[layer]
     else:
         X = adata.X
     if X is None:
         raise ValueError(
-            "adata.X is None: there is no expression matrix. Put the expression values in "
-            "adata.X or pass layer=<name of a layer>."
+            f"{what}.X is None: there is no expression matrix. Put the expression values in "
+            f"{what}.X or pass layer=<name of a layer>."
         )
     return X
 
@@ -233,6 +242,7 @@ def expression_matrix(
     min_cells: int = 10,
     tfs: Iterable[str] | None = None,
     expect: str | None = "log",
+    what: str = "adata",
 ) -> np.ndarray:
     """Validate an AnnData and return its expression as a dense float32 cells x genes array.
 
@@ -256,6 +266,8 @@ def expression_matrix(
         with a maximum above 30), or normalised but not log-transformed (non-negative,
         non-integer, maximum above 50, :func:`looks_linear_scale`). ``"counts"``: warn if the data are not non-negative integers.
         ``None``: no check of the scale.
+    what
+        The AnnData's name in the messages (``"adata"``; e.g. ``"train[1][0]"`` for a second one).
 
     Returns
     -------
@@ -281,7 +293,7 @@ def expression_matrix(
     >>> X.shape, X.dtype
     ((200, 30), dtype('float32'))
     """
-    X, _ = checked_matrix(adata, layer=layer, min_cells=min_cells, tfs=tfs, expect=expect, _stacklevel=3)
+    X, _ = checked_matrix(adata, layer=layer, min_cells=min_cells, tfs=tfs, expect=expect, what=what, _stacklevel=3)
     return _to_dense_float32(X)
 
 
@@ -294,6 +306,7 @@ def checked_matrix(
     expect: str | None = "log",
     allow_zero_genes: bool = False,
     refuse_z_scored: str | None = None,
+    what: str = "adata",
     _stacklevel: int = 2,
 ) -> tuple[object, ColumnSummary]:
     """Validate an AnnData's expression without copying it: the matrix as stored, and its summary.
@@ -307,6 +320,8 @@ def checked_matrix(
 
     ``refuse_z_scored``: for a tool that needs unscaled (log-normalised) expression, the reason
     (one sentence); a matrix that :func:`looks_z_scored` is then refused with it and the fix.
+
+    ``what`` names the AnnData in the messages (``"adata"``, the default).
 
     Returns
     -------
@@ -326,10 +341,10 @@ def checked_matrix(
     """
     if expect not in _EXPECT:
         raise ValueError(f"expect={expect!r} is not one of {_EXPECT}.")
-    check_adata(adata)
+    check_adata(adata, what)
     min_cells = check_int("min_cells", min_cells, min=0)
-    X = _get_matrix(adata, layer)
-    where = f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
+    X = _get_matrix(adata, layer, what)
+    where = f"{what}.layers[{layer!r}]" if layer is not None else f"{what}.X"
     check_real_dtype(X, where)
 
     # before the orientation check: integer var_names next to the default string obs_names
@@ -341,32 +356,22 @@ def checked_matrix(
     if not adata.var_names.is_unique:
         dups = adata.var_names[adata.var_names.duplicated()].unique()
         raise ValueError(
-            f"adata.var_names has {len(dups)} duplicated gene name(s) ({_fmt_names(list(dups))}). "
+            f"{what}.var_names has {len(dups)} duplicated gene name(s) ({_fmt_names(list(dups))}). "
             "Gene names must be unique. Fix: `adata.var_names_make_unique()` (or aggregate the "
             "duplicated genes)."
         )
 
     if adata.n_obs < min_cells:
         raise ValueError(
-            f"adata has only {adata.n_obs} cell(s); at least min_cells={min_cells} are needed. "
+            f"{what} has only {adata.n_obs} cell(s); at least min_cells={min_cells} are needed. "
             "Use a dataset with more cells, or lower min_cells= if you know what you are doing. "
             "(If your cells are in columns, transpose first: `adata = adata.T`.)"
         )
     if adata.n_vars == 0:
-        raise ValueError("adata has no genes (n_vars == 0). Select some genes first.")
+        raise ValueError(f"{what} has no genes (n_vars == 0). Select some genes first.")
 
     summary = summarise_columns(X)
-
-    if summary.nonfinite.any():
-        n_bad = int(summary.nonfinite.sum())
-        bad_genes = adata.var_names[summary.nonfinite > 0]
-        raise ValueError(
-            f"{where} contains {n_bad} NaN or infinite value(s), in {len(bad_genes)} gene(s) "
-            f"(e.g. {_fmt_names(list(bad_genes), 1)}). Remove or impute them first, e.g. drop the "
-            "affected genes with `adata = adata[:, np.isfinite(X).all(axis=0)].copy()` "
-            "(X the dense matrix), or replace them: `X[~np.isfinite(X)] = 0`."
-        )
-
+    refuse_nonfinite(summary, where, adata.var_names)
     _check_float32_range(summary, adata.var_names, where)
     if refuse_z_scored is not None:
         check_not_z_scored(summary, where, refuse_z_scored)
@@ -401,6 +406,92 @@ def checked_matrix(
                 stacklevel=_stacklevel,
             )
     return X, summary
+
+
+def refuse_nonfinite(summary: ColumnSummary, where: str, var_names: pd.Index | None = None) -> None:
+    """Raise naming ``where``, the count and the genes when the matrix ``summary`` was taken of holds
+    NaN or infinite values; ``var_names`` ``None``: a bare matrix, its genes named by column.
+
+    Examples
+    --------
+    >>> refuse_nonfinite(summarise_columns(np.array([[1.0, np.nan], [2.0, 3.0]])), "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: x contains 1 NaN or infinite value(s), in 1 gene(s) (e.g. column 1). Remove or impute them first, e.g. drop the affected genes with `x = x[:, np.isfinite(x).all(axis=0)]` (x dense), or replace them: `x[~np.isfinite(x)] = 0`.
+    """
+    if not summary.nonfinite.any():
+        return
+    n_bad, bad = int(summary.nonfinite.sum()), np.flatnonzero(summary.nonfinite)
+    if var_names is not None:
+        raise ValueError(
+            f"{where} contains {n_bad} NaN or infinite value(s), in {len(bad)} gene(s) "
+            f"(e.g. {_fmt_names(list(var_names[bad]), 1)}). Remove or impute them first, e.g. drop the "
+            "affected genes with `adata = adata[:, np.isfinite(X).all(axis=0)].copy()` "
+            "(X the dense matrix), or replace them: `X[~np.isfinite(X)] = 0`."
+        )
+    raise ValueError(
+        f"{where} contains {n_bad} NaN or infinite value(s), in {len(bad)} gene(s) (e.g. column {bad[0]}). "
+        f"Remove or impute them first, e.g. drop the affected genes with `{where} = {where}[:, "
+        f"np.isfinite({where}).all(axis=0)]` ({where} dense), or replace them: `{where}[~np.isfinite({where})] = 0`."
+    )
+
+
+def checked_array(
+    x, *, where: str = "x", min_cells: int = 2, min_genes: int = 2, summary: ColumnSummary | None = None
+) -> tuple[object, ColumnSummary]:
+    """A bare cells x genes matrix (no AnnData) checked as :func:`checked_matrix` checks expression.
+
+    Real-valued, two-dimensional, at least ``min_cells`` rows and ``min_genes`` columns, no NaN
+    or infinite value and none beyond the float32 range. A dense, scipy sparse or backed matrix
+    is checked as stored, in blocks (never densified); anything else (a list, a DataFrame) is
+    read with :func:`numpy.asarray`, by position.
+
+    Parameters
+    ----------
+    x
+        The matrix, cells x genes.
+    where
+        Its name in the messages (the argument's name).
+    min_cells, min_genes
+        The fewest rows and columns accepted.
+    summary
+        A :func:`~scgrn._matrix.summarise_columns` pass over ``x`` if already made (then no pass
+        is made here: the checks read the summary).
+
+    Returns
+    -------
+    ``(x, summary)``: the matrix as stored and its summary.
+
+    Examples
+    --------
+    >>> x, s = checked_array(np.ones((3, 2)))
+    >>> s.n_rows
+    3
+    >>> checked_array(np.ones(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: x must be a 2-D cells x genes matrix (a row per cell, a column per gene), got shape (3,). Pass the whole matrix (`x.reshape(n_cells, n_genes)` if it was flattened); at least 2 cells and 2 genes are needed.
+    """
+    if not (isinstance(x, np.ndarray) or sparse.issparse(x) or is_backed(x)):
+        x = np.asarray(x)
+    check_real_dtype(x, where)
+    shape = tuple(x.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"{where} must be a 2-D cells x genes matrix (a row per cell, a column per gene), got shape {shape}. "
+            f"Pass the whole matrix (`{where}.reshape(n_cells, n_genes)` if it was flattened); at least "
+            f"{min_cells} cells and {min_genes} genes are needed."
+        )
+    if shape[0] < min_cells or shape[1] < min_genes:
+        raise ValueError(
+            f"{where} has {shape[0]} cell(s) (rows) and {shape[1]} gene(s) (columns); at least {min_cells} cells "
+            f"and {min_genes} genes are needed. (If the cells are in columns, transpose first: `{where} = {where}.T`.)"
+        )
+    summary = summarise_columns(x) if summary is None else summary
+    refuse_nonfinite(summary, where)
+    if summary.beyond_float32 is not None and summary.beyond_float32.any():
+        _check_float32_range(summary, pd.Index([f"column {i}" for i in range(shape[1])]), where)
+    return x, summary
 
 
 def obs_groups(adata, groupby: str, *, min_cells: int = 1) -> tuple[list, list[np.ndarray]]:

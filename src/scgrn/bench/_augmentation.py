@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from numbers import Real
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 from scanpy import logging as logg
 
+from .._params import check_fractions
 from .._validate import check_random_state, expression_matrix
 
 __all__ = ["augmentation"]
@@ -23,6 +25,20 @@ def _log_scale(x: np.ndarray, counts: bool, target_sum: float | None) -> np.ndar
         return x
     lib = x.sum(1, keepdims=True)
     return np.log1p(x / np.where(lib > 0, lib, 1.0) * target_sum)
+
+
+def _check_fractions(fractions) -> list[float]:
+    """``fractions`` as floats in ``(0, 1]``; 0 is refused saying that at least one cell is kept."""
+    if isinstance(fractions, Iterable) and not isinstance(fractions, (str, bytes)):
+        fractions = list(fractions)
+        zero = [i for i, f in enumerate(fractions) if isinstance(f, Real) and not isinstance(f, bool) and f == 0]
+        if zero:
+            raise ValueError(
+                f"fractions[{zero[0]}] is 0, which would keep none of the target's training cells; the classifier "
+                "needs at least one, and each fraction keeps max(1, round(fraction * n)) of the n cells. For the "
+                "fewest (one cell), pass a fraction of at most 1 / n, e.g. fractions=(0.001,)."
+            )
+    return check_fractions("fractions", fractions, of="the target's training cells", example="(0.1, 0.01)")
 
 
 def augmentation(
@@ -63,7 +79,9 @@ def augmentation(
     groupby, target
         Column of ``adata.obs`` with the cell types, and the rare type.
     fractions
-        Shares of the target's training cells to keep (nested subsets).
+        Shares of the target's training cells to keep (nested subsets), each in ``(0, 1]``.
+        A share keeps ``max(1, round(fraction * n))`` of the ``n`` cells, so at least one
+        (``n_target_kept`` in the table); 0 raises a ``ValueError``.
     n_added
         Cells added in the augmenting arms.
     arms
@@ -102,6 +120,7 @@ def augmentation(
     from ..tl._simulate import simulate, simulate_baseline
 
     random_state = check_random_state(random_state)
+    fractions = _check_fractions(fractions)
     bad = [a for a in arms if a not in ARMS]
     if bad:
         raise ValueError(f"unknown arm(s) {bad}; choose from {ARMS}.")

@@ -144,6 +144,20 @@ def embed_cells(
     raise ValueError(f"Unknown method {method!r}; choose from {METHODS}.")
 
 
+def _check_finite_rows(x: np.ndarray, obs_names) -> None:
+    """Refuse NaN or infinite values in the representation ``x``, naming the count and the cells."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    cells = np.flatnonzero(bad.any(axis=1))
+    shown = ", ".join(f"{obs_names[i]!r} (row {i})" for i in cells[:3]) + (", ..." if len(cells) > 3 else "")
+    raise ValueError(
+        f"x has {int(bad.sum())} NaN or infinite value(s), in {len(cells)} cell(s): {shown}. The embedding "
+        "failed for them (or overflowed float32); rerun it, or drop those cells from both: "
+        "`keep = np.isfinite(x).all(axis=1); adata, x = adata[keep].copy(), x[keep]`."
+    )
+
+
 def score_embedding(
     adata: AnnData,
     x: np.ndarray,
@@ -157,6 +171,26 @@ def score_embedding(
 
     PCA to ``n_pcs`` components if ``x`` is wider, a ``n_neighbors`` graph, Leiden matched
     to the number of labels, then ARI / NMI / AMI.
+
+    Parameters
+    ----------
+    adata
+        The cells, with their labels in ``obs[labels_key]``.
+    x
+        Cells x dimensions representation of these cells, in ``adata``'s order: finite numbers
+        (a NaN or infinite value, e.g. from an embedding that failed, raises a ``ValueError``
+        naming ``x``, the count and the cells).
+    labels_key
+        Column of ``adata.obs`` with the true labels.
+    n_pcs, n_neighbors
+        Components kept when ``x`` is wider; neighbours of the graph.
+    seed
+        Seed of PCA and Leiden.
+
+    Returns
+    -------
+    ``ARI``, ``NMI``, ``AMI``, ``n_clusters`` (:func:`scgrn.metrics.cluster_scores`), the Leiden
+    ``resolution`` and the ``dims`` clustered.
 
     Examples
     --------
@@ -172,12 +206,14 @@ def score_embedding(
     from ..metrics import cluster_scores
     from ..tl import leiden_matched
 
-    x = np.asarray(x, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf: refused below, by name
+        x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != adata.n_obs:
         raise ValueError(
             f"x must be a cells x dimensions representation with one row per cell of adata ({adata.n_obs} "
             f"cells), got shape {x.shape}. Pass the embedding of these cells in adata's order."
         )
+    _check_finite_rows(x, adata.obs_names)
     if labels_key not in adata.obs:
         raise KeyError(f"labels_key={labels_key!r} is not a column of adata.obs (columns: {list(adata.obs.columns)}).")
     if x.shape[1] > n_pcs:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,8 +11,8 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._grn_matrix import grn_block, grn_matrix
-from .._params import ParameterTypeError, check_float, check_random_state
-from .._validate import as_tf_list
+from .._params import ParameterTypeError, check_fractions, check_random_state
+from .._validate import as_tf_list, check_tfs
 from ._realism import _aligned, _check_log1p, _comparable, simulated_sets
 
 __all__ = ["grn_consistency", "top_edge_overlap"]
@@ -37,6 +37,8 @@ def _regulator_rows(n_genes: int, regulators: np.ndarray | None) -> np.ndarray:
     if regulators is None:
         return np.arange(n_genes)
     given = np.asarray(regulators)
+    if given.ndim == 1 and given.size == 0:  # [] or an empty array: refused by _check_candidates
+        return np.array([], dtype=np.int64)
     if given.dtype == bool:
         if given.shape != (n_genes,):
             raise ValueError(
@@ -58,6 +60,25 @@ def _regulator_rows(n_genes: int, regulators: np.ndarray | None) -> np.ndarray:
     return np.flatnonzero(rows)
 
 
+def _check_candidates(rows: np.ndarray, n_genes: int, regulators) -> int:
+    """The number of candidate edges (regulator -> another gene); none raises naming ``regulators``."""
+    if n_genes < 2:
+        raise ValueError(
+            f"The GRNs have {n_genes} gene(s): a regulator has no other gene to regulate, so there is no "
+            "candidate edge to rank. Compare GRNs of at least 2 genes."
+        )
+    if rows.size == 0:
+        given = np.asarray(regulators)
+        kind = "an all-False mask" if given.dtype == bool and given.size else "empty"
+        raise ValueError(
+            f"regulators selects no gene (0 of {n_genes}; it is {kind}), so there is no candidate edge to "
+            "rank. Pass at least one regulator (row positions, e.g. "
+            "`regulators=adata.var_names.get_indexer(tf_names)`, or a mask with a True), or regulators=None "
+            "for every gene."
+        )
+    return rows.size * (n_genes - 1)
+
+
 def _check_top(top) -> list[float]:
     """``top`` as a list of fractions in ``(0, 1]``; a number alone or an empty sequence is refused.
 
@@ -70,15 +91,7 @@ def _check_top(top) -> list[float]:
     ...
     ValueError: top is empty: give at least one fraction of the candidate edges, e.g. top=(0.01, 0.05).
     """
-    if isinstance(top, (str, bytes)) or not isinstance(top, Iterable):
-        raise ParameterTypeError(
-            f"top must be a sequence of fractions in (0, 1], got {top!r} ({type(top).__name__}). "
-            f"For one fraction pass a tuple: top=({top!r},)."
-        )
-    values = list(top)
-    if not values:
-        raise ValueError("top is empty: give at least one fraction of the candidate edges, e.g. top=(0.01, 0.05).")
-    return [check_float(f"top[{i}]", f, min=0, max=1, min_open=True) for i, f in enumerate(values)]
+    return check_fractions("top", top, of="the candidate edges", example="(0.01, 0.05)")
 
 
 def top_edge_overlap(
@@ -107,6 +120,7 @@ def top_edge_overlap(
         Fractions of the candidate edges to compare, each in ``(0, 1]``.
     regulators
         Row positions (or a boolean mask over genes) of the regulators; ``None``: every gene.
+        An empty selection (no position, an all-``False`` mask) raises a ``ValueError``.
 
     Returns
     -------
@@ -127,6 +141,7 @@ def top_edge_overlap(
         raise ValueError(f"the GRNs must be square and of equal shape, got {a.shape} and {b.shape}.")
     n_genes = a.shape[0]
     rows = _regulator_rows(n_genes, regulators)
+    _check_candidates(rows, n_genes, regulators)
     mask = rows[:, None] != np.arange(n_genes)[None, :]  # no self-pairs; row-major order
     va = np.abs(np.asarray(grn_block(a, rows), dtype=np.float64))[mask]
     vb = np.abs(np.asarray(grn_block(b, rows), dtype=np.float64))[mask]
@@ -152,8 +167,30 @@ def _infer(adata: AnnData, method, tfs, random_state: int, kwargs: dict):
         extra["random_state"] = random_state
     if "show_progress_bar" in sig:
         extra["show_progress_bar"] = False
-    method(adata, tfs=tfs, key_added=key, **{**extra, **kwargs})
-    return grn_matrix(adata.varp[key], adata.n_vars)
+    returned = method(adata, tfs=tfs, key_added=key, **{**extra, **kwargs})
+    return _judge_result(adata, key, returned, method)
+
+
+def _judge_result(adata: AnnData, key: str, returned, method) -> np.ndarray | sparse.spmatrix:
+    """The GRN a judge function made: ``adata.varp[key]`` if it wrote it, else a returned AnnData's
+    ``varp[key]`` or a returned genes x genes matrix; anything else raises saying what a judge must do."""
+    if key in adata.varp:
+        return grn_matrix(adata.varp[key], adata.n_vars)
+    if isinstance(returned, AnnData) and key in returned.varp:  # a tool run with copy=True
+        return grn_matrix(returned.varp[key], adata.n_vars)
+    shape = getattr(returned, "shape", None)
+    if shape is not None and tuple(shape) == (adata.n_vars, adata.n_vars) and not isinstance(returned, AnnData):
+        return grn_matrix(returned, adata.n_vars, names=adata.var_names)
+    name = getattr(method, "__name__", type(method).__name__)
+    got = "None" if returned is None else f"{type(returned).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "")
+    other = [k for k in adata.varp.keys() if k != key]
+    wrote = f"; it wrote adata.varp{other} instead (pass key_added on to the tool)" if other else ""
+    raise ValueError(
+        f"method={name} wrote nothing to adata.varp[{key!r}] and returned {got}{wrote}. A judge function must "
+        f"write its genes x genes GRN to adata.varp[key_added] (as scgrn's tools do), or return it: an array, "
+        f"scipy sparse matrix or DataFrame of shape ({adata.n_vars}, {adata.n_vars}), row = regulator, column = "
+        "target (a DataFrame labelled by adata.var_names)."
+    )
 
 
 def grn_consistency(
@@ -189,12 +226,17 @@ def grn_consistency(
         The judge: the name of a GRN method that reads expression only (``"grnboost2"``,
         ``"genie3"``, ``"pearson"``, ``"spearman"``, ``"partial_correlation"``, ``"pidc"``,
         ``"deepsem"``; :func:`scgrn.tl.grn_methods` lists them), or a function with
-        scgrn's tool interface ``method(adata, *, tfs, key_added, **kwargs)`` that writes
-        ``adata.varp[key_added]`` (``random_state`` and ``show_progress_bar=False`` are
-        passed when it takes them).
+        scgrn's tool interface ``method(adata, *, tfs, key_added, **kwargs)`` (``random_state``
+        and ``show_progress_bar=False`` are passed when it takes them). The function either
+        writes its genes x genes GRN (row = regulator) to ``adata.varp[key_added]``, as scgrn's
+        tools do, or returns it: an ``n_vars x n_vars`` array, scipy sparse matrix or DataFrame
+        (read by its labels, which must be ``adata.var_names``), or an AnnData holding it in
+        ``varp[key_added]`` (a tool run with ``copy=True``). Anything else raises a
+        ``ValueError`` saying so.
     tfs
         Regulators (rows of the candidate edges); ``None``: every gene. A boolean mask over
         ``real.var_names`` (e.g. ``real.var['is_tf']``) selects the genes where it is ``True``.
+        Every TF must be among the genes (a ``ValueError`` lists those that are not).
     top
         Fractions of the candidate edges to compare.
     layer, log1p
@@ -239,9 +281,11 @@ def grn_consistency(
                 f"{label} has {x.shape[0]} cell(s), but the judge ({method if isinstance(method, str) else 'method'}) "
                 f"needs at least {least} to infer a GRN. Simulate more cells, or leave {label} out."
             )
-    mats = _comparable(mats, _check_log1p(log1p))
     if var_names is None:
         var_names = pd.Index([f"g{i}" for i in range(mats[0].shape[1])])
+    var_names = pd.Index(var_names).astype(str)
+    tfs = check_tfs(tfs, var_names)  # every TF a gene: a missing one would index the last gene (-1)
+    mats = _comparable(mats, _check_log1p(log1p))
     grns = []
     for x in mats:
         ad = AnnData(x.astype(np.float32), var=pd.DataFrame(index=var_names.astype(str)))

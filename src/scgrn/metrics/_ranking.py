@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .._params import check_bool
 
@@ -25,12 +26,44 @@ _AUPRC_METHODS = ("average_precision", "trapezoid")
 # ---------------------------------------------------------------------------
 
 
+def _by_label(y_true: Any, scores: Any) -> tuple[Any, Any]:
+    """Two pandas Series are matched by their labels, as pandas matches them: ``scores`` is put in
+    the order of ``y_true``'s index (anything else is read by position, as scikit-learn does).
+    Labels that differ, or repeat where the orders differ, raise a ``ValueError``.
+
+    Examples
+    --------
+    >>> y = pd.Series([1, 0], index=["a", "b"])
+    >>> _by_label(y, pd.Series([0.1, 0.9], index=["b", "a"]))[1].tolist()
+    [0.9, 0.1]
+    """
+    if not (isinstance(y_true, pd.Series) and isinstance(scores, pd.Series)) or y_true.index.equals(scores.index):
+        return y_true, scores
+    yi, si = y_true.index, scores.index
+    if not (yi.is_unique and si.is_unique):
+        raise ValueError(
+            "y_true and scores are pandas Series with their labels in different orders, and some labels repeat, "
+            "so they cannot be matched by label. Align them first (e.g. `scores = scores.loc[y_true.index]` "
+            "with unique labels), or pass arrays (`y_true.to_numpy(), scores.to_numpy()`) to read them by position."
+        )
+    missing, extra = yi.difference(si, sort=False), si.difference(yi, sort=False)
+    if len(missing) or len(extra):
+        raise ValueError(
+            f"y_true and scores are pandas Series with different labels: {len(missing)} of y_true's labels are "
+            f"not in scores (e.g. {list(missing[:3])}) and {len(extra)} of scores' are not in y_true (e.g. "
+            f"{list(extra[:3])}). Series are matched by label: give both the same items, or pass arrays "
+            "(`.to_numpy()`) to read them by position."
+        )
+    return y_true, scores.reindex(yi)
+
+
 class _Ranking:
     """Labels sorted by decreasing score; one sort shared by every metric."""
 
     __slots__ = ("y", "s", "n_pos", "n")
 
     def __init__(self, y_true: Any, scores: Any) -> None:
+        y_true, scores = _by_label(y_true, scores)
         y = np.asarray(y_true)
         s = np.asarray(scores)
         if y.ndim != 1 or s.ndim != 1:
@@ -133,7 +166,9 @@ def early_precision(
         1-D boolean (or 0/1) array: is the item a true edge.
     scores
         1-D array of the same length; higher means more confident. Pass
-        absolute edge weights for a signed network.
+        absolute edge weights for a signed network. When ``y_true`` and
+        ``scores`` are both pandas Series they are matched by their labels
+        (different labels raise a ``ValueError``); otherwise by position.
     k
         Cut-off. Defaults to the number of positives in ``y_true``; clipped
         to the number of items.

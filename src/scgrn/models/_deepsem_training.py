@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .._heap import retained_heap
 from .._matrix import ColumnSummary
+from .._validate import checked_array
 from ._deepsem_data import CellBatches, steps_in_blocks
 from ._deepsem_config import DeepSEMConfig, resolved_alpha, resolved_lr_adj, total_steps
 from ._deepsem_module import DeepSEMEnsemble, NonFiniteError
@@ -304,7 +305,9 @@ def train_deepsem(
     ----------
     x
         Cells x genes: a dense array, a scipy sparse matrix (CSR is fastest) or a backed
-        matrix; never densified as a whole.
+        matrix; never densified as a whole. Checked first, as :class:`~scgrn.models.DeepSEM`
+        checks its AnnData: real numbers, 2-D, at least 2 cells and 2 genes, and no NaN or
+        infinite value (a ``ValueError`` names ``x``, the count and the genes).
     config
         Hyperparameters.
     seed
@@ -317,7 +320,8 @@ def train_deepsem(
         Gene positions allowed to regulate (TFs); ``None``: every gene
         (see :class:`~scgrn.models.DeepSEMEnsemble`).
     summary
-        A :func:`~scgrn._matrix.summarise_columns` pass over ``x`` if already made.
+        A :func:`~scgrn._matrix.summarise_columns` pass over ``x`` if already made (the checks
+        then read it instead of passing over ``x``).
     max_memory
         Memory budget (bytes or a string such as ``"8GB"``); ``None``: 70 % of the memory
         free on ``device``. Members train together when they fit, in consecutive groups
@@ -341,6 +345,9 @@ def train_deepsem(
     (torch.Size([2, 5, 5]), (2, 2))
     """
     config.validate()
+    # the shared checks of a bare matrix; the summary pass they read is the one CellBatches needs, so
+    # nothing is read twice (DeepSEM.train passes its checked summary: then no pass is made at all)
+    x, summary = checked_array(x, where="x", min_cells=2, min_genes=2, summary=summary)
     device = torch.device(device)
     batches = CellBatches(x, config.standardise, config.loss_on, summary)
     n_genes = batches.n_genes

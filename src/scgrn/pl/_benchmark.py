@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -65,10 +66,38 @@ def _table(results: pd.DataFrame, metric: str, convention: str | None, kinds, ag
     else:
         raise ValueError("results needs a 'group' or 'dataset' column for the rows.")
     df = df.assign(_row=rows.to_numpy())
+    _check_values(df, metric, agg)
     table = df.pivot_table(index="_row", columns="method", values=metric, aggfunc=agg, sort=False)
     table = table.reindex(index=pd.unique(df["_row"]), columns=pd.unique(df["method"]))
     table.index.name, table.columns.name = None, None
     return table
+
+
+def _check_values(df: pd.DataFrame, metric: str, agg: str) -> None:
+    """Refuse a metric that is NaN in every row left to plot (the plot would be empty); warn,
+    naming the rows, when only some are NaN (they are left out of the ``agg``)."""
+    missing = df[metric].isna().to_numpy()
+    if not missing.any():
+        return
+    n = len(df)
+    if missing.all():
+        others = [m for m in RANDOM_LEVEL if m != metric and m in df.columns and df[m].notna().any()]
+        fix = f"plot a metric that has values ({' or '.join(f'metric={m!r}' for m in others)})" if others else \
+            "fill in the metric, or check how the table was made"
+        raise ValueError(
+            f"No values left to plot: results[{metric!r}] is NaN in every one of the {n} row(s) left after "
+            f"filtering (convention, kinds, failed runs), so the plot would be empty. The metric is undefined "
+            f"for these runs (or was never filled in); {fix}."
+        )
+    pairs = pd.unique(df["_row"].astype(str)[missing] + " / " + df["method"].astype(str)[missing])
+    shown = ", ".join(repr(p) for p in pairs[:5]) + (f" and {len(pairs) - 5} more" if len(pairs) > 5 else "")
+    warnings.warn(
+        f"results[{metric!r}] is NaN in {int(missing.sum())} of the {n} row(s) left to plot (row / method: "
+        f"{shown}); they are left out of the {agg}, and a row / method with no value left is blank in the "
+        "heatmap and has no point in the box plot.",
+        UserWarning,
+        stacklevel=5,  # _check_values < _table < benchmark_* < old_positionals' wrapper < the caller
+    )
 
 
 def _check_kinds(kinds, results: pd.DataFrame) -> list[str]:

@@ -81,7 +81,10 @@ def grn(
     layout
         ``"spring"``, ``"kamada_kawai"``, ``"circular"``, ``"shell"``
         (regulators inside, targets outside), a precomputed mapping
-        ``{gene: (x, y)}``, or a callable ``layout(graph) -> mapping``.
+        ``{gene: (x, y)}``, or a callable ``layout(graph) -> mapping`` (such as the networkx
+        layouts) that returns the same kind of mapping for the :class:`networkx.DiGraph` of the
+        drawn edges. A position missing for a drawn gene, one that is not two finite numbers,
+        or a callable that returns something other than a mapping raise naming ``layout``.
     node_size
         Marker area of the nodes in points² (a finite number > 0).
     font_size
@@ -213,14 +216,39 @@ def _no_edges_message(adata: AnnData, key: str, genes) -> str:
     return f"No edges to draw: adata.varp[{key!r}] has no non-zero off-diagonal weight{where}."
 
 
+def _positions(pos, G, what: str = "`layout`") -> dict:
+    """``{gene: array([x, y])}`` for every node of ``G`` from a mapping of positions, checked: a
+    position for every node, each two finite numbers; ``what`` names the mapping in the messages."""
+    missing = [n for n in G if n not in pos]
+    if missing:
+        raise ValueError(f"{what} has no position for {missing[:5]}.")
+    out = {}
+    for n in G:
+        try:
+            xy = np.asarray(pos[n], dtype=float)
+        except (TypeError, ValueError):
+            xy = None
+        if xy is None or xy.shape != (2,) or not np.isfinite(xy).all():
+            raise ValueError(
+                f"{what} gives {n!r} the position {pos[n]!r}; a position is two finite numbers (x, y)."
+            )
+        out[n] = xy
+    return out
+
+
 def _layout(G, layout, regulators, targets, random_state):
     if isinstance(layout, Mapping):
-        missing = [n for n in G if n not in layout]
-        if missing:
-            raise ValueError(f"`layout` has no position for {missing[:5]}.")
-        return {n: np.asarray(layout[n], dtype=float) for n in G}
+        return _positions(layout, G)
     if callable(layout):
-        return layout(G)
+        pos = layout(G)
+        if not isinstance(pos, Mapping):
+            kind = type(pos).__name__ + (f" of length {len(pos)}" if hasattr(pos, "__len__") else "")
+            raise ParameterTypeError(
+                f"layout(graph) returned a {kind}; it must return a mapping {{gene: (x, y)}} with a position "
+                "for every node of the graph, as networkx layouts do (e.g. layout=nx.kamada_kawai_layout). "
+                "For positions in node order, return `dict(zip(graph.nodes, positions))`."
+            )
+        return _positions(pos, G, "The mapping layout(graph) returned")
     if layout == "spring":
         k = 2.0 / np.sqrt(max(G.number_of_nodes(), 1))
         return nx.spring_layout(G, k=k, weight=None, iterations=200, seed=random_state)

@@ -166,7 +166,8 @@ def pair_classifier(
             )
         arch = model.config.arch
     else:
-        if isinstance(train, tuple) and len(train) == 2 and isinstance(train[0], AnnData):
+        one_pair = isinstance(train, tuple) and len(train) == 2 and isinstance(train[0], AnnData)
+        if one_pair:
             train = [train]
         try:
             pairs = list(train)
@@ -180,7 +181,9 @@ def pair_classifier(
             )
         networks = []
         for k, (ad_k, ref_k) in enumerate(pairs):
-            st = series_tensor(ad_k, series_key=series_key, time_key=time_key, layer=layer)
+            # named as the user wrote it: the AnnData of the k-th pair (of the one pair given)
+            what = "train[0]" if one_pair else f"train[{k}][0]"
+            st = series_tensor(ad_k, series_key=series_key, time_key=time_key, layer=layer, what=what)
             if st.x.shape[1] != target.x.shape[1]:
                 raise ValueError(
                     f"Training network {k} has {st.x.shape[1]} time points per series but adata has "

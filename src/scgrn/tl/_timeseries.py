@@ -53,6 +53,7 @@ def series_tensor(
     time_key: str = "time",
     layer: str | None = None,
     min_times: int = 3,
+    what: str = "adata",
 ) -> SeriesTensor:
     """Arrange ``adata`` (one observation per series and time point) as ``(S, T, G)``.
 
@@ -60,6 +61,7 @@ def series_tensor(
     time points by ``obs[time_key]``. Every series must have the same number ``T`` of time
     points, strictly increasing (no duplicated time within a series); the time values may
     differ between series. ``series_key=None`` treats all observations as one series.
+    ``what`` names the AnnData in the messages (e.g. ``"train[1][0]"`` for a training set).
 
     Raises
     ------
@@ -67,19 +69,20 @@ def series_tensor(
         Missing keys, NaN times, unequal numbers of time points, duplicated times, or fewer
         than ``min_times`` time points; each message names the fix.
     """
-    check_adata(adata)
+    check_adata(adata, what)
     min_times = check_int("min_times", min_times, min=2)
+    obs = "obs" if what == "adata" else f"{what}.obs"
     if time_key not in adata.obs:
         raise ValueError(
-            f"obs[{time_key!r}] is missing. Time-series tools need one observation per "
+            f"{obs}[{time_key!r}] is missing. Time-series tools need one observation per "
             "(series, time point) with the time in adata.obs; pass time_key=<column name>."
         )
     if series_key is not None and series_key not in adata.obs:
         raise ValueError(
-            f"obs[{series_key!r}] is missing. Pass series_key=<column naming the series / "
+            f"{obs}[{series_key!r}] is missing. Pass series_key=<column naming the series / "
             "replicate> or series_key=None if all observations form a single time series."
         )
-    X = expression_matrix(adata, layer=layer, min_cells=min_times, expect=None)
+    X = expression_matrix(adata, layer=layer, min_cells=min_times, expect=None, what=what)
     time = pd.to_numeric(adata.obs[time_key], errors="coerce").to_numpy(dtype=np.float64)
     if not np.isfinite(time).all():
         raise ValueError(f"obs[{time_key!r}] must be numeric without NaN (the time of each observation).")
