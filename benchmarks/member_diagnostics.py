@@ -18,7 +18,8 @@ Boards: ``small`` = the ten small BEELINE BoolODE networks and krumsiek11 (as
 expression sets with the TF list of every ground truth (as ``beeline.py``; "deepsem" convention,
 non-TF rows and self-loops zeroed). Rows are written to ``--out`` as they finish.
 
-``--max-gain G`` trains with every member's loop gain bounded at ``G`` (``_gain_projection.py``).
+``--tf-rows`` trains the TF-rows model on the BEELINE board (a member's ``W`` then has only TF
+rows, so its gain is that of the TF x TF block). ``--max-gain G`` trains with every member's loop gain bounded at ``G`` (``_gain_projection.py``).
 
 Usage::
 
@@ -66,9 +67,9 @@ def aggregates(members: np.ndarray, gains: np.ndarray, candidates: np.ndarray) -
             "centred_target": np.abs(members - column_offset).mean(0)}
 
 
-def train(adata, seed: int, tfs=None) -> tuple[np.ndarray, np.ndarray, float]:
+def train(adata, seed: int, tfs=None, tf_rows_only="auto") -> tuple[np.ndarray, np.ndarray, float]:
     t0 = time.perf_counter()
-    model = DeepSEM(adata, tfs=tfs)
+    model = DeepSEM(adata, tfs=tfs, tf_rows_only=tf_rows_only)
     model.train(random_state=seed, show_progress_bar=False)
     members = model.get_grn(members=True)
     return members, loop_gains(members), time.perf_counter() - t0
@@ -88,12 +89,12 @@ def small_rows(seed: int):
                        gains=json.dumps(np.round(gains, 2).tolist()), seconds=seconds)
 
 
-def beeline_rows(seed: int):
+def beeline_rows(seed: int, tf_rows_only="auto"):
     for dataset, (cell_type, n_genes, ground_truths) in peers.DATASETS.items():
         loaded = {gt: scgrn.datasets.beeline(cell_type, n_genes=n_genes, ground_truth=gt) for gt in ground_truths}
         adata = loaded[ground_truths[0]][0]
         is_tf = np.any([a.var["is_tf"].to_numpy() for a, _ in loaded.values()], axis=0)
-        members, gains, seconds = train(adata, seed, tfs=list(adata.var_names[is_tf]))
+        members, gains, seconds = train(adata, seed, tfs=list(adata.var_names[is_tf]), tf_rows_only=tf_rows_only)
         candidates = np.zeros((adata.n_vars, adata.n_vars), bool)
         candidates[is_tf] = True
         np.fill_diagonal(candidates, False)
@@ -137,6 +138,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--out", default="member_diagnostics.csv")
     parser.add_argument("--summary", default=None, help="print the tables of this CSV and stop")
+    parser.add_argument("--tf-rows", action="store_true",
+                        help="BEELINE board: the TF-rows model (tf_rows_only=True; its gain is the TF x TF block's)")
     parser.add_argument("--max-gain", type=float, default=None,
                         help="train with each member's loop gain bounded (_gain_projection.py)")
     args = parser.parse_args()
@@ -148,7 +151,8 @@ def main() -> None:
 
         _gain_projection.install(args.max_gain)
     rows = []
-    board = small_rows if args.board == "small" else beeline_rows
+    board = small_rows if args.board == "small" else (
+        lambda seed: beeline_rows(seed, tf_rows_only=True if args.tf_rows else "auto"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for seed in args.seeds:
