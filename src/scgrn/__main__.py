@@ -1,4 +1,4 @@
-"""Command line entry point: ``scgrn demo`` (and ``python -m scgrn demo``)."""
+"""Command line entry point: ``scgrn demo``, ``scgrn bench beeline``, ``scgrn --version`` (and ``python -m scgrn ...``)."""
 
 from __future__ import annotations
 
@@ -50,9 +50,23 @@ def _bench_beeline(args: argparse.Namespace) -> int:
     return _cli_beeline(args)
 
 
+def _version() -> str:
+    """scgrn's installed version (``importlib.metadata``; the package's ``__version__`` when
+    it runs from a source tree without metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scgrn")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``scgrn`` command line."""
     parser = argparse.ArgumentParser(prog="scgrn", description="scgrn command line")
+    parser.add_argument("--version", action="version", version=f"scgrn {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="infer the krumsiek11 network with DeepSEM and score it")
     demo.add_argument("--out", default="scgrn_demo", help="output folder (default: scgrn_demo)")

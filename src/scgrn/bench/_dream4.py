@@ -92,7 +92,9 @@ def score_network(
     DREAM3/4 challenge integral, :func:`dream_aupr`). ``setting="balanced"``: the paper's
     setting, all positives plus as many random negatives of the same network, ``auroc`` and
     ``aupr_ap`` averaged over ``n_balanced_draws`` draws (``sd`` their standard deviation).
-    Scores are ranked as given (higher = more likely an edge).
+    Scores are ranked as given (higher = more likely an edge); when every off-diagonal score is
+    the same (e.g. an all-zero matrix from a failed method) a ``UserWarning`` says that the
+    network ranks nothing, as :func:`scgrn.metrics.evaluate_grn` does.
 
     ``truth`` and ``scores`` are square genes x genes matrices, row = regulator, column =
     target. Two DataFrames labelled by gene are matched **by their labels** (``scores`` is put in
@@ -119,6 +121,7 @@ def score_network(
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     from ..metrics import auprc
+    from ..metrics._ranking import warn_if_all_tied
 
     random_state = check_random_state(random_state)
     n_balanced_draws = check_int("n_balanced_draws", n_balanced_draws, min=1)
@@ -135,6 +138,10 @@ def score_network(
     off = ~np.eye(n, dtype=bool)
     y = truth[off].astype(bool)
     s = _finite_scores("scores", scores, off)[off]  # the diagonal (self-loops) is not scored
+    warn_if_all_tied(
+        s, what="scores off the diagonal are the same", stacklevel=2,
+        affected="aupr_trapezoid and aupr_dream (ties are taken in input order; auroc is 0.5, aupr_ap the edge density)",
+    )
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     rows = [
         {"setting": "all_pairs", "metric": "auroc", "value": roc_auc_score(y, s)},

@@ -37,7 +37,7 @@ from .._names import _tf_near_matches, space_hint
 from .._params import check_random_state
 from .._reference import edge_names, read_reference
 from .._validate import check_gene_names
-from ._ranking import _Ranking, auprc, auprc_ratio, auroc, early_precision, epr
+from ._ranking import _Ranking, auprc, auprc_ratio, auroc, early_precision, epr, warn_if_all_tied
 
 __all__ = [
     "evaluate_grn",
@@ -265,14 +265,9 @@ def _score(mat: Any, uni: _Universe, convention: str) -> dict[str, Any]:
     s_tf = uni.scores_tf(mat)
     if not np.isfinite(s_tf).all():
         raise ValueError("The GRN matrix contains NaN or infinite weights.")
-    if s_tf.size > 1 and s_tf.min() == s_tf.max():
-        warnings.warn(
-            f"All {s_tf.size} candidate edges have the same |weight| ({float(s_tf[0]):g}; e.g. an "
-            "all-zero GRN): the network ranks nothing, so EP, EPR and AUPRC only reflect the order "
-            "of the genes. Check that the method ran on enough cells and regulators.",
-            UserWarning,
-            stacklevel=3,  # _score <- evaluate_grn <- caller
-        )
+    warn_if_all_tied(  # _score <- evaluate_grn <- caller
+        s_tf, what="candidate edges have the same |weight|", affected="EP, EPR and AUPRC", stacklevel=3
+    )
     tf_rank = _Ranking(uni.y_tf, s_tf)
     k, n_cand = tf_rank.n_pos, tf_rank.n
     density = k / n_cand

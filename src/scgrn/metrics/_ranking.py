@@ -26,6 +26,49 @@ _AUPRC_METHODS = ("average_precision", "trapezoid")
 # ---------------------------------------------------------------------------
 
 
+def warn_if_all_tied(scores: Any, *, what: str, affected: str, stacklevel: int = 2) -> bool:
+    """Warn when every score is the same (e.g. an all-zero GRN): it ranks nothing.
+
+    Shared by :func:`scgrn.metrics.evaluate_grn` and :func:`scgrn.bench.score_network`.
+
+    Parameters
+    ----------
+    scores
+        The scores of the candidates.
+    what
+        What they are, completing "All n ...", e.g. ``"candidate edges have the same |weight|"``.
+    affected
+        The metrics that then only reflect the order of the genes.
+    stacklevel
+        As in :func:`warnings.warn`, counted from the caller of this function.
+
+    Returns
+    -------
+    Whether it warned.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_all_tied(np.zeros(4), what="scores are the same", affected="AUPRC")
+    True
+    >>> str(w[0].message)[:62]
+    'All 4 scores are the same (0; e.g. an all-zero GRN): the netwo'
+    """
+    s = np.asarray(scores)
+    if s.size < 2 or s.min() != s.max():
+        return False
+    warnings.warn(
+        f"All {s.size} {what} ({float(s.flat[0]):g}; e.g. an all-zero GRN): the network ranks nothing, so "
+        f"{affected} only reflect the order of the genes. Check that the method ran on enough cells and "
+        "regulators.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return True
+
+
 def _by_label(y_true: Any, scores: Any) -> tuple[Any, Any]:
     """Two pandas Series are matched by their labels, as pandas matches them: ``scores`` is put in
     the order of ``y_true``'s index (anything else is read by position, as scikit-learn does).

@@ -281,8 +281,7 @@ def _warn_if_copies(auc: float, real: np.ndarray, simulated: np.ndarray) -> None
     threshold = low_auc_threshold(len(real), len(simulated))
     if auc >= threshold:
         return
-    seen = {row.tobytes() for row in np.ascontiguousarray(real)}
-    copies = float(np.mean([row.tobytes() in seen for row in np.ascontiguousarray(simulated)]))
+    copies = copy_fraction(real, simulated)
     warnings.warn(
         f"realism AUC {auc:.3f} is far below 0.5 (below {threshold:.3f}, far lower than chance gives for "
         f"{len(real)} + {len(simulated)} cells); {copies:.0%} of the simulated cells are exact copies "
@@ -291,6 +290,58 @@ def _warn_if_copies(auc: float, real: np.ndarray, simulated: np.ndarray) -> None
         "so the classifier is confidently wrong. The simulator reproduces its training cells (or the "
         "two sets share near-identical cells); check with scgrn.metrics.simulation_closeness, and "
         "compare against real cells the simulator never saw.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def copy_fraction(reference: np.ndarray, query: np.ndarray) -> float:
+    """Share of the rows (cells) of ``query`` equal, in every value, to some row of ``reference``.
+
+    The exact-copy check shared by :func:`realism_auc` (its warning on copied cells) and
+    :func:`simulation_closeness` (``identical_fraction``, ``heldout_identical_fraction`` and its
+    warning on held-out cells that are training cells).
+
+    Examples
+    --------
+    >>> copy_fraction(np.eye(3), np.array([[1.0, 0, 0], [2.0, 0, 0]]))
+    0.5
+    """
+    seen = {row.tobytes() for row in np.ascontiguousarray(reference)}
+    query = np.ascontiguousarray(query)
+    return float(np.mean([row.tobytes() in seen for row in query])) if len(query) else 0.0
+
+
+def _repeated_fraction(x: np.ndarray) -> float:
+    """Share of the rows of ``x`` equal to another row of ``x`` (duplicates the data carry).
+
+    Examples
+    --------
+    >>> _repeated_fraction(np.array([[0.0, 1], [0.0, 1], [2.0, 2], [3.0, 3]]))
+    0.5
+    """
+    _, inverse, counts = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+    return float(np.mean(counts[np.ravel(inverse)] > 1)) if len(x) else 0.0
+
+
+def _warn_if_heldout_is_train(shared: float, train: np.ndarray, heldout: np.ndarray) -> None:
+    """Warn when more held-out cells are exact copies of training cells than the duplicates
+    within ``train`` explain (``heldout`` was, or overlaps, the training cells)."""
+    if not len(heldout):
+        return
+    floor = _repeated_fraction(train)
+    margin = max(0.1, 3.0 * np.sqrt(floor * (1.0 - floor) / len(heldout)))
+    if shared <= floor + margin:
+        return
+    n_shared = int(round(shared * len(heldout)))
+    warnings.warn(
+        f"heldout shares {n_shared} of its {len(heldout)} cells with train (exact copies of training "
+        f"cells; {floor:.0%} of the training cells repeat within train): held-out cells must be cells the "
+        "simulator never saw, so nn_heldout, ratio and closer_than_heldout_p5 compare the simulated cells "
+        "with the training cells themselves (a ratio >= 1 then says nothing). Hold cells out before "
+        "training or simulating, e.g. train on adata[:n] and pass adata[n:] as heldout, or "
+        "`keep = np.random.default_rng(0).random(adata.n_obs) < 0.8; train, heldout = adata[keep], "
+        "adata[~keep]`.",
         UserWarning,
         stacklevel=3,
     )
@@ -318,7 +369,9 @@ def simulation_closeness(
     simulated
         Its output.
     heldout
-        Real cells of the same kind that the simulator never saw.
+        Real cells of the same kind that the simulator never saw: split them off before
+        training (e.g. train on ``adata[:n]``, pass ``adata[n:]`` here). Not the training
+        cells, nor cells overlapping them (see Warns).
     layer, log1p
         As in :func:`realism_auc` (distances are Euclidean on the log-normalised scale).
 
@@ -328,9 +381,19 @@ def simulation_closeness(
     scale, to some training cell (should be about 0); ``heldout_identical_fraction``: the
     same for held-out cells (the floor set by real data, e.g. all-zero cells);
     ``nn_simulated`` and ``nn_heldout``: median distance to the nearest training cell;
-    ``ratio``: ``nn_simulated / nn_heldout`` (>= about 1: no closer than real new cells);
+    ``ratio``: ``nn_simulated / nn_heldout`` (>= about 1: no closer than real new cells;
+    NaN when ``nn_heldout`` is 0, as when most held-out cells are training cells);
     ``closer_than_heldout_p5``: share of simulated cells nearer to the training set than
     the 5th percentile of held-out cells (about 0.05 when no closer).
+
+    Warns
+    -----
+    UserWarning
+        When more held-out cells are exact copies of training cells than the duplicates
+        within ``train`` explain (by 0.1, or 3 binomial standard errors if more): ``heldout``
+        is, or overlaps, ``train`` (``simulation_closeness(adata, sim, adata)``, or a split
+        forgotten). The warning names how many cells are shared and how to split. It is a
+        warning, not an error, as real data may hold exact duplicates (e.g. all-zero cells).
 
     Examples
     --------
@@ -347,10 +410,8 @@ def simulation_closeness(
     log1p = _check_log1p(log1p)
     (t_raw, s_raw, h_raw), _ = _aligned([train, simulated, heldout], ["train", "simulated", "heldout"], layer)
 
-    def identical(query: np.ndarray) -> float:
-        seen = {row.tobytes() for row in np.ascontiguousarray(t_raw)}
-        return float(np.mean([row.tobytes() in seen for row in np.ascontiguousarray(query)]))
-
+    heldout_shared = copy_fraction(t_raw, h_raw)
+    _warn_if_heldout_is_train(heldout_shared, t_raw, h_raw)
     t, s, h = _comparable([t_raw, s_raw, h_raw], log1p)
     nn = NearestNeighbors(n_neighbors=1).fit(t)
     d_s = nn.kneighbors(s)[0][:, 0]
@@ -358,10 +419,10 @@ def simulation_closeness(
     p5 = float(np.percentile(d_h, 5))
     med_h = float(np.median(d_h))
     return {
-        "identical_fraction": identical(s_raw),
-        "heldout_identical_fraction": identical(h_raw),
+        "identical_fraction": copy_fraction(t_raw, s_raw),
+        "heldout_identical_fraction": heldout_shared,
         "nn_simulated": float(np.median(d_s)),
         "nn_heldout": med_h,
-        "ratio": float(np.median(d_s) / med_h) if med_h > 0 else float("inf"),
+        "ratio": float(np.median(d_s) / med_h) if med_h > 0 else float("nan"),
         "closer_than_heldout_p5": float(np.mean(d_s < p5)),
     }

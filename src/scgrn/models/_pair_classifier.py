@@ -88,6 +88,7 @@ from ._pair_classifier_data import (  # noqa: F401
     _Network,
     _pair_index,
     balanced_sample,
+    network_pairs,
     normalize_series,
     pair_labels,
 )
@@ -229,12 +230,7 @@ class PairClassifier:
         """
         c = self.config
         show = resolve_progress_bar(show_progress_bar)
-        if isinstance(networks, tuple) and len(networks) == 2 and not isinstance(networks[0], tuple):
-            networks = [networks]
-        networks = list(networks)
-        if not networks:
-            raise ValueError("networks is empty: pass at least one (x, adjacency) pair to train on.")
-        nets = [_as_network(x, a, c.normalize) for x, a in networks]
+        nets = [_as_network(x, a, c.normalize) for x, a in network_pairs(networks)]
         n_times = {n.courses.shape[1] for n in nets}
         if len(n_times) > 1:
             raise ValueError(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._params import ParameterTypeError
 from ._pair_classifier_config import NORMALIZATIONS
 
 
@@ -123,7 +124,87 @@ class _Network:
         return _Network(self.courses, self.n_series, self.n_genes, self.reg[keep], self.tgt[keep], self.y[keep], pos)
 
 
+def _kind(value) -> str:
+    """A short description of what a value is, for messages: ``'AnnData'``, ``'DataFrame'``, ``'ndarray of shape (2, 3)'``."""
+    shape = getattr(value, "shape", None)
+    if shape is None or hasattr(value, "obs") or hasattr(value, "columns"):
+        return type(value).__name__
+    return f"{type(value).__name__} of shape {tuple(shape)}"
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: ``'an AnnData'``, ``'a DataFrame'``."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+_PAIR_FORMAT = (
+    "PairClassifier.train takes (x, adjacency) arrays: x of shape (series, time, gene) (or (time, gene)), "
+    "adjacency a boolean (gene, gene) matrix, row = regulator, column = target"
+)
+
+
+def _is_annotated(value) -> bool:
+    """An AnnData or a long edge table (``source`` / ``target`` columns): the inputs of
+    :func:`scgrn.tl.pair_classifier`, not of the model (a square DataFrame adjacency is fine)."""
+    if hasattr(value, "obs") and hasattr(value, "var"):
+        return True
+    columns = getattr(value, "columns", None)
+    return columns is not None and {"source", "target"} <= set(map(str, columns))
+
+
+_ANNDATA_HINT = (
+    " For (AnnData, reference edge table) pairs use scgrn.tl.pair_classifier(adata, train=[(adata_1, reference_1), "
+    "...]), which converts them (and scores adata), or pass the arrays."
+)
+
+
+def network_pairs(networks) -> list[tuple]:
+    """The ``(x, adjacency)`` pairs of :meth:`PairClassifier.train`, checked for their types.
+
+    One pair may be given bare. A pair that is not two items, or that holds an AnnData or a
+    long edge table (the ``(AnnData, reference)`` pairs of :func:`scgrn.tl.pair_classifier`), is
+    refused naming ``networks[k]``, what it holds and the two ways to train.
+
+    Examples
+    --------
+    >>> x, a = np.zeros((1, 3, 2)), np.eye(2, dtype=bool)
+    >>> len(network_pairs((x, a))), len(network_pairs([(x, a), (x, a)]))
+    (1, 2)
+    >>> network_pairs([(x, a, 1)])
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: networks[0] holds 3 items (ndarray of shape (1, 3, 2), ndarray of shape (2, 2), int); PairClassifier.train takes (x, adjacency) arrays: x of shape (series, time, gene) (or (time, gene)), adjacency a boolean (gene, gene) matrix, row = regulator, column = target.
+    """
+    if isinstance(networks, tuple) and len(networks) == 2 and not isinstance(networks[0], tuple):
+        networks = [networks]
+    if hasattr(networks, "obs") or isinstance(networks, (str, bytes)) or not hasattr(networks, "__iter__"):
+        raise ParameterTypeError(f"networks is {_a(_kind(networks))}, not a list of pairs; {_PAIR_FORMAT}.")
+    networks = list(networks)
+    if not networks:
+        raise ValueError("networks is empty: pass at least one (x, adjacency) pair to train on.")
+    for k, item in enumerate(networks):
+        is_pair = isinstance(item, (tuple, list)) and len(item) == 2
+        parts = list(item) if isinstance(item, (tuple, list)) else [item]
+        annotated = any(_is_annotated(v) for v in parts)
+        if is_pair and not annotated:
+            continue
+        if is_pair:
+            held = f"({_kind(item[0])}, {_kind(item[1])})"
+        elif isinstance(item, (tuple, list)):
+            held = f"{len(item)} items ({', '.join(_kind(v) for v in item)})"
+        else:
+            held = _a(_kind(item))
+        hint = _ANNDATA_HINT if annotated else ""
+        raise ParameterTypeError(f"networks[{k}] holds {held}; {_PAIR_FORMAT}.{hint}")
+    return networks
+
+
 def _as_network(x: np.ndarray, adjacency: np.ndarray | None, normalize: str) -> _Network:
+    if hasattr(x, "obs") and hasattr(x, "var"):
+        raise ParameterTypeError(
+            "x is an AnnData; the model takes an array (series, time, gene). To score an AnnData, use "
+            "scgrn.tl.pair_classifier(adata, train=model), which arranges its time series."
+        )
     x = np.asarray(x)
     if x.ndim == 2:
         x = x[None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -63,11 +64,55 @@ def _representation(adata: AnnData, use_rep: str) -> AnnData:
     return side
 
 
+def neighbor_connectivities(adata: AnnData, neighbors_key: str = "neighbors"):
+    """The connectivities of the :func:`scanpy.pp.neighbors` graph under ``neighbors_key``, read
+    as scanpy reads them.
+
+    ``adata.uns[neighbors_key]['connectivities_key']`` names the ``obsp`` entry; an ``uns`` entry
+    written by an older scanpy (only ``params``, as in ``sc.datasets.pbmc68k_reduced()``) falls
+    back to ``obsp['connectivities']`` (``obsp[f'{neighbors_key}_connectivities']`` for another
+    key), then to a matrix kept in the ``uns`` entry itself (scanpy < 1.5).
+
+    Raises
+    ------
+    KeyError
+        No graph under ``neighbors_key``, naming it, the ``obsp`` keys and ``sc.pp.neighbors``.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> adata = AnnData(np.zeros((3, 2)))
+    >>> adata.uns["neighbors"] = {"params": {}}  # written by an older scanpy
+    >>> adata.obsp["connectivities"] = sparse.csr_matrix(np.ones((3, 3)))
+    >>> neighbor_connectivities(adata).shape
+    (3, 3)
+    """
+    entry = adata.uns.get(neighbors_key)
+    fix = (
+        f"compute it with `sc.pp.neighbors(adata{'' if neighbors_key == 'neighbors' else f', key_added={neighbors_key!r}'})`, "
+        "or pass use_rep= to build one here"
+    )
+    if not isinstance(entry, Mapping):
+        raise KeyError(
+            f"No neighbour graph {neighbors_key!r} in adata.uns (neighbors_key={neighbors_key!r}); {fix}."
+        )
+    default = "connectivities" if neighbors_key == "neighbors" else f"{neighbors_key}_connectivities"
+    conn_key = entry.get("connectivities_key", default)
+    if conn_key in adata.obsp:
+        return adata.obsp[conn_key]
+    if sparse.issparse(entry.get("connectivities")):  # scanpy < 1.5 kept the graph in uns
+        return entry["connectivities"]
+    named = "names" if "connectivities_key" in entry else "holds no 'connectivities_key', so (as in scanpy) names"
+    raise KeyError(
+        f"adata.uns[{neighbors_key!r}] (neighbors_key={neighbors_key!r}) {named} the graph "
+        f"adata.obsp[{conn_key!r}], which is missing (obsp keys: {list(adata.obsp.keys())}); {fix}."
+    )
+
+
 def _graph(adata: AnnData, neighbors_key: str):
     import igraph as ig
 
-    conn_key = adata.uns[neighbors_key]["connectivities_key"]
-    adjacency = adata.obsp[conn_key].tocoo()
+    adjacency = sparse.coo_matrix(neighbor_connectivities(adata, neighbors_key))
     upper = adjacency.row < adjacency.col  # symmetric: keep one direction
     g = ig.Graph(n=adata.n_obs, edges=list(zip(adjacency.row[upper], adjacency.col[upper])), directed=False)
     g.es["weight"] = adjacency.data[upper].astype(float)
@@ -127,7 +172,9 @@ def leiden_matched(
     n_neighbors
         Neighbours of the graph when one is built (the protocol uses 30).
     neighbors_key
-        Use this existing :func:`scanpy.pp.neighbors` result (``"neighbors"`` for the default).
+        Use this existing :func:`scanpy.pp.neighbors` result (``"neighbors"`` for the default),
+        read as scanpy reads it (an entry of an older scanpy, with only ``params``, uses
+        ``obsp['connectivities']``); a missing graph raises a ``KeyError`` naming the fix.
     key_added
         Where results go (see Returns).
     resolution_range
@@ -201,8 +248,6 @@ def leiden_matched(
         neighbors_key = built
     neighbors_key = neighbors_key or "neighbors"
     source = side if built else adata
-    if neighbors_key not in source.uns:
-        raise KeyError(f"No neighbour graph {neighbors_key!r} in adata.uns; run sc.pp.neighbors or pass use_rep=.")
     graph = _graph(source, neighbors_key)
 
     cache: dict[float, np.ndarray] = {}

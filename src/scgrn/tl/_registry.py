@@ -11,6 +11,7 @@ signature, so the registry cannot drift from the tools.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,6 +22,7 @@ from anndata import AnnData
 
 from .._compat import old_positionals
 from .._grn_matrix import grn_matrix
+from .._params import ParameterTypeError
 from ..metrics import _consistency
 from ._correlation import correlation, partial_correlation
 from ._deepsem import deepsem
@@ -144,6 +146,7 @@ class GRNMethod:
                 f"{self.name!r} does not take tfs= (it scores every gene as a regulator); "
                 "pass tfs=None."
             )
+        self.check_kwargs(kwargs)
         kw = {**self.kwargs, **kwargs}
         if self.progress_bar:
             kw.setdefault("show_progress_bar", False)
@@ -155,6 +158,31 @@ class GRNMethod:
             kw.setdefault("tfs", tfs)
         out = self.function(adata, key_added=_KEY, copy=True, **kw)
         return grn_matrix(out.varp[_KEY], out.n_vars)
+
+
+    def check_kwargs(self, kwargs: Mapping[str, Any]) -> None:
+        """Refuse keyword arguments the function does not take, naming the method, its function
+        and the keywords it does take (Python said "correlation() got an unexpected keyword
+        argument"). A function with ``**hyperparameters`` checks its own.
+
+        Examples
+        --------
+        >>> from scgrn.tl._registry import get_grn_method
+        >>> get_grn_method("pearson").check_kwargs({"n_estimators": 5})
+        Traceback (most recent call last):
+        ...
+        scgrn._params.ParameterTypeError: GRN method 'pearson' (scgrn.tl.correlation) does not take the keyword argument(s) ['n_estimators']; its keywords are ['client', 'groupby', 'layer', 'tfs'].
+        """
+        params = inspect.signature(self.function).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            keywords = sorted(set(params) - {"adata", "key_added", "copy", *self.kwargs})
+            raise ParameterTypeError(
+                f"GRN method {self.name!r} (scgrn.tl.{self.function.__name__}) does not take the keyword "
+                f"argument(s) {unknown}; its keywords are {keywords}."
+            )
 
 
 def _registry(*methods: GRNMethod) -> Mapping[str, GRNMethod]:
