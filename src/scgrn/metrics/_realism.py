@@ -12,7 +12,7 @@ from scipy import sparse
 
 from .._params import ParameterTypeError, check_choice, check_int, check_random_state
 from .._matrix import is_backed
-from .._validate import _fmt_names, check_real_dtype, looks_like_counts
+from .._validate import _fmt_names, _get_matrix, check_real_dtype, looks_like_counts
 
 __all__ = ["realism_auc", "simulation_closeness"]
 
@@ -32,7 +32,15 @@ def _matrix(data, layer: str | None = None, what: str = "the matrix") -> np.ndar
         )
     if hasattr(data, "obs") and hasattr(data, "var"):
         where = f"{what}.layers[{layer!r}]" if layer is not None else f"{what}.X"
-        data = data.layers[layer] if layer is not None else data.X
+        try:
+            data = _get_matrix(data, layer, what)
+        except ValueError as e:  # a missing layer; simulated cells hold only X
+            if layer is not None and "simulated" in what and layer not in data.layers:
+                raise ValueError(
+                    f"{e} Cells simulated by scgrn (tl.simulate, tl.simulate_baseline) hold only X: pass "
+                    "layer=None to compare X with X, or add the layer to the simulated AnnData."
+                ) from None
+            raise
     else:
         where = what
     check_real_dtype(data, where)

@@ -18,6 +18,7 @@ from scanpy import logging as logg
 from tqdm.auto import tqdm
 
 from .._heap import retained_heap
+from .._params import ParameterTypeError
 from .._matrix import ColumnSummary
 from .._validate import checked_array
 from ._deepsem_data import CellBatches, steps_in_blocks
@@ -120,6 +121,20 @@ def parse_memory(max_memory) -> int | None:
     return value
 
 
+def format_bytes(n: float) -> str:
+    """A size in the largest unit that keeps it at 1 or more (B, KB, MB, GB, TB; powers of 1000).
+
+    Examples
+    --------
+    >>> format_bytes(1000), format_bytes(48_300), format_bytes(2.5e9), format_bytes(12)
+    ('1.0 KB', '48.3 KB', '2.5 GB', '12 B')
+    """
+    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{int(n)} B"
+
+
 def plan_member_groups(
     n_genes: int, n_regulators: int, config: DeepSEMConfig, *, budget: int
 ) -> list[int]:
@@ -139,7 +154,7 @@ def plan_member_groups(
     if fit < 1:
         raise DoesNotFitError(
             f"One DeepSEM member on {n_genes} genes with {n_regulators} regulators needs about "
-            f"{per_member / 1e9:.1f} GB, more than the memory budget of {budget / 1e9:.1f} GB. "
+            f"{format_bytes(per_member)}, more than the memory budget of {format_bytes(budget)}. "
             "Fix: pass tfs= (only TF rows are learned: memory grows with TFs x genes, not genes^2), "
             "select fewer genes (scgrn.pp.select_genes), lower batch_size, or raise max_memory."
         )
@@ -347,6 +362,11 @@ def train_deepsem(
     config.validate()
     # the shared checks of a bare matrix; the summary pass they read is the one CellBatches needs, so
     # nothing is read twice (DeepSEM.train passes its checked summary: then no pass is made at all)
+    if hasattr(x, "obs") and hasattr(x, "var"):  # an AnnData (as every tl function takes), before any work
+        raise ParameterTypeError(
+            f"x must be a cells x genes matrix, got {type(x).__name__}: pass the matrix (`adata.X`, or "
+            "`adata.layers[name]`), or train from the AnnData with `scgrn.models.DeepSEM(adata, ...)` / `scgrn.tl.deepsem`."
+        )
     x, summary = checked_array(x, where="x", min_cells=2, min_genes=2, summary=summary)
     device = torch.device(device)
     batches = CellBatches(x, config.standardise, config.loss_on, summary)
@@ -361,7 +381,7 @@ def train_deepsem(
     logg.info(
         f"    DeepSEM: {batches.n_cells} cells x {n_genes} genes, {n_regulators} regulators; "
         f"{config.n_models} members in {len(groups)} group(s) of <= {max(groups)}; {n_total} steps of "
-        f"{config.batch_size} cells; about {max(groups) * member_bytes(n_genes, n_regulators, config) / 1e9:.2f} GB "
+        f"{config.batch_size} cells; about {format_bytes(max(groups) * member_bytes(n_genes, n_regulators, config))} "
         f"for training and roughly {_duration(seconds)} on {device.type}"
     )
     models, histories = [], []

@@ -147,7 +147,7 @@ class PairClassifier:
     """
 
     def __init__(self, arch: str = "lstm", *, random_state: int = 0, device="auto", **hyperparameters):
-        self.config = PairClassifierConfig(arch=arch, **hyperparameters)
+        self.config = PairClassifierConfig.from_dict({"arch": arch, **hyperparameters})  # unknown names listed
         self.random_state = check_random_state(random_state)  # None: a fresh seed, kept here
         self.device = resolve_device(device)
         self.module: nn.Module | None = None

@@ -50,6 +50,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
+from scipy import sparse
 
 from .._matrix import row_blocks
 from .._params import check_choice, check_float, check_int, check_random_state
@@ -149,6 +150,36 @@ def check_perturbations(perturbations, var_names) -> tuple[bool, list[dict[str, 
             )
         out.append({g: check_float(f"{where}[{g!r}]", v) for g, v in p.items()})
     return single, out
+
+
+def has_negative(x) -> bool:
+    """Whether a matrix (dense, sparse or backed) holds a value below 0."""
+    if isinstance(x, np.ndarray):
+        return bool(x.size and x.min() < 0)
+    if sparse.issparse(x):
+        return bool(x.nnz and x.data.min() < 0)
+    return any(float(block.min(initial=0)) < 0 for _, block in row_blocks(x))  # backed
+
+
+def warn_negative_clamp(checked: list[dict], x, where: str, single: bool = True) -> None:
+    """Warn for a clamp value below 0 when the expression ``x`` has no negative value.
+
+    log1p expression is never below 0, so such a value is most likely read as a (log) fold
+    change; the values are the levels the genes are set to. ``x`` is read only when a value is
+    negative. Scaled (z-scored) data, which have negative values, are left alone.
+    """
+    below = [(i, g, v) for i, p in enumerate(checked) for g, v in p.items() if v < 0]
+    if not below or has_negative(x):
+        return
+    named = ", ".join(f"{'perturbations' if single else f'perturbations[{i}]'}[{g!r}] = {v:g}" for i, g, v in below)
+    warnings.warn(
+        f"{named} is below 0, but {where} has no negative values: perturbation values are the log "
+        "expression levels the genes are clamped to (0.0 = knockout), not fold changes, so the gene is "
+        "set to an impossible level. For a fold change, compute the level, e.g. half the mean "
+        "expression: np.log1p(np.expm1(mean) * 0.5) (0.0 for a knockout).",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def _clamp_tensors(perturbations: list[dict], var_names: pd.Index, mean, std, mode: str):
@@ -389,6 +420,12 @@ def perturb(
         check_var_names_match(self.var_names, adata.var_names)
         x, _ = checked_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1,
                               allow_zero_genes=True, _stacklevel=3)
+    if adata is None:
+        where = "the training data (" + ("adata.X" if self.layer is None else f"adata.layers[{self.layer!r}]") + ")"
+    else:
+        read = layer if layer is not None else self.layer
+        where = "adata.X" if read is None else f"adata.layers[{read!r}]"
+    warn_negative_clamp(checked, x, where, single)
     names = pd.Index([str(v) for v in self.var_names])
     idx, mask, raw, scaled_values = _clamp_tensors(checked, names, mean, std, mode)
     layer_ = module.grn_layer()

@@ -8,10 +8,9 @@ from collections.abc import Mapping
 import numpy as np
 from anndata import AnnData
 from scanpy import logging as logg
-from scipy import sparse
 
 from .. import __version__
-from .._matrix import read_rows, row_blocks
+from .._matrix import read_rows
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import (
     COUNTS_MIN_MAX,
@@ -25,6 +24,7 @@ from ..models import DeepSEM
 from ..models._base import check_var_names_match
 from ..models._deepsem_config import make_config
 from ..models._perturb import check_perturbations
+from ..models._perturb import has_negative as _has_negative  # shared; clamp values are checked in DeepSEM.perturb
 from ._simulate import SIMULATION_DEFAULTS, _auto_epochs
 
 __all__ = ["perturb"]
@@ -61,14 +61,6 @@ def _read_input(adata: AnnData, layer: str | None, min_cells: int):
             stacklevel=3,
         )
     return x
-
-
-def _has_negative(x) -> bool:
-    if isinstance(x, np.ndarray):
-        return bool(x.size and x.min() < 0)
-    if sparse.issparse(x):
-        return bool(x.nnz and x.data.min() < 0)
-    return any(float(block.min(initial=0)) < 0 for _, block in row_blocks(x))  # backed
 
 
 def perturb(

@@ -1,0 +1,100 @@
+"""Input checks of the fourteenth pass (issue 18; the thirteenth adversarial run).
+
+S1: a clamp value below 0 on non-negative data warns (a level, not a fold change); U1: a layer
+missing from one AnnData of the metrics / pl.simulation names it; U2: train_deepsem refuses an
+AnnData up front; U3: a misspelt PairClassifier hyperparameter lists the valid names; and the
+memory budget message shows its sizes in a unit that keeps the numbers.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import anndata as ad
+import numpy as np
+import pytest
+
+import scgrn
+from scgrn.models._deepsem_training import format_bytes, plan_member_groups
+
+FAST = dict(n_models=1, n_epochs=1, hidden_dim=4, batch_size=32)
+
+
+def _cells(n_obs=60, n_vars=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.log1p(rng.poisson(2.0, size=(n_obs, n_vars))).astype(np.float32)
+    a = ad.AnnData(x)
+    a.var_names = [f"g{i}" for i in range(n_vars)]
+    return a
+
+
+@pytest.fixture(scope="module")
+def _model():
+    a = _cells()
+    model = scgrn.models.DeepSEM(a, **FAST)
+    model.train(show_progress_bar=False)
+    return a, model
+
+
+@pytest.mark.filterwarnings("ignore:every ensemble member")  # a 1-epoch model
+def test_perturb_negative_clamp_on_log_data_warns(_model):
+    a, model = _model
+    with pytest.warns(UserWarning, match=r"perturbations\['g1'\] = -1 is below 0.*no negative values.*not fold changes.*log1p"):
+        model.perturb({"g1": -1.0})
+    with pytest.warns(UserWarning, match=r"perturbations\['g1'\] = -1 is below 0, but adata.X"):
+        scgrn.tl.perturb(a, perturbations={"g1": -1.0}, model=model)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*is below 0")
+        model.perturb({"g1": 0.0})  # a knockout: no warning
+
+
+@pytest.mark.filterwarnings("ignore:every ensemble member")
+def test_perturb_negative_clamp_on_scaled_data_is_silent():
+    a = _cells()
+    a.X = (a.X - a.X.mean(0)) / a.X.std(0)  # z-scored: negative values are levels on this scale
+    model = scgrn.models.DeepSEM(a, **FAST)
+    model.train(show_progress_bar=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*is below 0")
+        model.perturb({"g1": -1.0})
+
+
+@pytest.mark.parametrize("call", ["realism_auc", "simulation_closeness", "grn_consistency", "pl.simulation"])
+def test_missing_layer_in_simulated_names_it(call):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    real = _cells(40)
+    real.layers["counts"] = real.X.copy()
+    sim = _cells(40, seed=1)  # as tl.simulate writes it: X only
+    f = {
+        "realism_auc": lambda: scgrn.metrics.realism_auc(real, sim, layer="counts", n_trees=3),
+        "simulation_closeness": lambda: scgrn.metrics.simulation_closeness(real[:20], sim, real[20:], layer="counts"),
+        "grn_consistency": lambda: scgrn.metrics.grn_consistency(real, sim, method="pearson", layer="counts"),
+        "pl.simulation": lambda: scgrn.pl.simulation(real, sim, layer="counts", show=False),
+    }[call]
+    with pytest.raises(ValueError, match=r"layer='counts' is not in simulated.layers \(available layers: none\).*hold only X.*layer=None"):
+        f()
+    if call == "pl.simulation":
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+
+
+def test_train_deepsem_refuses_anndata():
+    a = _cells()
+    with pytest.raises(TypeError, match=r"x must be a cells x genes matrix, got AnnData.*adata.X.*models.DeepSEM\(adata"):
+        scgrn.models.train_deepsem(a, scgrn.models.make_config(**FAST), show_progress_bar=False)
+
+
+def test_pair_classifier_unknown_hyperparameter_lists_valid_names():
+    with pytest.raises(TypeError, match=r"Unknown PairClassifier hyperparameter\(s\) \['hidden'\]; valid names: \[.*'hidden_dim'"):
+        scgrn.models.PairClassifier(arch="lstm", hidden=8)
+    with pytest.raises(TypeError, match=r"Unknown PerturbODE hyperparameter\(s\) \['n_module'\]; valid names"):
+        scgrn.models.PerturbODE(_cells(), n_module=3)
+
+
+def test_memory_budget_message_shows_sizes():
+    assert format_bytes(1000) == "1.0 KB" and format_bytes(12) == "12 B" and format_bytes(3.2e9) == "3.2 GB"
+    with pytest.raises(scgrn.models.DoesNotFitError, match=r"needs about [0-9.]+ [KM]B, more than the memory budget of 1.0 KB"):
+        plan_member_groups(50, 50, scgrn.models.make_config(), budget=1000)
