@@ -86,6 +86,16 @@ def adata(krumsiek):
 
 
 @pytest.fixture
+def krumsiek200():
+    """krumsiek11 cut to 200 cells (clipped at 0), with its Pearson network in varp."""
+    a, _ = scgrn.datasets.krumsiek11()
+    a = a[::3][:200].copy()
+    a.X = a.X.clip(0)
+    scgrn.tl.correlation(a)
+    return a
+
+
+@pytest.fixture
 def _close_figures():
     """Closes every matplotlib figure after the test (``_inputs_helpers.closes_figures`` marks a module with it)."""
     yield

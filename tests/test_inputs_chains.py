@@ -32,16 +32,6 @@ GENES = list("abcd")
 
 
 @pytest.fixture
-def krumsiek200():
-    """krumsiek11 cut to 200 cells (clipped at 0), with its Pearson network in varp."""
-    a, _ = scgrn.datasets.krumsiek11()
-    a = a[::3][:200].copy()
-    a.X = a.X.clip(0)
-    scgrn.tl.correlation(a)
-    return a
-
-
-@pytest.fixture
 def counts():
     """Planted raw counts (``layers['counts']``) and their log-normalised X, with 10 TFs."""
     adata, _ = scgrn.datasets.planted_counts(n_genes=200, n_cells=300, n_tfs=10, random_state=0)

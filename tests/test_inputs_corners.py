@@ -37,16 +37,6 @@ def _close():
     plt.close("all")
 
 
-@pytest.fixture
-def krumsiek200():
-    """krumsiek11 cut to 200 cells (clipped at 0), with its Pearson network in varp."""
-    a, _ = scgrn.datasets.krumsiek11()
-    a = a[::3][:200].copy()
-    a.X = a.X.clip(0)
-    scgrn.tl.correlation(a)
-    return a
-
-
 # ---------------------------------------------------------------------------------------------------------
 # S1: pl.benchmark_box / benchmark_heatmap with a metric that is NaN in every ok row drew an empty plot
 # ---------------------------------------------------------------------------------------------------------
