@@ -12,6 +12,7 @@ import warnings
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 
 import scgrn
@@ -98,3 +99,37 @@ def test_memory_budget_message_shows_sizes():
     assert format_bytes(1000) == "1.0 KB" and format_bytes(12) == "12 B" and format_bytes(3.2e9) == "3.2 GB"
     with pytest.raises(scgrn.models.DoesNotFitError, match=r"needs about [0-9.]+ [KM]B, more than the memory budget of 1.0 KB"):
         plan_member_groups(50, 50, scgrn.models.make_config(), budget=1000)
+
+
+# ---------------------------------------------------------------------------------------------
+# fourteenth run: data scaled on more cells than are left (scanpy's pbmc68k_reduced) are
+# centred but no longer have unit variances; pp.select_genes / bench.prepare_clustering
+# ranked their genes by variance without a word
+# ---------------------------------------------------------------------------------------------
+def _scaled_then_subset(seed: int = 0) -> ad.AnnData:
+    x = np.log1p(np.random.default_rng(seed).gamma(0.8, 3.0, size=(400, 40))).astype(np.float32)
+    z = (x - x.mean(0)) / x.std(0)
+    return ad.AnnData(z[:60].copy(), var=pd.DataFrame(index=[f"g{i}" for i in range(40)]))
+
+
+def test_select_genes_refuses_data_scaled_then_subset():
+    adata = _scaled_then_subset()
+    assert np.abs(adata.X.var(0) - 1).min() > 1e-3  # the unit-variance rule alone would miss it
+    with pytest.raises(ValueError, match="negative mean"):
+        scgrn.pp.select_genes(adata, tfs=["g0", "g1"], n_top=10)
+
+
+def test_prepare_clustering_refuses_scaled_data_and_raw_counts():
+    with pytest.raises(ValueError, match="z-scored"):
+        scgrn.bench.prepare_clustering(_scaled_then_subset(), n_top_genes=10)
+    counts = ad.AnnData(np.random.default_rng(0).poisson(20, size=(50, 30)).astype(np.float32))
+    with pytest.raises(ValueError, match="raw counts.*normalize_total"):
+        scgrn.bench.prepare_clustering(counts, n_top_genes=10)
+
+
+def test_log_data_with_rounding_negatives_still_pass():
+    """krumsiek11 holds small negative values (down to -0.016) but no gene's mean is below 0."""
+    adata, _ = scgrn.datasets.krumsiek11()
+    assert adata.X.min() < 0
+    scgrn.pp.select_genes(adata, tfs=["Gata2", "Pu.1"], n_top=5)
+    assert scgrn.bench.prepare_clustering(adata, n_top_genes=5).n_vars == 5

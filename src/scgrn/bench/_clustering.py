@@ -24,6 +24,8 @@ from scanpy import logging as logg
 from tqdm.auto import tqdm
 
 from .._params import check_bool
+from .._scale_checks import COUNTS_MIN_MAX
+from .._validate import checked_matrix
 from .._settings import resolve_progress_bar
 
 __all__ = ["clustering", "prepare_clustering", "embed_cells", "score_embedding", "summarise_clustering", "METHODS"]
@@ -59,11 +61,27 @@ def prepare_clustering(adata: AnnData, *, n_top_genes: int = 1000) -> AnnData:
     """
     import scanpy as sc
 
+    _check_log_normalised(adata)
     if adata.n_vars <= n_top_genes:
         return adata.copy()
     hvg = sc.pp.highly_variable_genes(adata, n_top_genes=n_top_genes, flavor="seurat", inplace=False)
     keep = hvg["highly_variable"].to_numpy()
     return adata[:, keep].copy()
+
+
+def _check_log_normalised(adata: AnnData) -> None:
+    """Refuse raw counts and z-scored ``X``: the protocol ranks genes on log-normalised values
+    (scanpy's ``flavor="seurat"`` takes ``expm1`` of them, which overflows on counts)."""
+    fix = "Pass log-normalised expression: `sc.pp.normalize_total(adata); sc.pp.log1p(adata)` on the counts."
+    _, summary = checked_matrix(
+        adata, min_cells=2, expect=None, allow_zero_genes=True,
+        refuse_z_scored=f"The clustering protocol ranks genes by their variance on the log scale. {fix}",
+    )
+    if summary.nonneg_integer and summary.max > COUNTS_MIN_MAX:
+        raise ValueError(
+            f"adata.X looks like raw counts (non-negative integers up to {summary.max:g}), but the "
+            f"clustering protocol selects genes on log-normalised expression. {fix}"
+        )
 
 
 def _scvi_available() -> bool:
