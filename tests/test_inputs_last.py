@@ -133,3 +133,33 @@ def test_log_data_with_rounding_negatives_still_pass():
     assert adata.X.min() < 0
     scgrn.pp.select_genes(adata, tfs=["Gata2", "Pu.1"], n_top=5)
     assert scgrn.bench.prepare_clustering(adata, n_top_genes=5).n_vars == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# fifteenth run: the bench helpers' numbers went unchecked to scanpy / scikit-learn
+# (n_top_genes=0 kept every gene), train_deepsem(x, None), and a whole-number hint below the minimum
+# ---------------------------------------------------------------------------------------------
+def test_bench_numbers_are_checked_by_name():
+    adata, _ = scgrn.datasets.krumsiek11()
+    for call, name in (
+        (lambda: scgrn.bench.prepare_clustering(adata, n_top_genes=0), "n_top_genes"),
+        (lambda: scgrn.bench.prepare_clustering(adata, n_top_genes=5.5), "n_top_genes"),
+        (lambda: scgrn.bench.embed_cells(adata, "pca", n_pcs=0), "n_pcs"),
+        (lambda: scgrn.bench.embed_cells(adata, "pca", n_pcs="10"), "n_pcs"),
+        (lambda: scgrn.bench.score_embedding(adata, np.ones((adata.n_obs, 3)), labels_key="cell_type", n_pcs=-3), "n_pcs"),
+        (lambda: scgrn.bench.augmentation(adata, groupby="cell_type", target="Mo", test_size=1.5), "test_size"),
+        (lambda: scgrn.bench.augmentation(adata, groupby="cell_type", target="Mo", test_size=0), "test_size"),
+    ):
+        with pytest.raises(ValueError, match=name):
+            call()
+
+
+def test_train_deepsem_names_a_missing_config():
+    x = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    with pytest.raises(TypeError, match="config must be a DeepSEMConfig.*make_config"):
+        scgrn.models.train_deepsem(x, None)
+
+
+def test_whole_number_hint_is_an_accepted_value():
+    with pytest.raises(TypeError, match=r"e\.g\. n_obs=1\."):
+        scgrn.tl.simulate(scgrn.datasets.krumsiek11()[0], n_obs=0.5)

@@ -101,6 +101,10 @@ def check_int(
     Traceback (most recent call last):
     ...
     scgrn._params.ParameterTypeError: n_epochs must be an integer >= 1, got 2.5 (float). Pass a whole number, e.g. n_epochs=2.
+    >>> check_int("n_obs", 0.5, min=1)  # the example is never one that is refused
+    Traceback (most recent call last):
+    ...
+    scgrn._params.ParameterTypeError: n_obs must be an integer >= 1, got 0.5 (float). Pass a whole number, e.g. n_obs=1.
     """
     if value is None and allow_none:
         return None
@@ -111,7 +115,12 @@ def check_int(
         if literal is not None:
             fix = f"Pass an integer: {name}={literal}."
         elif isinstance(value, Real):
-            fix = f"Pass a whole number, e.g. {name}={int(np.floor(float(value))) if np.isfinite(float(value)) else 1}."
+            example = int(np.floor(float(value))) if np.isfinite(float(value)) else 1
+            if min is not None and example < min:  # the hint must be a value that is accepted
+                example = int(min) if max is None or min <= max else example
+            if max is not None and example > max:
+                example = int(max)
+            fix = f"Pass a whole number, e.g. {name}={example}."
         else:
             fix = "Pass an integer."
         raise ParameterTypeError(f"{name} must be {want}, got {_got(value)}. {fix}")

@@ -11,7 +11,7 @@ import pandas as pd
 from anndata import AnnData
 from scanpy import logging as logg
 
-from .._params import check_fractions
+from .._params import check_float, check_fractions, check_int
 from .._validate import check_random_state, expression_matrix
 
 __all__ = ["augmentation"]
@@ -121,6 +121,8 @@ def augmentation(
 
     random_state = check_random_state(random_state)
     fractions = _check_fractions(fractions)
+    test_size = check_float("test_size", test_size, min=0, max=1, min_open=True, max_open=True)
+    n_pcs = check_int("n_pcs", n_pcs, min=1)
     bad = [a for a in arms if a not in ARMS]
     if bad:
         raise ValueError(f"unknown arm(s) {bad}; choose from {ARMS}.")

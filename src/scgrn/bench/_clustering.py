@@ -23,7 +23,7 @@ from anndata import AnnData
 from scanpy import logging as logg
 from tqdm.auto import tqdm
 
-from .._params import check_bool
+from .._params import check_bool, check_int
 from .._scale_checks import COUNTS_MIN_MAX
 from .._validate import checked_matrix
 from .._settings import resolve_progress_bar
@@ -61,6 +61,7 @@ def prepare_clustering(adata: AnnData, *, n_top_genes: int = 1000) -> AnnData:
     """
     import scanpy as sc
 
+    n_top_genes = check_int("n_top_genes", n_top_genes, min=1)
     _check_log_normalised(adata)
     if adata.n_vars <= n_top_genes:
         return adata.copy()
@@ -123,6 +124,7 @@ def embed_cells(
     """
     import scanpy as sc
 
+    n_pcs = check_int("n_pcs", n_pcs, min=1)
     if method == "pca":
         n_comps = min(n_pcs, adata.n_obs - 1, adata.n_vars - 1)
         x = sc.pp.pca(np.asarray(adata.X, dtype=np.float32), n_comps=n_comps, random_state=seed)
@@ -234,6 +236,7 @@ def score_embedding(
     _check_finite_rows(x, adata.obs_names)
     if labels_key not in adata.obs:
         raise KeyError(f"labels_key={labels_key!r} is not a column of adata.obs (columns: {list(adata.obs.columns)}).")
+    n_pcs = check_int("n_pcs", n_pcs, min=1)
     if x.shape[1] > n_pcs:
         x = PCA(n_components=n_pcs, random_state=seed).fit_transform(x).astype(np.float32)
     b = AnnData(X=np.zeros((adata.n_obs, 1), dtype=np.float32), obs=adata.obs[[labels_key]].copy())

@@ -359,6 +359,12 @@ def train_deepsem(
     >>> model.grn().shape, history["reconstruction"].shape
     (torch.Size([2, 5, 5]), (2, 2))
     """
+    if not isinstance(config, DeepSEMConfig):
+        raise ParameterTypeError(
+            f"config must be a DeepSEMConfig, got {type(config).__name__}. Build one with "
+            "`scgrn.models.make_config('default', n_epochs=..., ...)` (a preset with overrides), or "
+            "train from an AnnData with `scgrn.models.DeepSEM(adata, ...)`."
+        )
     config.validate()
     # the shared checks of a bare matrix; the summary pass they read is the one CellBatches needs, so
     # nothing is read twice (DeepSEM.train passes its checked summary: then no pass is made at all)
