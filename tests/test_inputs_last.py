@@ -163,3 +163,17 @@ def test_train_deepsem_names_a_missing_config():
 def test_whole_number_hint_is_an_accepted_value():
     with pytest.raises(TypeError, match=r"e\.g\. n_obs=1\."):
         scgrn.tl.simulate(scgrn.datasets.krumsiek11()[0], n_obs=0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# sixteenth run: group= / groups= with a key that holds no grouped run blamed a missing
+# groupby= run and said group= where groups= was passed
+# ---------------------------------------------------------------------------------------------
+def test_group_lookup_names_the_grouped_run_that_exists():
+    adata, _ = scgrn.datasets.krumsiek11()
+    scgrn.tl.correlation(adata, groupby="cell_type")  # stored under 'pearson'
+    with pytest.raises(ValueError, match=r"groups= names groups.*does not exist.*key='pearson'"):
+        scgrn.get.edge_differences(adata, groups=("Ery", "Mk"))  # key left at 'deepsem'
+    with pytest.raises(ValueError, match=r"group= names groups.*key='pearson'"):
+        scgrn.get.edges(adata, group="Ery")
+    assert len(scgrn.get.edge_differences(adata, key="pearson", groups=("Ery", "Mk"), top_k=3)) == 3

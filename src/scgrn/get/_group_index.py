@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from anndata import AnnData
 
-__all__ = ["group_index", "resolve_group"]
+__all__ = ["group_index", "grouped_runs", "resolve_group"]
 
 
 def group_index(adata: AnnData, key: str) -> dict[str, str] | None:
@@ -31,14 +31,24 @@ def group_index(adata: AnnData, key: str) -> dict[str, str] | None:
     return dict(zip(groups, keys))
 
 
-def resolve_group(adata: AnnData, key: str, group) -> str:
-    """The ``varp`` key of ``group``'s network in the ``groupby=`` run stored under ``key``."""
+def grouped_runs(adata: AnnData) -> list[str]:
+    """The ``uns`` keys that index a ``groupby=`` run."""
+    return [k for k in adata.uns if isinstance(adata.uns[k], dict) and {"groupby", "keys"} <= set(adata.uns[k])]
+
+
+def resolve_group(adata: AnnData, key: str, group, *, argument: str = "group") -> str:
+    """The ``varp`` key of ``group``'s network in the ``groupby=`` run stored under ``key``
+    (``argument`` names the caller's parameter in messages, e.g. ``"groups"``)."""
     index = group_index(adata, key)
     if index is None:
+        runs = grouped_runs(adata)
+        found = f" The grouped runs in adata are under key={runs[0]!r}" + (
+            f" (all: {runs})" if len(runs) > 1 else "") + ": pass that key." if runs else ""
+        what = "holds no per-group networks" if key in adata.uns else "does not exist"
         raise ValueError(
-            f"group={group!r} was given, but adata.uns[{key!r}] is not the index of per-group networks. "
-            "Run the tool with groupby= first (e.g. `scgrn.tl.deepsem(adata, groupby='cell_type')`), "
-            "or leave group=None."
+            f"{argument}= names groups ({group!r}), but adata.uns[{key!r}] {what}, so it is not the index "
+            f"of per-group networks: key={key!r} is not the key of a tool run with groupby=.{found} Otherwise run the tool with groupby= first "
+            f"(e.g. `scgrn.tl.deepsem(adata, groupby='cell_type')`), or leave {argument}=None."
         )
     if str(group) not in index:
         unindexed = f"{key}_{group}"  # where a groupby= run stores that group (tl._groups.group_key)

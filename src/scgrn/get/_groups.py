@@ -81,7 +81,7 @@ def edge_differences(
     """
     groups = two_groups(groups)
     normalize = check_choice("normalize", normalize, _NORMALIZE)
-    keys = [resolve_group(adata, key, g) for g in groups]
+    keys = [resolve_group(adata, key, g, argument="groups") for g in groups]
     mats = [grn_matrix(adata.varp[k], adata.n_vars) for k in keys]
     for k, g, other, W in zip(keys, groups, groups[::-1], mats):
         _check_finite(W, k, g, other)
