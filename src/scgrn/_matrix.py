@@ -161,6 +161,20 @@ def summarise_columns(x, block_rows: int = SCAN_ROWS) -> ColumnSummary:
     return ColumnSummary(n_rows=n_rows, **acc)
 
 
+def column_variance(summary: ColumnSummary) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene mean and population variance (float64) over all cells, from a
+    :func:`summarise_columns` pass (``E[x^2] - mean^2``, floored at 0).
+
+    Examples
+    --------
+    >>> [m.tolist() for m in column_variance(summarise_columns(np.array([[0.0, 2.0], [2.0, 2.0]])))]
+    [[1.0, 2.0], [1.0, 0.0]]
+    """
+    n = max(summary.n_rows, 1)
+    mean = summary.total / n
+    return mean, np.maximum(summary.total_sq / n - mean**2, 0.0)
+
+
 def gene_moments(summary: ColumnSummary, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-gene mean and standard deviation (population) from a :func:`summarise_columns` pass.
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ._matrix import FLOAT32_MAX, ColumnSummary
+from ._matrix import FLOAT32_MAX, ColumnSummary, column_variance
 from ._names import _fmt_names
 
 #: non-negative integers with a maximum above this look like raw counts (log1p of counts stays
@@ -62,6 +62,12 @@ def warn_linear_scale(where: str, peak: float, *, stacklevel: int) -> None:
 UNIT_VARIANCE_TOL = 1e-3
 
 
+def _gene_moments(summary: ColumnSummary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per gene: mean, population variance, and whether it varies (beyond rounding)."""
+    mean, var = column_variance(summary)
+    return mean, var, var > 1e-8 * np.maximum(1.0, mean**2)
+
+
 def _unit_variance_genes(summary: ColumnSummary) -> tuple[int, int, float]:
     """``(genes with unit variance, genes with any variance, largest variance)`` from a
     :func:`summarise_columns` pass.
@@ -72,9 +78,7 @@ def _unit_variance_genes(summary: ColumnSummary) -> tuple[int, int, float]:
     n = summary.n_rows
     if n < 2:
         return 0, 0, 0.0
-    mean = summary.total / n
-    var = np.maximum(summary.total_sq / n - mean**2, 0.0)
-    varying = var > 1e-8 * np.maximum(1.0, mean**2)
+    _, var, varying = _gene_moments(summary)
     unit = varying & (
         (np.abs(var - 1.0) <= UNIT_VARIANCE_TOL) | (np.abs(var * n / (n - 1) - 1.0) <= UNIT_VARIANCE_TOL)
     )
@@ -111,9 +115,9 @@ def looks_z_scored(summary: ColumnSummary) -> bool:
     >>> looks_z_scored(summarise_columns(x - x.mean(0)))  # centred, not scaled
     False
     """
-    unit, varying, top = _unit_variance_genes(summary)
     if _scaled_then_subset(summary):
         return True
+    unit, varying, top = _unit_variance_genes(summary)
     if unit < 3:
         return False
     return unit >= 0.2 * varying or (unit >= 0.02 * varying and top <= 1.0 + UNIT_VARIANCE_TOL)
@@ -122,12 +126,9 @@ def looks_z_scored(summary: ColumnSummary) -> bool:
 def _centred_genes(summary: ColumnSummary) -> tuple[int, int]:
     """``(varying genes with a negative mean, varying genes)``: centred data have about half
     their genes below 0 on average; log-normalised expression has none."""
-    n = summary.n_rows
-    if n < 2 or summary.min >= 0:
+    if summary.n_rows < 2 or summary.min >= 0:
         return 0, 0
-    mean = summary.total / n
-    var = np.maximum(summary.total_sq / n - mean**2, 0.0)
-    varying = var > 1e-8 * np.maximum(1.0, mean**2)
+    mean, var, varying = _gene_moments(summary)
     # a negative mean well beyond rounding: below a hundredth of the gene's standard deviation
     negative = varying & (mean < -0.01 * np.sqrt(var))
     return int(negative.sum()), int(varying.sum())
@@ -140,13 +141,11 @@ def _scaled_then_subset(summary: ColumnSummary) -> bool:
     scanpy's ``pbmc68k_reduced``: 99 % of its 765 genes in that band, 35 % with a negative mean.
     Centred data that were never scaled keep their spread of variances (scgrn's planted
     networks, centred by construction: 73-77 % in the band), as does log expression."""
-    negative, varying = _centred_genes(summary)
-    if varying < 20 or negative < 0.2 * varying:
+    negative, n_varying = _centred_genes(summary)
+    if n_varying < 20 or negative < 0.2 * n_varying:
         return False
-    n = summary.n_rows
-    mean = summary.total / n
-    var = np.maximum(summary.total_sq / n - mean**2, 0.0)
-    var = var[var > 1e-8 * np.maximum(1.0, mean**2)]
+    _, var, varying = _gene_moments(summary)
+    var = var[varying]
     return bool(np.mean((var >= 0.5) & (var <= 2.0)) >= 0.95)
 
 

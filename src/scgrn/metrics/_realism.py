@@ -303,19 +303,26 @@ def _warn_if_copies(auc: float, real: np.ndarray, simulated: np.ndarray) -> None
     )
 
 
-def copy_fraction(reference: np.ndarray, query: np.ndarray) -> float:
+def _row_set(x: np.ndarray) -> set[bytes]:
+    """The rows of ``x`` as a set of byte strings (for exact-copy lookups)."""
+    return {row.tobytes() for row in np.ascontiguousarray(x)}
+
+
+def copy_fraction(reference: np.ndarray | set, query: np.ndarray) -> float:
     """Share of the rows (cells) of ``query`` equal, in every value, to some row of ``reference``.
 
     The exact-copy check shared by :func:`realism_auc` (its warning on copied cells) and
     :func:`simulation_closeness` (``identical_fraction``, ``heldout_identical_fraction`` and its
     warning on held-out cells that are training cells).
 
+    ``reference`` may be given as its :func:`_row_set`, to look several queries up in one set.
+
     Examples
     --------
     >>> copy_fraction(np.eye(3), np.array([[1.0, 0, 0], [2.0, 0, 0]]))
     0.5
     """
-    seen = {row.tobytes() for row in np.ascontiguousarray(reference)}
+    seen = reference if isinstance(reference, set) else _row_set(reference)
     query = np.ascontiguousarray(query)
     return float(np.mean([row.tobytes() in seen for row in query])) if len(query) else 0.0
 
@@ -335,7 +342,7 @@ def _repeated_fraction(x: np.ndarray) -> float:
 def _warn_if_heldout_is_train(shared: float, train: np.ndarray, heldout: np.ndarray) -> None:
     """Warn when more held-out cells are exact copies of training cells than the duplicates
     within ``train`` explain (``heldout`` was, or overlaps, the training cells)."""
-    if not len(heldout):
+    if not len(heldout) or shared <= 0.1:  # the margin below is at least 0.1
         return
     floor = _repeated_fraction(train)
     margin = max(0.1, 3.0 * np.sqrt(floor * (1.0 - floor) / len(heldout)))
@@ -418,7 +425,8 @@ def simulation_closeness(
     log1p = _check_log1p(log1p)
     (t_raw, s_raw, h_raw), _ = _aligned([train, simulated, heldout], ["train", "simulated", "heldout"], layer)
 
-    heldout_shared = copy_fraction(t_raw, h_raw)
+    train_rows = _row_set(t_raw)
+    heldout_shared = copy_fraction(train_rows, h_raw)
     _warn_if_heldout_is_train(heldout_shared, t_raw, h_raw)
     t, s, h = _comparable([t_raw, s_raw, h_raw], log1p)
     nn = NearestNeighbors(n_neighbors=1).fit(t)
@@ -427,7 +435,7 @@ def simulation_closeness(
     p5 = float(np.percentile(d_h, 5))
     med_h = float(np.median(d_h))
     return {
-        "identical_fraction": copy_fraction(t_raw, s_raw),
+        "identical_fraction": copy_fraction(train_rows, s_raw),
         "heldout_identical_fraction": heldout_shared,
         "nn_simulated": float(np.median(d_s)),
         "nn_heldout": med_h,

@@ -366,13 +366,13 @@ def train_deepsem(
             "train from an AnnData with `scgrn.models.DeepSEM(adata, ...)`."
         )
     config.validate()
-    # the shared checks of a bare matrix; the summary pass they read is the one CellBatches needs, so
-    # nothing is read twice (DeepSEM.train passes its checked summary: then no pass is made at all)
     if hasattr(x, "obs") and hasattr(x, "var"):  # an AnnData (as every tl function takes), before any work
         raise ParameterTypeError(
             f"x must be a cells x genes matrix, got {type(x).__name__}: pass the matrix (`adata.X`, or "
             "`adata.layers[name]`), or train from the AnnData with `scgrn.models.DeepSEM(adata, ...)` / `scgrn.tl.deepsem`."
         )
+    # the shared checks of a bare matrix; the summary pass they read is the one CellBatches needs, so
+    # nothing is read twice (DeepSEM.train passes its checked summary: then no pass is made at all)
     x, summary = checked_array(x, where="x", min_cells=2, min_genes=2, summary=summary)
     device = torch.device(device)
     batches = CellBatches(x, config.standardise, config.loss_on, summary)

@@ -11,7 +11,7 @@ from anndata import AnnData
 from scanpy import logging as logg
 from scipy import sparse, stats
 
-from .._matrix import ColumnSummary, is_backed, row_blocks
+from .._matrix import ColumnSummary, column_variance, is_backed, row_blocks
 from .._validate import (
     ParameterTypeError,
     TFsTypeError,
@@ -39,9 +39,7 @@ def _gene_variance(X, summary: ColumnSummary) -> tuple[np.ndarray, np.ndarray]:
     ``summary``, the chunked pass of :func:`~scgrn._validate.checked_matrix`.
     """
     if is_backed(X):
-        mean = summary.total / max(summary.n_rows, 1)
-        var = np.maximum(summary.total_sq / max(summary.n_rows, 1) - mean**2, 0.0)
-        return mean, var
+        return column_variance(summary)
     if sparse.issparse(X):
         X = sparse.csr_matrix(X, dtype=np.float64)
         mean = np.asarray(X.mean(axis=0)).ravel()
