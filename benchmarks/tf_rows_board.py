@@ -14,6 +14,10 @@ Options for what was measured in ``results/tf_rows.md``:
 - ``--coexp-lr LR``: the co-expression term (``coexpression_rank``) in its own Adam group with
   this learning rate instead of ``lr_nn`` (a patch of the training's optimiser set-up made by
   this script; the library has no such option).
+- ``--neighbour-rows K``: each target also gets its K most correlated non-TF genes as
+  regulators with their own weights (``_sparse_conditioning.py``, a benchmark-only patch;
+  ``--neighbour-lr``, ``--neighbour-gamma`` set its learning rate and weight cap).
+- ``--datasets``: a subset of the three sets.
 
 Usage::
 
@@ -61,10 +65,18 @@ def main() -> None:
     parser.add_argument("--hyper", default="{}")
     parser.add_argument("--extra-rows", type=int, default=0)
     parser.add_argument("--coexp-lr", type=float, default=None)
+    parser.add_argument("--neighbour-rows", type=int, default=0)
+    parser.add_argument("--neighbour-lr", type=float, default=1e-3)
+    parser.add_argument("--neighbour-gamma", type=float, default=0.8)
+    parser.add_argument("--datasets", nargs="+", default=list(peers.DATASETS))
     parser.add_argument("--recorded-peers", default=str(Path(__file__).parent / "results" / "beeline_deepsem.csv"))
     args = parser.parse_args()
     if args.coexp_lr is not None:
         _patch_coexpression_lr(args.coexp_lr)
+    if args.neighbour_rows:
+        import _sparse_conditioning
+
+        _sparse_conditioning.install(lr=args.neighbour_lr, gamma=args.neighbour_gamma)
     recorded = pd.read_csv(args.recorded_peers)
     recorded = recorded[(recorded.convention == "deepsem") & (recorded.method != "scgrn DeepSEM")]
     best = recorded.groupby(["dataset", "ground_truth"]).EPR.max()
@@ -72,6 +84,8 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         for dataset, (cell_type, n_genes, ground_truths) in peers.DATASETS.items():
+            if dataset not in args.datasets:
+                continue
             loaded = {gt: scgrn.datasets.beeline(cell_type, n_genes=n_genes, ground_truth=gt) for gt in ground_truths}
             adata = loaded[ground_truths[0]][0]
             is_tf = np.any([a.var["is_tf"].to_numpy() for a, _ in loaded.values()], axis=0)
@@ -80,6 +94,9 @@ def main() -> None:
                 rng = np.random.default_rng(seed)
                 non_tf = np.flatnonzero(~is_tf)
                 regulators += list(adata.var_names[rng.choice(non_tf, min(args.extra_rows, len(non_tf)), replace=False)])
+            if args.neighbour_rows:
+                x = adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X
+                _sparse_conditioning.STATE["neighbours"] = _sparse_conditioning.neighbours(x, is_tf, args.neighbour_rows)
             t0 = time.perf_counter()
             scgrn.tl.deepsem(adata, tfs=regulators, tf_rows_only=True, random_state=seed, show_progress_bar=False,
                              **json.loads(args.hyper))
