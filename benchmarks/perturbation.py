@@ -184,19 +184,14 @@ def perturbode_shift(model, target: str, mu: np.ndarray) -> np.ndarray:
 
 
 def deepsem_model(C: np.ndarray, var_names, seed: int, fast: bool):
-    """The DeepSEM model ``scgrn.tl.perturb`` trains when no ``model=`` is given (the simulator
-    settings of ``tl.simulate``: one member, hidden 32, batch 32, about 1000 steps), trained once
-    per seed and passed as ``model=`` for every target instead of retrained per target."""
-    try:
-        from scgrn.tl._simulate import SIMULATION_DEFAULTS, _auto_epochs
-    except ImportError:  # pragma: no cover - the same values, written out
-        SIMULATION_DEFAULTS = dict(n_models=1, lr_nn=1e-3, batch_size=32, hidden_dim=32, mlp_grid=None,
-                                   max_steps=None)
+    """The DeepSEM model ``scgrn.tl.perturb`` trains when no ``model=`` is given (its
+    ``PERTURB_DEFAULTS``: the simulator settings of ``tl.simulate``, hidden 32, batch 32, about
+    1000 steps, with 4 members), trained once per seed and passed as ``model=`` for every target
+    instead of retrained per target."""
+    from scgrn.tl._perturb import PERTURB_DEFAULTS
+    from scgrn.tl._simulate import _auto_epochs
 
-        def _auto_epochs(n_cells, batch_size):
-            return int(np.clip(np.ceil(1000 / max(1, n_cells // min(batch_size, n_cells))), 30, 300))
-
-    hp = dict(SIMULATION_DEFAULTS)
+    hp = dict(PERTURB_DEFAULTS)
     hp["n_epochs"] = 2 if fast else _auto_epochs(C.shape[0], int(hp["batch_size"]))
     model = scgrn.models.DeepSEM.from_array(C.astype(np.float32), var_names, preset="default", **hp)
     model.train(random_state=seed, show_progress_bar=False)
