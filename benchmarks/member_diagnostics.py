@@ -12,6 +12,14 @@ reads every member's gain, and scores two aggregates of the same members:
   non-edge (``m``) by ``|W|``;
 - ``centred_target``: the same with ``m`` the median of each target's column (over the
   candidate regulators).
+- ``norm``: mean of ``|W| / mean |W|`` (each member's candidates' mean): every member counts
+  the same, whatever its gain;
+- ``rank``: mean over members of the rank of ``|W|`` among the candidate edges;
+- ``top10`` / ``top25``: stability selection, the share of members that put the edge in their
+  top 10 % / 25 % of candidates (ties broken by mean ``|W|``).
+
+``n_collapsed`` counts the members whose last-epoch KL term is below a tenth of the run's
+median (posterior collapse: their ``W`` stays near its uniform start).
 
 Boards: ``small`` = the ten small BEELINE BoolODE networks and krumsiek11 (as
 ``small_networks.py`` loads them; "beeline" convention), ``beeline`` = the three shared BEELINE
@@ -39,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 sys.path.insert(0, str(Path(__file__).parent))
 import peers  # noqa: E402
@@ -61,24 +70,41 @@ def aggregates(members: np.ndarray, gains: np.ndarray, candidates: np.ndarray) -
     masked = np.where(candidates, members, np.nan)
     offset = np.nanmedian(masked.reshape(len(members), -1), axis=1)[:, None, None]
     column_offset = np.nanmedian(masked, axis=1, keepdims=True)
-    return {"all": np.abs(members).mean(0),
+    absolute = np.abs(members)
+    scale = np.array([a[candidates].mean() for a in absolute])[:, None, None]
+    ranks = np.stack([np.where(candidates, rankdata(np.where(candidates, a, -1.0).ravel()).reshape(a.shape), 0.0)
+                      for a in absolute])
+    tie_break = 1e-3 * absolute.mean(0) / max(float(absolute.mean(0).max()), 1e-30)
+
+    def top_share(fraction: float) -> np.ndarray:
+        k = max(1, int(round(fraction * candidates.sum())))
+        chosen = [a >= np.sort(a[candidates])[-k] for a in absolute]
+        return np.mean(chosen, axis=0) + tie_break
+
+    return {"all": absolute.mean(0),
+            "norm": (absolute / scale).mean(0),
+            "rank": ranks.mean(0),
+            "top10": top_share(0.10),
+            "top25": top_share(0.25),
             "stable": np.abs(members[stable]).mean(0) if stable.any() else np.abs(members).mean(0),
             "centred": np.abs(members - offset).mean(0),
             "centred_target": np.abs(members - column_offset).mean(0)}
 
 
-def train(adata, seed: int, tfs=None, tf_rows_only="auto") -> tuple[np.ndarray, np.ndarray, float]:
+def train(adata, seed: int, tfs=None, tf_rows_only="auto") -> tuple[np.ndarray, np.ndarray, float, int]:
     t0 = time.perf_counter()
     model = DeepSEM(adata, tfs=tfs, tf_rows_only=tf_rows_only)
     model.train(random_state=seed, show_progress_bar=False)
     members = model.get_grn(members=True)
-    return members, loop_gains(members), time.perf_counter() - t0
+    kl = np.asarray(model.history["kl"])[-1]
+    n_collapsed = int((kl < 0.1 * np.median(kl)).sum())
+    return members, loop_gains(members), time.perf_counter() - t0, n_collapsed
 
 
 def small_rows(seed: int):
     for name in small_networks.DATASETS:
         adata, truth, _ = small_networks.load(name)
-        members, gains, seconds = train(adata, seed)
+        members, gains, seconds, n_collapsed = train(adata, seed)
         candidates = ~np.eye(adata.n_vars, dtype=bool)
         for agg, grn in aggregates(members, gains, candidates).items():
             scored = adata.copy()
@@ -86,7 +112,7 @@ def small_rows(seed: int):
             m = scgrn.metrics.evaluate_grn(scored, truth, key="grn", convention="beeline")
             yield dict(seed=seed, dataset=name, ground_truth="", agg=agg, EPR=m["EPR"],
                        AUPRC_ratio=m["AUPRC_ratio"], AUROC=m["AUROC"], n_stable=int((gains < 1).sum()),
-                       gains=json.dumps(np.round(gains, 2).tolist()), seconds=seconds)
+                       gains=json.dumps(np.round(gains, 2).tolist()), n_collapsed=n_collapsed, seconds=seconds)
 
 
 def beeline_rows(seed: int, tf_rows_only="auto"):
@@ -94,7 +120,7 @@ def beeline_rows(seed: int, tf_rows_only="auto"):
         loaded = {gt: scgrn.datasets.beeline(cell_type, n_genes=n_genes, ground_truth=gt) for gt in ground_truths}
         adata = loaded[ground_truths[0]][0]
         is_tf = np.any([a.var["is_tf"].to_numpy() for a, _ in loaded.values()], axis=0)
-        members, gains, seconds = train(adata, seed, tfs=list(adata.var_names[is_tf]), tf_rows_only=tf_rows_only)
+        members, gains, seconds, n_collapsed = train(adata, seed, tfs=list(adata.var_names[is_tf]), tf_rows_only=tf_rows_only)
         candidates = np.zeros((adata.n_vars, adata.n_vars), bool)
         candidates[is_tf] = True
         np.fill_diagonal(candidates, False)
@@ -107,7 +133,7 @@ def beeline_rows(seed: int, tf_rows_only="auto"):
                 m = scgrn.metrics.evaluate_grn(scored, net, key="grn", convention="deepsem")
                 yield dict(seed=seed, dataset=dataset, ground_truth=gt, agg=agg, EPR=m["EPR"],
                            AUPRC_ratio=m["AUPRC_ratio"], AUROC=m["AUROC"], n_stable=int((gains < 1).sum()),
-                           gains=json.dumps(np.round(gains, 2).tolist()), seconds=seconds)
+                           gains=json.dumps(np.round(gains, 2).tolist()), n_collapsed=n_collapsed, seconds=seconds)
 
 
 def summary(path: str) -> str:
@@ -129,6 +155,9 @@ def summary(path: str) -> str:
                   "median ratio: " + ", ".join(f"{c} {ratio[c].median():.3f}" for c in ratio.columns)]
     lines += ["", "members with gain < 1, per run (min / median / max over seeds):",
               table[table["agg"] == "all"].groupby("dataset").n_stable.agg(["min", "median", "max"]).to_markdown()]
+    if "n_collapsed" in table:
+        lines += ["", "collapsed members (KL < 0.1 x the run's median), per run (sum over seeds):",
+                  table[table["agg"] == "all"].groupby("dataset").n_collapsed.sum().to_markdown()]
     return "\n".join(lines)
 
 
