@@ -69,7 +69,7 @@ def deepsem(
         all entries, alternating RMSprop). ``"celltype_specific"``: the paper's recipe for
         cell-type-specific ChIP-seq networks (alpha=1, beta=0.01, z-score and loss on
         non-zero values). ``"embedding"``: for the cell embedding (the paper's embedding
-        settings alpha=10, beta=1, loss on non-zero values; 10 epochs, one member), e.g.
+        settings alpha=10, beta=1, loss on non-zero values; 10 epochs, 4 members averaged), e.g.
         for ``sc.pp.neighbors(adata, use_rep="X_deepsem")``.
     n_models
         Ensemble members (``None``: the preset's, 8 by default; a TF-rows model of more than
