@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,23 +42,20 @@ from scgrn.tl._perturb import PERTURB_DEFAULTS  # noqa: E402
 SETTINGS = [("exact", None), ("damped to 0.9", 0.9), ("damped to 0.5", 0.5)]
 
 
+@contextmanager
 def _scaled(model, gain_to):
-    """A context that scales every member's ``W`` to loop gain ``gain_to`` (members below it untouched)."""
-
-    class Scaled:
-        def __enter__(self):
-            self.saved = model.module.adj.detach().clone()
-            if gain_to is not None:
-                gain = feedback_gain(model.module)
-                factor = torch.as_tensor(np.minimum(1.0, gain_to / gain), dtype=torch.float32)
-                with torch.no_grad():
-                    model.module.adj.mul_(factor[:, None, None])
-
-        def __exit__(self, *exc):
-            with torch.no_grad():
-                model.module.adj.copy_(self.saved)
-
-    return Scaled()
+    """Every member's ``W`` scaled to loop gain ``gain_to`` (members below it untouched) inside
+    the block, and restored after it; ``gain_to=None`` leaves ``W`` as trained."""
+    saved = model.module.adj.detach().clone()
+    if gain_to is not None:
+        factor = torch.as_tensor(np.minimum(1.0, gain_to / feedback_gain(model.module)), dtype=torch.float32)
+        with torch.no_grad():
+            model.module.adj.mul_(factor[:, None, None])
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            model.module.adj.copy_(saved)
 
 
 def planted_rows():

@@ -161,15 +161,16 @@ def has_negative(x) -> bool:
     return any(float(block.min(initial=0)) < 0 for _, block in row_blocks(x))  # backed
 
 
-def warn_negative_clamp(checked: list[dict], x, where: str, single: bool = True) -> None:
+def warn_negative_clamp(checked: list[dict], x, where: str, single: bool = True, summary=None) -> None:
     """Warn for a clamp value below 0 when the expression ``x`` has no negative value.
 
     log1p expression is never below 0, so such a value is most likely read as a (log) fold
     change; the values are the levels the genes are set to. ``x`` is read only when a value is
-    negative. Scaled (z-scored) data, which have negative values, are left alone.
+    negative and no ``summary`` (its :func:`~scgrn._matrix.summarise_columns` pass) is given.
+    Scaled (z-scored) data, which have negative values, are left alone.
     """
     below = [(i, g, v) for i, p in enumerate(checked) for g, v in p.items() if v < 0]
-    if not below or has_negative(x):
+    if not below or (summary.min < 0 if summary is not None else has_negative(x)):
         return
     named = ", ".join(f"{'perturbations' if single else f'perturbations[{i}]'}[{g!r}] = {v:g}" for i, g, v in below)
     warnings.warn(
@@ -415,17 +416,14 @@ def perturb(
     mode = self.config.standardise
     mean, std = training_moments(self)  # the saved ones after DeepSEM.load
     if adata is None:
-        x = self._stored_matrix()
-    else:
-        check_var_names_match(self.var_names, adata.var_names)
-        x, _ = checked_matrix(adata, layer=layer if layer is not None else self.layer, min_cells=1,
-                              allow_zero_genes=True, _stacklevel=3)
-    if adata is None:
+        x, summary = self._stored_matrix(), None
         where = "the training data (" + ("adata.X" if self.layer is None else f"adata.layers[{self.layer!r}]") + ")"
     else:
+        check_var_names_match(self.var_names, adata.var_names)
         read = layer if layer is not None else self.layer
+        x, summary = checked_matrix(adata, layer=read, min_cells=1, allow_zero_genes=True, _stacklevel=3)
         where = "adata.X" if read is None else f"adata.layers[{read!r}]"
-    warn_negative_clamp(checked, x, where, single)
+    warn_negative_clamp(checked, x, where, single, summary)
     names = pd.Index([str(v) for v in self.var_names])
     idx, mask, raw, scaled_values = _clamp_tensors(checked, names, mean, std, mode)
     layer_ = module.grn_layer()

@@ -24,7 +24,6 @@ from ..models import DeepSEM
 from ..models._base import check_var_names_match
 from ..models._deepsem_config import make_config
 from ..models._perturb import check_perturbations
-from ..models._perturb import has_negative as _has_negative  # shared; clamp values are checked in DeepSEM.perturb
 from ._simulate import SIMULATION_DEFAULTS, _auto_epochs
 
 __all__ = ["perturb"]
@@ -52,7 +51,7 @@ def _read_input(adata: AnnData, layer: str | None, min_cells: int):
             "values are in log-expression units. Log-normalise first: `sc.pp.normalize_total(adata); "
             "sc.pp.log1p(adata)` (or pass layer= with log-normalised values)."
         )
-    if _has_negative(x):
+    if summary.min < 0:  # the check's pass already holds the smallest stored value
         warnings.warn(
             f"{where} has negative values: it may be scaled (z-scored) rather than log-normalised, and "
             "then 0.0 is a gene's mean, not a knockout. Perturb log-normalised expression (e.g. a layer "
