@@ -13,6 +13,7 @@ from scipy import sparse
 from .._grn_matrix import grn_block, grn_matrix
 from .._params import ParameterTypeError, check_fractions, check_random_state
 from .._validate import as_tf_list, check_tfs
+from ._ranking import warn_if_all_tied
 from ._realism import _aligned, _check_log1p, _comparable, simulated_sets
 
 __all__ = ["grn_consistency", "top_edge_overlap"]
@@ -115,7 +116,9 @@ def top_edge_overlap(
         Square GRNs over the same genes, row = regulator, column = target: dense arrays or
         scipy sparse matrices (an entry that is not stored weighs 0), or DataFrames, which are
         read by their labels (two labelled DataFrames are matched by gene name). Only the
-        regulator rows are densified.
+        regulator rows are densified. NaN or infinite weights among the candidates raise a
+        ``ValueError``; a network whose candidates all have the same ``|weight|`` (e.g. all
+        zero) warns, as its top edges are then only the first pairs in gene order.
     top
         Fractions of the candidate edges to compare, each in ``(0, 1]``.
     regulators
@@ -145,6 +148,18 @@ def top_edge_overlap(
     mask = rows[:, None] != np.arange(n_genes)[None, :]  # no self-pairs; row-major order
     va = np.abs(np.asarray(grn_block(a, rows), dtype=np.float64))[mask]
     vb = np.abs(np.asarray(grn_block(b, rows), dtype=np.float64))[mask]
+    for name, v in (("grn_a", va), ("grn_b", vb)):
+        n_bad = int(np.count_nonzero(~np.isfinite(v)))
+        if n_bad:  # NaN sorted last and inf first, without a word
+            raise ValueError(
+                f"{name} contains {n_bad} NaN or infinite weight(s) among its candidate edges, which cannot "
+                "be ranked (a run that diverged?). Rerun the method, or drop them explicitly: "
+                "`W = np.nan_to_num(W, nan=0.0, posinf=0.0, neginf=0.0)`."
+            )
+        # all tied (e.g. all zero): its top k are the first pairs in row-major order, so two such
+        # networks overlap completely whatever they are
+        warn_if_all_tied(v, what=f"candidate edges of {name} have the same |weight|", affected="the overlaps",
+                         stacklevel=2)
     n = va.size
     order_a = np.argsort(-va, kind="stable")
     order_b = np.argsort(-vb, kind="stable")

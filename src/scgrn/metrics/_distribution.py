@@ -17,6 +17,7 @@ from .._params import check_float, check_int, check_random_state
 from .._reference import read_reference
 from .._sinkhorn import sinkhorn_divergence
 from ._grn import _grn_matrix
+from ._ranking import warn_if_all_tied
 
 __all__ = ["precision_recall_at_k", "energy_distance", "sinkhorn_w2", "sinkhorn_divergence"]
 
@@ -49,14 +50,16 @@ def precision_recall_at_k(
         array with ``var_names``, a square DataFrame, or a long ``source``/``target``/``weight``
         table (as in :func:`evaluate_grn`). ``varp[key]`` and the array may be dense or scipy
         sparse (an entry that is not stored weighs 0); every pair is a candidate, so a sparse
-        GRN is densified.
+        GRN is densified. NaN or infinite weights raise a ``ValueError``; when every candidate
+        has the same ``|weight|`` (e.g. an all-zero GRN) a ``UserWarning`` says that the top
+        ``k`` are then only the first pairs in gene order.
     reference
         True edges, read as in :func:`evaluate_grn`: columns ``source`` / ``target`` (or
         ``Gene1`` / ``Gene2``, ``regulator`` / ``TF``); with a 0/1 ``label`` or ``weight`` column
         only the rows labelled 1 are edges. Self-loops and duplicates are dropped; edges with genes outside the GRN are dropped (counted in
         ``n_reference_dropped``).
     k
-        Number of top edges kept (default: the number of true edges).
+        Number of top edges kept, an integer (default: the number of true edges).
     var_names
         Gene names of an array GRN.
     key
@@ -78,6 +81,7 @@ def precision_recall_at_k(
     >>> res["k"], res["hits"], res["precision"], res["recall"]
     (2, 1, 0.5, 0.5)
     """
+    k = check_int("k", k, allow_none=True)  # 2.9 was truncated to 2 without a word
     mat, names = _grn_matrix(grn, key, var_names, dense=True)  # every pair is a candidate
     mat = np.abs(np.asarray(mat, dtype=np.float64))
     ref = read_reference(reference).rename(columns={"source": "s", "target": "t"})
@@ -97,10 +101,20 @@ def precision_recall_at_k(
     truth[i, j] = True
     off = ~np.eye(n, dtype=bool)
     scores, labels = mat[off], truth[off]
+    n_bad = int(np.count_nonzero(~np.isfinite(scores)))
+    if n_bad:  # NaN sorted last and inf first: a ranking that means nothing, without a word
+        raise ValueError(
+            f"The GRN matrix contains {n_bad} NaN or infinite weight(s) among its candidate pairs, which "
+            "cannot be ranked (a run that diverged?). Rerun the method, or drop them explicitly: "
+            "`W = np.nan_to_num(W, nan=0.0, posinf=0.0, neginf=0.0)`."
+        )
     n_cand = int(scores.size)
-    k = n_true if k is None else int(k)
+    k = n_true if k is None else k
     if not 1 <= k <= n_cand:
         raise ValueError(f"k={k} must be between 1 and the number of candidate pairs ({n_cand}).")
+    warn_if_all_tied(  # then the top k are the first pairs in row-major order: the gene order decides
+        scores, what="candidate pairs have the same |weight|", affected="precision and recall", stacklevel=2
+    )
     order = np.argsort(-scores, kind="stable")[:k]
     hits = int(labels[order].sum())
     return {

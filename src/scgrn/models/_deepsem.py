@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +26,33 @@ from ._perturb import perturb as _perturb
 from ._simulate import DEFAULT_SPREAD, SimulatedCells, check_sampling, quantile_map, sample_cells, simulated_anndata, training_size_factors
 
 MIN_CELLS = 10
+
+
+def _warn_constant_genes(summary, var_names, layer: str | None) -> None:
+    """Warn naming the genes that have one value in every cell (all-zero ones are refused before).
+
+    They carry no information, yet DeepSEM gives them edges: the z-scored input is 0 in every cell,
+    so their weights are not learned from the data, and they ranked among a network's strongest
+    (3rd of 90 edges for 10 genes at the default settings). Grouped runs (``groupby=``) leave a
+    group's constant genes out of its model, so they have no edge there.
+    """
+    n = max(summary.n_rows, 1)
+    mean = summary.total / n
+    var = np.maximum(summary.total_sq / n - mean**2, 0.0)
+    constant = ~(var > 1e-10 * mean**2)  # E[x^2] - mean^2 leaves rounding residue on a constant gene
+    if not constant.any():
+        return
+    names = [str(g) for g in np.asarray(var_names)[constant]]
+    shown = ", ".join(repr(g) for g in names[:5]) + (f", ... ({len(names) - 5} more)" if len(names) > 5 else "")
+    where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    warnings.warn(
+        f"{len(names)} gene(s) have the same value in every cell of {where} ({shown}). They carry no "
+        "information, but DeepSEM still gives them edges, not learned from the data, which can rank among the "
+        "strongest. Leave them out first: `adata = adata[:, ~adata.var_names.isin(constant)].copy()` with "
+        "constant the genes named here.",
+        UserWarning,
+        stacklevel=3,
+    )
 #: ``tf_rows_only="auto"`` trains the genes x genes model up to this many genes (0.6 s a step
 #: for 8 members on 2 CPU cores at 2,000 genes), the TF-rows model above
 FULL_MODEL_MAX_GENES = 2000
@@ -38,7 +66,9 @@ class DeepSEM:
     Parameters
     ----------
     adata
-        Cells x genes, log-normalised expression (``adata.X`` or ``layer``).
+        Cells x genes, log-normalised expression (``adata.X`` or ``layer``). Genes with the
+        same value in every cell carry no information but would still get edges: a
+        ``UserWarning`` names them (genes zero in every cell are refused).
     layer
         Layer to read instead of ``X``.
     tfs
@@ -100,6 +130,7 @@ class DeepSEM:
         self.preset = preset
         tfs = as_tf_list(tfs, adata.var_names)  # a one-shot iterator is read once, before the checks below
         self._matrix, self._summary = checked_matrix(adata, layer=layer, min_cells=MIN_CELLS, tfs=tfs)
+        _warn_constant_genes(self._summary, adata.var_names, layer)
         self._dense = None
         self._moments = self._signs = None  # standardisation and latent signs once known (models/_deepsem_io.py)
         self.tfs = check_tfs(tfs, adata.var_names)

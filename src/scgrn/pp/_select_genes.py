@@ -39,8 +39,8 @@ def _gene_variance(X, summary: ColumnSummary) -> tuple[np.ndarray, np.ndarray]:
     ``summary``, the chunked pass of :func:`~scgrn._validate.checked_matrix`.
     """
     if is_backed(X):
-        return column_variance(summary)
-    if sparse.issparse(X):
+        mean, var = column_variance(summary)
+    elif sparse.issparse(X):
         X = sparse.csr_matrix(X, dtype=np.float64)
         mean = np.asarray(X.mean(axis=0)).ravel()
         sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
@@ -49,7 +49,9 @@ def _gene_variance(X, summary: ColumnSummary) -> tuple[np.ndarray, np.ndarray]:
         X = np.asarray(X, dtype=np.float64)
         mean = X.mean(axis=0)
         var = X.var(axis=0)
-    return mean, var
+    # E[x^2] - mean^2 (sparse, backed) leaves rounding residue (~1e-17) on a constant gene, which
+    # then counted as varying: a constant TF was selected from a sparse matrix but not a dense one
+    return mean, np.where(var > 1e-10 * mean**2, var, 0.0)
 
 
 def _spline_basis(t: np.ndarray, n_knots: int = _N_KNOTS) -> np.ndarray:

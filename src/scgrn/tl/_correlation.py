@@ -239,7 +239,7 @@ def partial_correlation(
     method
         ``"pearson"`` or ``"spearman"`` (on per-gene ranks), as ``ppcor``'s ``method``.
     shrinkage
-        ``"auto"``: Ledoit-Wolf only when ``n_genes >= n_cells`` (or the correlation matrix
+        ``"auto"``: Ledoit-Wolf only when ``n_genes >= n_cells`` (genes that vary; or the correlation matrix
         is not positive definite); ``True``: always; ``False``: never (a singular matrix is
         then pseudo-inverted, as ``ppcor`` does).
     tfs
@@ -259,7 +259,8 @@ def partial_correlation(
 
     ``adata.varp['partial_correlation' | key_added]``
         float32 genes x genes signed partial correlation, row = regulator, column = target,
-        zero diagonal.
+        zero diagonal. A gene with the same value in every cell has no edge (zero row and
+        column), and the others' partial correlations are computed without it.
     ``adata.uns['partial_correlation' | key_added]``
         ``method``, ``version``, ``params`` (``method``, ``shrinkage``, ``layer``),
         ``shrinkage_intensity`` (the Ledoit-Wolf intensity used, 0 for none) and ``tfs``.
@@ -278,26 +279,36 @@ def partial_correlation(
     start = logg.info(f"computing partial correlation ({method})")
     X, tf_list, regulators = _baseline_input(adata, tfs=tfs, layer=layer)
     data = _rank(X) if method == "spearman" else X.astype(np.float64)
-    n_cells, n_genes = data.shape
+    n_cells = data.shape[0]
+    # a constant gene has no partial correlation, and conditioning on it changes nothing: the others'
+    # network is computed without it. Kept in, it made the correlation matrix singular, so "auto"
+    # shrank every gene's partial correlations, and shrinkage=False gave the constant gene itself
+    # edges of |r| up to 1 (the pseudo-inverse's rounding residue divided by its ~0 diagonal)
     sd = data.std(axis=0)
-    Z = np.where(sd > 0, (data - data.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
+    varying = sd > 0
+    data, sd = data[:, varying], sd[varying]
+    n_genes = data.shape[1]
+    Z = (data - data.mean(axis=0)) / sd
     C = (Z.T @ Z) / n_cells
     intensity = 0.0
     use_lw = shrinkage is True or (shrinkage == "auto" and n_genes >= n_cells)
-    if shrinkage == "auto" and not use_lw:
+    if shrinkage == "auto" and not use_lw and n_genes:
         try:
             linalg.cho_factor(C, lower=True, check_finite=False)
         except linalg.LinAlgError:
             use_lw = True
-    if use_lw:
+    if use_lw and n_genes:
         from sklearn.covariance import ledoit_wolf
 
         C, intensity = ledoit_wolf(Z, assume_centered=True)
         intensity = float(intensity)
-    P = _precision(C)
-    d = np.sqrt(np.clip(np.diag(P), 1e-300, None))
-    pcor = -P / np.outer(d, d)
-    np.clip(pcor, -1.0, 1.0, out=pcor)
+    pcor = np.zeros((varying.size, varying.size))
+    if n_genes:
+        P = _precision(C)
+        d = np.sqrt(np.clip(np.diag(P), 1e-300, None))
+        block = -P / np.outer(d, d)
+        np.clip(block, -1.0, 1.0, out=block)
+        pcor[np.ix_(varying, varying)] = block
     W = _mask_rows(pcor, regulators)
     params = {"method": method, "shrinkage": str(shrinkage), "layer": "X" if layer is None else layer}
     return _store(adata, W, key_added=key_added, method="partial_correlation", params=params,

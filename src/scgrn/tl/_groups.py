@@ -60,8 +60,9 @@ _CLIENT_DOC = """\
 """
 _RETURNS_DOC = """
     With ``groupby``, per group ``g``: ``adata.varp[f"{key_added}_{g}"]`` and
-    ``adata.uns[f"{key_added}_{g}"]`` as above (the record adds ``groupby``, ``group`` and
-    ``n_cells``), and ``adata.uns[key_added]`` holds the index of the groups instead.
+    ``adata.uns[f"{key_added}_{g}"]`` as above (the record adds ``groupby``, ``group``,
+    ``n_cells`` and ``constant_genes``, the genes left out of the group's model), and
+    ``adata.uns[key_added]`` holds the index of the groups instead.
 """
 _NATIVE_CLIENT_NOTE = """\
         With ``groupby``, the groups are spread over the client instead (one group a task),
