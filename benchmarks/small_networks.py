@@ -3,7 +3,7 @@ with |Pearson| and GRNBoost2 as references, on the ten small BEELINE BoolODE net
 (first 2,000-cell replicate) and krumsiek11.
 
 A variant is a JSON object: ``"method"`` (``"deepsem"``, default; ``"pearson"``;
-``"grnboost2"``), optional ``"seeds"`` (overrides ``--seeds`` for this variant), and for DeepSEM
+``"partial_correlation"``; ``"grnboost2"``), optional ``"seeds"`` (overrides ``--seeds`` for this variant), and for DeepSEM
 optional rule keys ``"min_steps"`` / ``"max_genes"``: when the run would train fewer than
 ``min_steps`` optimiser steps and the input has at most ``max_genes`` genes (``null``: any), the
 script passes ``n_epochs = ceil(min_steps / steps_per_epoch)`` and raises ``max_steps`` to
@@ -111,6 +111,9 @@ def run_one(adata, truth, spec: dict, seed: int) -> dict:
         if method == "pearson":
             out = scgrn.tl.correlation(adata, method="pearson", copy=True)
             w = np.abs(np.asarray(out.varp["pearson"]))  # |r|: the sign carries no direction
+        elif method == "partial_correlation":
+            out = scgrn.tl.partial_correlation(adata, copy=True)
+            w = np.abs(np.asarray(out.varp["partial_correlation"]))
         elif method == "grnboost2":
             out = scgrn.tl.grnboost2(adata, random_state=seed, show_progress_bar=False, copy=True)
             w = np.asarray(out.varp["grnboost2"])

@@ -189,6 +189,29 @@ def test_presets_and_overrides(krumsiek):
         scgrn.tl.deepsem(adata, not_a_param=1, **FAST)
 
 
+def test_dropout_augmentation_follows_the_datas_zeros(small):
+    """None (the default) augments dropouts only in data that have them, and then trains exactly as
+    an explicit 0.1; a rate the user gives is kept; the resolved rate is what params record."""
+    from scgrn.models import make_config, train_deepsem
+
+    dense = small  # gamma draws: no zero entry
+    sparse_like = small.copy()
+    sparse_like.X[np.random.default_rng(1).random(sparse_like.shape) < 0.3] = 0.0
+    assert scgrn.models.DeepSEM(dense).config.dropout_augmentation == 0.0
+    assert scgrn.models.DeepSEM(sparse_like).config.dropout_augmentation == 0.1
+    assert scgrn.models.DeepSEM(dense, dropout_augmentation=0.2).config.dropout_augmentation == 0.2
+    auto = scgrn.tl.deepsem(sparse_like, copy=True, embedding=False, **FAST)
+    given = scgrn.tl.deepsem(sparse_like, copy=True, embedding=False, dropout_augmentation=0.1, **FAST)
+    np.testing.assert_array_equal(auto.varp["deepsem"], given.varp["deepsem"])
+    assert auto.uns["deepsem"]["params"]["dropout_augmentation"] == 0.1
+    off = scgrn.tl.deepsem(dense, copy=True, embedding=False, **FAST)
+    assert off.uns["deepsem"]["params"]["dropout_augmentation"] == 0.0
+    assert "dropout_classifier" not in off.uns["deepsem"]["history"]
+    # the low-level trainer resolves None itself
+    _, history = train_deepsem(dense.X, make_config(n_models=1, n_epochs=2, hidden_dim=4), show_progress_bar=False)
+    assert "dropout_classifier" not in history
+
+
 @pytest.fixture
 def small():
     rng = np.random.default_rng(0)

@@ -51,7 +51,7 @@ def _losses_and_grads(module, x, observed, dropped, seed=0):
 @pytest.mark.parametrize("n_genes", [6, 40])
 def test_tf_rows_path_equals_full_model_when_every_gene_is_a_tf(n_genes):
     """Block elimination through the regulator block must be the full model exactly."""
-    config = make_config(n_models=2, hidden_dim=8, mlp_grid=None, grn_precision="float32")
+    config = make_config(n_models=2, hidden_dim=8, mlp_grid=None, grn_precision="float32", dropout_augmentation=0.1)
     full = DeepSEMEnsemble(n_genes, config, seed=3)
     restricted = DeepSEMEnsemble(n_genes, config, seed=3, regulators=np.arange(n_genes))
     with torch.no_grad():  # leave the symmetric start: random W, as after some training

@@ -17,7 +17,14 @@ from .._matrix import read_rows
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import as_tf_list, check_bool, check_choice, check_int, check_random_state, check_tfs, checked_matrix
 from ._base import check_var_names_match
-from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved_params
+from ._deepsem_config import (
+    DeepSEMConfig,
+    ensemble_size,
+    make_config,
+    resolved_dropout_augmentation,
+    resolved_params,
+    zero_fraction,
+)
 from ._deepsem_data import check_unchanged, checked_dense_array, sign_aligned_latent
 from ._deepsem_io import LATENT_BLOCK_CELLS, latent_signs, load_deepsem, save_deepsem, training_moments
 from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
@@ -131,6 +138,8 @@ class DeepSEM:
         tfs = as_tf_list(tfs, adata.var_names)  # a one-shot iterator is read once, before the checks below
         self._matrix, self._summary = checked_matrix(adata, layer=layer, min_cells=MIN_CELLS, tfs=tfs)
         _warn_constant_genes(self._summary, adata.var_names, layer)
+        rate = resolved_dropout_augmentation(self.config, zero_fraction(self._summary))
+        self.config = replace(self.config, dropout_augmentation=rate)  # None: decided by the data's zeros
         self._dense = None
         self._moments = self._signs = None  # standardisation and latent signs once known (models/_deepsem_io.py)
         self.tfs = check_tfs(tfs, adata.var_names)

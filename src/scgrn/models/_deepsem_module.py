@@ -454,7 +454,7 @@ class DeepSEMEnsemble(nn.Module):
         reconstruction = (((x_rec - x) ** 2) * observed).sum(dim=(1, 2)) / n_obs
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean(dim=(1, 2))
         losses = {"reconstruction": reconstruction, "kl": kl}
-        if self.config.dropout_augmentation > 0:
+        if self.config.dropout_augmentation:  # None (not yet resolved for data) or 0: none
             e, b, g = z.shape
             logits = self.dropout_classifier(z.reshape(e, b * g), grid).reshape(e, b, g)
             p = self.config.dropout_augmentation

@@ -22,7 +22,14 @@ from .._params import ParameterTypeError
 from .._matrix import ColumnSummary
 from .._validate import checked_array
 from ._deepsem_data import CellBatches, steps_in_blocks
-from ._deepsem_config import DeepSEMConfig, resolved_alpha, resolved_lr_adj, total_steps
+from ._deepsem_config import (
+    DeepSEMConfig,
+    resolved_alpha,
+    resolved_dropout_augmentation,
+    resolved_lr_adj,
+    total_steps,
+    zero_fraction,
+)
 from ._deepsem_module import DeepSEMEnsemble, NonFiniteError
 
 #: seed offset between consecutive member groups (group 0 uses the run's seed itself)
@@ -374,6 +381,7 @@ def train_deepsem(
     # the shared checks of a bare matrix; the summary pass they read is the one CellBatches needs, so
     # nothing is read twice (DeepSEM.train passes its checked summary: then no pass is made at all)
     x, summary = checked_array(x, where="x", min_cells=2, min_genes=2, summary=summary)
+    config = replace(config, dropout_augmentation=resolved_dropout_augmentation(config, zero_fraction(summary)))
     device = torch.device(device)
     batches = CellBatches(x, config.standardise, config.loss_on, summary)
     n_genes = batches.n_genes

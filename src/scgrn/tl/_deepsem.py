@@ -63,8 +63,8 @@ def deepsem(
     layer
         Read this layer instead of ``adata.X``.
     preset
-        ``"default"``: scgrn's recipe (DeepSEM with dropout augmentation, delayed sparsity,
-        joint Adam, 8 members; tuned on BEELINE). ``"general"``: the paper's recipe for
+        ``"default"``: scgrn's recipe (DeepSEM with dropout augmentation when at least 1 % of
+        the entries are zero, delayed sparsity, joint Adam, 8 members; tuned on BEELINE). ``"general"``: the paper's recipe for
         STRING / non-specific networks (alpha=100, beta=1, z-score over all values, loss on
         all entries, alternating RMSprop). ``"celltype_specific"``: the paper's recipe for
         cell-type-specific ChIP-seq networks (alpha=1, beta=0.01, z-score and loss on
