@@ -73,6 +73,19 @@ def test_precision_recall_at_k_refuses_a_k_that_is_not_an_integer(k):
     assert scgrn.metrics.precision_recall_at_k(w, _REF, var_names=_GENES, k=np.int64(3))["k"] == 3
 
 
+def test_precision_recall_at_k_warns_when_reference_edges_are_dropped():
+    """A reference edge naming a gene outside the GRN was dropped and recall computed over the rest,
+    with only ``n_reference_dropped`` in the result to tell (evaluate_grn warns)."""
+    w = np.array([[0, 0.9, 0.1], [0.8, 0, 0], [0, 0.5, 0]])
+    ref = pd.concat([_REF, pd.DataFrame({"source": ["a", "Zz"], "target": ["Yy", "b"]})], ignore_index=True)
+    with pytest.warns(UserWarning, match=r"2 of 4 reference edges were dropped because 2 of their genes.*'Yy'.*count only the 2 edges left"):
+        res = scgrn.metrics.precision_recall_at_k(w, ref, var_names=_GENES)
+    assert res["n_reference_dropped"] == 2 and res["n_true"] == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every edge inside the GRN: no warning
+        scgrn.metrics.precision_recall_at_k(w, _REF, var_names=_GENES)
+
+
 def test_precision_recall_at_k_warns_on_an_all_tied_network():
     """An all-zero GRN scored precision 1.0: its 'top' pairs were the first ones in gene order, which
     happened to be the true edges a -> b, a -> c."""

@@ -7,6 +7,7 @@ re-exported here), which is also the training loss of :class:`scgrn.models.Pertu
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -56,8 +57,8 @@ def precision_recall_at_k(
     reference
         True edges, read as in :func:`evaluate_grn`: columns ``source`` / ``target`` (or
         ``Gene1`` / ``Gene2``, ``regulator`` / ``TF``); with a 0/1 ``label`` or ``weight`` column
-        only the rows labelled 1 are edges. Self-loops and duplicates are dropped; edges with genes outside the GRN are dropped (counted in
-        ``n_reference_dropped``).
+        only the rows labelled 1 are edges. Self-loops and duplicates are dropped; edges with genes outside the GRN are dropped with a
+        ``UserWarning`` (counted in ``n_reference_dropped``).
     k
         Number of top edges kept, an integer (default: the number of true edges).
     var_names
@@ -87,11 +88,20 @@ def precision_recall_at_k(
     ref = read_reference(reference).rename(columns={"source": "s", "target": "t"})
     i = names.get_indexer(ref["s"].to_numpy())
     j = names.get_indexer(ref["t"].to_numpy())
-    keep = (i >= 0) & (j >= 0)
+    source_known, target_known = i >= 0, j >= 0
+    keep = source_known & target_known
     n_dropped = int((~keep).sum())
     i, j = i[keep], j[keep]
     n = len(names)
     n_true = int(i.size)
+    if n_dropped and n_true:  # recall is then over the kept edges only: say so, as evaluate_grn does
+        missing = pd.unique(np.concatenate([ref["s"].to_numpy()[~source_known], ref["t"].to_numpy()[~target_known]]))
+        warnings.warn(
+            f"{n_dropped} of {len(keep)} reference edges were dropped because {len(missing)} of their genes "
+            f"are not among the GRN's genes (e.g. {list(missing[:5])}); precision and recall count only the "
+            f"{n_true} edges left. Check that gene identifiers match (symbols vs Ensembl IDs, case).",
+            stacklevel=2,
+        )
     if n_true == 0:
         raise ValueError(
             "No reference edge has both genes among the GRN's genes (after dropping "
