@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,15 +16,8 @@ from .._matrix import read_rows
 from .._settings import resolve_device, resolve_progress_bar
 from .._validate import as_tf_list, check_bool, check_choice, check_int, check_random_state, check_tfs, checked_matrix
 from ._base import check_var_names_match
-from ._deepsem_config import (
-    DeepSEMConfig,
-    ensemble_size,
-    make_config,
-    resolved_dropout_augmentation,
-    resolved_params,
-    zero_fraction,
-)
-from ._deepsem_data import check_unchanged, checked_dense_array, sign_aligned_latent
+from ._deepsem_config import DeepSEMConfig, ensemble_size, make_config, resolved_dropout_augmentation, resolved_params, zero_fraction
+from ._deepsem_data import check_unchanged, checked_dense_array, sign_aligned_latent, warn_constant_genes
 from ._deepsem_io import LATENT_BLOCK_CELLS, latent_signs, load_deepsem, save_deepsem, training_moments
 from ._deepsem_module import DeepSEMEnsemble, aggregate_grn
 from ._deepsem_training import train_deepsem
@@ -35,31 +27,7 @@ from ._simulate import DEFAULT_SPREAD, SimulatedCells, check_sampling, quantile_
 MIN_CELLS = 10
 
 
-def _warn_constant_genes(summary, var_names, layer: str | None) -> None:
-    """Warn naming the genes that have one value in every cell (all-zero ones are refused before).
 
-    They carry no information, yet DeepSEM gives them edges: the z-scored input is 0 in every cell,
-    so their weights are not learned from the data, and they ranked among a network's strongest
-    (3rd of 90 edges for 10 genes at the default settings). Grouped runs (``groupby=``) leave a
-    group's constant genes out of its model, so they have no edge there.
-    """
-    n = max(summary.n_rows, 1)
-    mean = summary.total / n
-    var = np.maximum(summary.total_sq / n - mean**2, 0.0)
-    constant = ~(var > 1e-10 * mean**2)  # E[x^2] - mean^2 leaves rounding residue on a constant gene
-    if not constant.any():
-        return
-    names = [str(g) for g in np.asarray(var_names)[constant]]
-    shown = ", ".join(repr(g) for g in names[:5]) + (f", ... ({len(names) - 5} more)" if len(names) > 5 else "")
-    where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
-    warnings.warn(
-        f"{len(names)} gene(s) have the same value in every cell of {where} ({shown}). They carry no "
-        "information, but DeepSEM still gives them edges, not learned from the data, which can rank among the "
-        "strongest. Leave them out first: `adata = adata[:, ~adata.var_names.isin(constant)].copy()` with "
-        "constant the genes named here.",
-        UserWarning,
-        stacklevel=3,
-    )
 #: ``tf_rows_only="auto"`` trains the genes x genes model up to this many genes (0.6 s a step
 #: for 8 members on 2 CPU cores at 2,000 genes), the TF-rows model above
 FULL_MODEL_MAX_GENES = 2000
@@ -137,7 +105,7 @@ class DeepSEM:
         self.preset = preset
         tfs = as_tf_list(tfs, adata.var_names)  # a one-shot iterator is read once, before the checks below
         self._matrix, self._summary = checked_matrix(adata, layer=layer, min_cells=MIN_CELLS, tfs=tfs)
-        _warn_constant_genes(self._summary, adata.var_names, layer)
+        warn_constant_genes(self._summary, adata.var_names, layer)
         rate = resolved_dropout_augmentation(self.config, zero_fraction(self._summary))
         self.config = replace(self.config, dropout_augmentation=rate)  # None: decided by the data's zeros
         self._dense = None
