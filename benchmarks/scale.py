@@ -27,7 +27,9 @@ Three kinds of measurement::
     python benchmarks/scale.py all
     python benchmarks/scale.py largest   # the full default run at 20,000 genes x 50,000 cells
 
-``report`` turns the rows into ``benchmarks/results/scale.md``.
+``report`` prints the rows as the two generated tables at the top of ``benchmarks/results/scale.md``
+(``--report-out FILE`` also writes them there); it never writes ``scale.md`` itself, whose later
+sections are written by hand and would be lost.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def _auprc(grn, adata, truth) -> dict:
     return {"EPR": m["EPR"], "AUPRC_ratio": m["AUPRC_ratio"], "AUROC": m["AUROC"]}
 
 
-def run_full(n_genes: int, n_cells: int, path: str | None = None) -> dict:
+def run_full(n_genes: int, n_cells: int, path: str | None = None, n_models: int | None = None) -> dict:
     """Default ``tl.deepsem`` with the TF list, timed end to end (checks and output included).
 
     ``path``: read the data from this h5ad (see ``write-data``), as a user starts; the planted
@@ -89,9 +91,10 @@ def run_full(n_genes: int, n_cells: int, path: str | None = None) -> dict:
     input_gb = _peak_gb()
     tfs = list(adata.var_names[adata.var["is_tf"]])
     t0 = time.perf_counter()
-    scgrn.tl.deepsem(adata, tfs=tfs, show_progress_bar=False)
+    scgrn.tl.deepsem(adata, tfs=tfs, show_progress_bar=False, **_members(n_models))
     seconds = time.perf_counter() - t0
     return {"kind": "full", "method": "scgrn", "seconds": seconds, "peak_rss_gb": _peak_gb(),
+            "members": adata.uns["deepsem"]["params"]["n_models"],
             "rss_after_data_gb": input_gb, "n_steps": adata.uns["deepsem"]["params"]["n_steps"],
             ("read_s" if path else "generate_s"): gen, "input": "h5ad" if path else "generated",
             **(_auprc(adata.varp["deepsem"], adata, truth) if truth is not None else {})}
@@ -102,7 +105,13 @@ def write_data(n_genes: int, n_cells: int, path: str) -> None:
     adata.write_h5ad(path)
 
 
-def run_probe(n_genes: int, n_cells: int, steps: tuple[int, int] = (4, 24), path: str | None = None) -> dict:
+def _members(n_models: int | None) -> dict:
+    """``tl.deepsem``'s ``n_models`` when given (``--n-models``), else its default rule."""
+    return {} if n_models is None else {"n_models": n_models}
+
+
+def run_probe(n_genes: int, n_cells: int, steps: tuple[int, int] = (4, 24), path: str | None = None,
+              n_models: int | None = None) -> dict:
     """Two capped runs of ``tl.deepsem`` -> fixed cost and cost per step -> the default run."""
     import scgrn
     from scgrn.models import make_config
@@ -111,17 +120,17 @@ def run_probe(n_genes: int, n_cells: int, steps: tuple[int, int] = (4, 24), path
     adata, _, gen = _data(n_genes, n_cells, path=path)
     input_gb = _peak_gb()
     tfs = list(adata.var_names[adata.var["is_tf"]])
-    scgrn.tl.deepsem(adata, tfs=tfs, max_steps=1, show_progress_bar=False)  # warm-up, not timed
+    scgrn.tl.deepsem(adata, tfs=tfs, max_steps=1, show_progress_bar=False, **_members(n_models))  # warm-up, not timed
     times = []
     for s in steps:
         t0 = time.perf_counter()
-        scgrn.tl.deepsem(adata, tfs=tfs, max_steps=s, show_progress_bar=False)
+        scgrn.tl.deepsem(adata, tfs=tfs, max_steps=s, show_progress_bar=False, **_members(n_models))
         times.append(time.perf_counter() - t0)
     per_step = (times[1] - times[0]) / (steps[1] - steps[0])
     fixed = times[0] - steps[0] * per_step
     n_default = total_steps(make_config(), n_cells)
     return {"kind": "probe", "method": "scgrn", "seconds": fixed + n_default * per_step, "per_step_s": per_step,
-            "fixed_s": fixed, "n_steps": n_default, "peak_rss_gb": _peak_gb(), "rss_after_data_gb": input_gb,
+            "fixed_s": fixed, "n_steps": n_default, "members": adata.uns["deepsem"]["params"]["n_models"], "peak_rss_gb": _peak_gb(), "rss_after_data_gb": input_gb,
             ("read_s" if path else "generate_s"): gen, "input": "h5ad" if path else "generated", "extrapolated": True}
 
 
@@ -215,7 +224,7 @@ def run_largest(csv: Path, steps: int) -> None:
     _one("full", 20000, 50000, steps, csv)
 
 
-def report(csv: Path, out: Path) -> None:
+def report(csv: Path, out: Path | None) -> None:
     import pandas as pd
 
     t = pd.DataFrame([json.loads(line) for line in csv.read_text().splitlines() if line.strip()])
@@ -252,7 +261,10 @@ def report(csv: Path, out: Path) -> None:
               "per step does not depend on the cells, so it was probed at 5,000 cells and its time is shown "
               "for both cell counts (its memory at 50,000 cells would add the dense input, 0.2-4 GB).", "",
               curve.sort_index(level=["cells", "genes"]).round(2).to_markdown(), ""]
-    out.write_text("\n".join(lines) + "\n")
+    if out is not None:
+        if out.resolve() == (RESULTS / "scale.md").resolve():
+            raise SystemExit("scale.md holds hand-written sections; write the tables elsewhere and paste them in")
+        out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -265,6 +277,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="regdiffusion: steps actually run in a probe; memory: optimiser steps")
     parser.add_argument("--embedding", action="store_true", help="memory: also write the cell embedding")
     parser.add_argument("--curve-only", action="store_true", help="with all: skip the full 10,000 x 5,000 runs")
+    parser.add_argument("--n-models", type=int, default=None, help="full, probe: tl.deepsem's n_models (default: its rule)")
+    parser.add_argument("--report-out", default=None, help="report: also write the tables to this file")
     parser.add_argument("--csv", default=str(RESULTS / "scale.jsonl"), help="rows, one JSON object a line")
     args = parser.parse_args()
     csv = Path(args.csv)
@@ -273,10 +287,11 @@ def main() -> None:
             return run_largest(csv, args.steps)
         return run_all(csv, args.steps, skip_done=args.curve_only)
     if args.kind == "report":
-        return report(csv, csv.with_suffix(".md"))
+        return report(csv, Path(args.report_out) if args.report_out else None)
     if args.kind == "write-data":
         return write_data(args.genes, args.cells, args.input)
-    row = {"full": lambda g, c: run_full(g, c, path=args.input), "probe": lambda g, c: run_probe(g, c, path=args.input),
+    row = {"full": lambda g, c: run_full(g, c, path=args.input, n_models=args.n_models),
+           "probe": lambda g, c: run_probe(g, c, path=args.input, n_models=args.n_models),
            "regdiffusion": lambda g, c: run_regdiffusion(g, c, args.steps),
            "regdiffusion-full": run_regdiffusion_full, "pearson": run_pearson,
            "memory": lambda g, c: run_memory(g, c, args.input, args.steps, args.embedding)}[args.kind](args.genes, args.cells)

@@ -288,6 +288,22 @@ def test_large_tf_rows_models_train_fewer_members_unless_asked(counts, monkeypat
     monkeypatch.setattr(_deepsem_config, "ENSEMBLE_WORK", 5 * 8 * 60)  # room for 5 members of this model
     assert DeepSEM(adata, tfs=tfs, tf_rows_only=True).config.n_models == 5
     assert DeepSEM(adata, tfs=tfs, tf_rows_only=True, n_models=8).config.n_models == 8
-    assert DeepSEM(adata, tfs=tfs, tf_rows_only=False).config.n_models == 8  # genes x genes: untouched
+    assert DeepSEM(adata, tfs=tfs, tf_rows_only=False).config.n_models == 8  # genes x genes: its own rule
     monkeypatch.setattr(_deepsem_config, "ENSEMBLE_WORK", 1)
     assert DeepSEM(adata, tfs=tfs, tf_rows_only=True).config.n_models == _deepsem_config.MIN_AUTO_MEMBERS
+
+
+def test_large_genes_x_genes_models_train_fewer_members_unless_asked(counts, monkeypatch):
+    """The genes x genes ensemble shrinks with members x genes^3 (an LU per member and step),
+    down to MIN_AUTO_MEMBERS, only when n_models is not given; presets with fewer keep theirs."""
+    from scgrn.models import DeepSEM, _deepsem_config
+
+    adata, _ = counts  # 60 genes
+    assert _deepsem_config.ensemble_size(8, 2000, 2000, tf_rows=False) == 4
+    assert DeepSEM(adata).config.n_models == 8
+    monkeypatch.setattr(_deepsem_config, "FULL_ENSEMBLE_WORK", 6 * 60.0**3)  # room for 6 members
+    assert DeepSEM(adata).config.n_models == 6
+    assert DeepSEM(adata, n_models=8).config.n_models == 8
+    assert DeepSEM(adata, preset="embedding").config.n_models == 4
+    monkeypatch.setattr(_deepsem_config, "FULL_ENSEMBLE_WORK", 1.0)
+    assert DeepSEM(adata).config.n_models == _deepsem_config.MIN_AUTO_MEMBERS

@@ -61,9 +61,10 @@ class DeepSEM:
         the co-expression term, 0.88 x without it, 0.99-1.01 x with all rows;
         ``benchmarks/results/tf_rows.md``): non-TF rows let co-expressed targets explain
         each other instead of loading that on the TFs (``coexpression_rank`` does part of it).
-        A TF-rows model of more than 2 x 10^7 ``W`` entries a member trains fewer members
-        unless ``n_models`` is given (4 at 20,000 genes x 2,000 TFs; see
-        :func:`~scgrn.models._deepsem_config.ensemble_size`).
+        Unless ``n_models`` is given, large models train fewer members: a TF-rows model of
+        more than 2 x 10^7 ``W`` entries a member (4 at 20,000 genes x 2,000 TFs) and a
+        genes x genes model above 1,500 genes (4 at 2,000); see
+        :func:`~scgrn.models._deepsem_config.ensemble_size`.
     preset
         ``"default"`` (scgrn's tuned recipe), ``"general"`` (the paper's STRING /
         non-specific recipe), ``"celltype_specific"`` (the paper's ChIP-seq recipe) or
@@ -116,8 +117,9 @@ class DeepSEM:
         if tf_rows_only == "auto":
             tf_rows_only = len(self.var_names) > FULL_MODEL_MAX_GENES
         self.tf_rows_only = bool(tf_rows_only) and self.tfs is not None  # what is actually trained
-        if self.tf_rows_only and "n_models" not in hyperparameters:
-            n_models = ensemble_size(self.config.n_models, self._n_regulators(), len(self.var_names))
+        if "n_models" not in hyperparameters:
+            n_models = ensemble_size(self.config.n_models, self._n_regulators(), len(self.var_names),
+                                     tf_rows=self.tf_rows_only)
             self.config = replace(self.config, n_models=n_models)
         self.layer = layer
         self.module: DeepSEMEnsemble | None = None

@@ -292,24 +292,32 @@ def resolved_alpha(config: DeepSEMConfig, n_genes: int, n_regulators: int | None
 #: members x regulators x genes that the default ensemble keeps within (8 members of a
 #: 10,000-gene x 1,000-TF model); beyond it a TF-rows model trains fewer members
 ENSEMBLE_WORK = 1.6e8
-#: the fewest members that rule leaves
+#: members x genes^3 that the genes x genes model's default ensemble keeps within (8 members
+#: of 1,500 genes): its step is one LU factorisation of ``I - W`` per member
+FULL_ENSEMBLE_WORK = 8 * 1500.0**3
+#: the fewest members that either rule leaves
 MIN_AUTO_MEMBERS = 4
 
 
-def ensemble_size(n_models: int, n_regulators: int, n_genes: int) -> int:
-    """Members of a TF-rows model whose ``n_models`` was not chosen by the user.
+def ensemble_size(n_models: int, n_regulators: int, n_genes: int, *, tf_rows: bool = True) -> int:
+    """Members of a model whose ``n_models`` was not chosen by the user.
 
-    A step costs ``members x TFs x genes``; above :data:`ENSEMBLE_WORK` the ensemble shrinks
-    to fit it, to no fewer than :data:`MIN_AUTO_MEMBERS`. Measured on a planted network of
-    5,000 genes, 4 members score about 1 % lower EPR and AUPRC than 8
-    (``benchmarks/results/scale.md``), at half the time.
+    A TF-rows step costs ``members x TFs x genes`` (above :data:`ENSEMBLE_WORK` the ensemble
+    shrinks to fit it); a genes x genes step ``members x genes^3``, the LU factorisation of
+    every member's ``I - W`` (:data:`FULL_ENSEMBLE_WORK`, so 4 members at 2,000 genes instead
+    of 8). Never fewer than :data:`MIN_AUTO_MEMBERS`. Measured on planted networks of 5,000
+    genes (TF rows) and 2,000 genes (genes x genes), 4 members score about 1 % lower EPR and
+    AUPRC than 8 (``benchmarks/results/scale.md``), at half the time.
 
     Examples
     --------
     >>> ensemble_size(8, 1_000, 10_000), ensemble_size(8, 1_500, 15_000), ensemble_size(8, 2_000, 20_000)
     (8, 7, 4)
+    >>> [ensemble_size(8, g, g, tf_rows=False) for g in (1_120, 1_500, 1_700, 2_000)]
+    [8, 8, 5, 4]
     """
-    fit = int(ENSEMBLE_WORK // max(n_regulators * n_genes, 1))
+    work, budget = (n_regulators * n_genes, ENSEMBLE_WORK) if tf_rows else (float(n_genes) ** 3, FULL_ENSEMBLE_WORK)
+    fit = int(budget // max(work, 1))
     return int(min(n_models, max(fit, MIN_AUTO_MEMBERS)))
 
 

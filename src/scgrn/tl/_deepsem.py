@@ -72,10 +72,12 @@ def deepsem(
         settings alpha=10, beta=1, loss on non-zero values; 10 epochs, 4 members averaged), e.g.
         for ``sc.pp.neighbors(adata, use_rep="X_deepsem")``.
     n_models
-        Ensemble members (``None``: the preset's, 8 by default; a TF-rows model of more than
-        2 x 10^7 ``W`` entries a member trains fewer, down to 4, so that members x TFs x genes
-        stays within 1.6 x 10^8: 4 members at 20,000 genes x 2,000 TFs, about 1 % lower EPR
-        than 8 on a planted 5,000-gene network at half the time).
+        Ensemble members (``None``: the preset's, 8 by default; large models train fewer,
+        down to 4: a TF-rows model of more than 2 x 10^7 ``W`` entries a member, so that
+        members x TFs x genes stays within 1.6 x 10^8 (4 at 20,000 genes x 2,000 TFs), and
+        a genes x genes model above 1,500 genes, so that members x genes^3 stays within
+        8 x 1,500^3 (4 at 2,000 genes). Four members score about 1 % lower EPR than 8 on
+        planted networks, at half the time).
     key_added
         Where results go (see Returns).
     tf_rows_only
