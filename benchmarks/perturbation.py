@@ -234,11 +234,18 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--deepsem-max-gain", type=float, default=None,
                         help="train DeepSEM with each member's loop gain bounded (_gain_projection.py)")
+    parser.add_argument("--deepsem-propagation-steps", type=int, default=None,
+                        help="DeepSEM knockouts propagated this many steps through W instead of the exact solve "
+                             "(_propagation_steps.py)")
     args = parser.parse_args(argv)
     if args.deepsem_max_gain is not None:
         import _gain_projection
 
         _gain_projection.install(args.deepsem_max_gain)
+    if args.deepsem_propagation_steps is not None:
+        import _propagation_steps
+
+        _propagation_steps.install(args.deepsem_propagation_steps)
     if args.fast:
         args.seeds, args.perturbode_epochs, args.n_splits = args.seeds[:1], 30, 5
     if args.out is None:
