@@ -118,9 +118,8 @@ class DeepSEM:
             tf_rows_only = len(self.var_names) > FULL_MODEL_MAX_GENES
         self.tf_rows_only = bool(tf_rows_only) and self.tfs is not None  # what is actually trained
         if "n_models" not in hyperparameters:
-            n_models = ensemble_size(self.config.n_models, self._n_regulators(), len(self.var_names),
-                                     tf_rows=self.tf_rows_only)
-            self.config = replace(self.config, n_models=n_models)
+            size = ensemble_size(self.config.n_models, self._n_regulators(), len(self.var_names), tf_rows=self.tf_rows_only)
+            self.config = replace(self.config, n_models=size)
         self.layer = layer
         self.module: DeepSEMEnsemble | None = None
         self.history: dict[str, np.ndarray] = {}
