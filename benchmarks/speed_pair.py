@@ -6,14 +6,21 @@ so a run of ``--steps`` of them gives the ratio of the default runs' training ti
         --vs 'python benchmarks/speed_pair.py regdiffusion --genes 2000 --steps 100'
 
 Data: ``datasets.planted_counts`` (10 % TFs, log-normalised CSR; regdiffusion gets it dense,
-as it needs), generated in each process (about a second at 2,000 genes x 5,000 cells).
-scgrn: ``tl.deepsem(adata, tfs=tfs, max_steps=steps)`` with every other default (``--n-models``
-to override the ensemble rule).
+as it needs), generated in each process (about a second at 2,000 genes x 5,000 cells); or, with
+``--dataset``, a shared BEELINE set (``SCGRN_DATA_DIR``; scgrn given the union of its ground
+truths' TF lists, as ``beeline.py`` does). scgrn: ``tl.deepsem(adata, tfs=tfs, max_steps=steps)``
+with every other default (``--n-models`` to override the ensemble rule); ``--steps 0`` runs both
+methods' full default runs (scgrn's cell embedding included)::
+
+    farm-bench -n 3 --timeout 3000 --vs 'python benchmarks/speed_pair.py regdiffusion --dataset mHSC-L-1000 --steps 0' \
+        -- python benchmarks/speed_pair.py scgrn --dataset mHSC-L-1000 --steps 0
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -25,21 +32,41 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=5000)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--n-models", type=int, default=None)
+    parser.add_argument("--dataset", default=None, help="a BEELINE set of peers.DATASETS instead of planted counts")
     args = parser.parse_args()
-    import scgrn
-
-    adata, _ = scgrn.datasets.planted_counts(n_genes=args.genes, n_cells=args.cells, n_tfs=args.genes // 10,
-                                             random_state=0)
-    del adata.layers["counts"]
+    adata, is_tf = _data(args)
+    full = args.steps == 0
     if args.method == "scgrn":
-        tfs = list(adata.var_names[adata.var["is_tf"]])
+        import scgrn
+
         extra = {} if args.n_models is None else {"n_models": args.n_models}
-        scgrn.tl.deepsem(adata, tfs=tfs, max_steps=args.steps, embedding=False, show_progress_bar=False, **extra)
+        if not full:
+            extra.update(max_steps=args.steps, embedding=False)
+        scgrn.tl.deepsem(adata, tfs=list(adata.var_names[is_tf]), show_progress_bar=False, **extra)
     else:
         import regdiffusion as rd
 
-        trainer = rd.RegDiffusionTrainer(np.asarray(adata.X.toarray()), device="cpu", seed=0, n_steps=args.steps)
+        x = adata.X.toarray() if hasattr(adata.X, "toarray") else np.asarray(adata.X)
+        steps = {} if full else {"n_steps": args.steps}
+        trainer = rd.RegDiffusionTrainer(x.astype(np.float32), device="cpu", seed=0, **steps)
         trainer.train()
+
+
+def _data(args):
+    """``(adata, is_tf)``: planted counts, or the BEELINE set with every ground truth's TFs."""
+    import scgrn
+
+    if args.dataset is None:
+        adata, _ = scgrn.datasets.planted_counts(n_genes=args.genes, n_cells=args.cells, n_tfs=args.genes // 10,
+                                                 random_state=0)
+        del adata.layers["counts"]
+        return adata, adata.var["is_tf"].to_numpy()
+    sys.path.insert(0, str(Path(__file__).parent))
+    import peers
+
+    cell_type, n_genes, ground_truths = peers.DATASETS[args.dataset]
+    loaded = [scgrn.datasets.beeline(cell_type, n_genes=n_genes, ground_truth=gt)[0] for gt in ground_truths]
+    return loaded[0], np.any([a.var["is_tf"].to_numpy() for a in loaded], axis=0)
 
 
 if __name__ == "__main__":
