@@ -48,6 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import cpu  # noqa: E402
+from scale import _auprc, _data  # noqa: E402  (the planted data and the score of scale.py)
 
 
 def _device_peak_gb(device: str) -> float | None:
@@ -66,13 +67,6 @@ def _reset_device_peak(device: str) -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-def _score(grn, adata, truth) -> dict:
-    import scgrn
-
-    m = scgrn.metrics.evaluate_grn(grn, truth, var_names=adata.var_names, convention="deepsem")
-    return {k: round(float(m[k]), 4) for k in ("EPR", "AUPRC_ratio", "AUROC")}
-
-
 def run_scgrn(adata, truth, device: str, precision: str | None) -> dict:
     import scgrn
 
@@ -85,7 +79,7 @@ def run_scgrn(adata, truth, device: str, precision: str | None) -> dict:
     params = out.uns["deepsem"]["params"]
     return {"method": "scgrn", "grn_precision_setting": params["grn_precision"], "members": params["n_models"],
             "n_steps": params["n_steps"], "tf_rows_only": params["tf_rows_only"], "seconds": round(seconds, 1),
-            "device_peak_gb": _device_peak_gb(device), **_score(out.varp["deepsem"], adata, truth)}
+            "device_peak_gb": _device_peak_gb(device), **_auprc(out.varp["deepsem"], adata, truth)}
 
 
 def run_regdiffusion(adata, truth, device: str) -> dict:
@@ -100,7 +94,7 @@ def run_regdiffusion(adata, truth, device: str) -> dict:
     grn = np.asarray(trainer.get_adj(), dtype=np.float32)
     seconds = time.perf_counter() - t0
     return {"method": "regdiffusion", "n_steps": 1000, "seconds": round(seconds, 1),
-            "device_peak_gb": _device_peak_gb(device), **_score(grn, adata, truth)}
+            "device_peak_gb": _device_peak_gb(device), **_auprc(grn, adata, truth)}
 
 
 def main() -> None:
@@ -114,16 +108,10 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    import scgrn
-
-    t0 = time.perf_counter()
-    adata, truth = scgrn.datasets.planted_counts(n_genes=args.genes, n_cells=args.cells, n_tfs=args.genes // 10,
-                                                 random_state=0)
-    del adata.layers["counts"]
-    generate_s = round(time.perf_counter() - t0, 1)
+    adata, truth, generate_s = _data(args.genes, args.cells)
     base = {"genes": args.genes, "cells": args.cells, "tfs": args.genes // 10, "device": args.device,
             "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu(),
-            "torch": torch.__version__, "python": platform.python_version(), "generate_s": generate_s,
+            "torch": torch.__version__, "python": platform.python_version(), "generate_s": round(generate_s, 1),
             "date": time.strftime("%Y-%m-%d %H:%M")}
     runs = [lambda: run_scgrn(adata, truth, args.device, None)]
     if args.float32:

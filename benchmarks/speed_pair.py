@@ -56,12 +56,12 @@ def _data(args):
     """``(adata, is_tf)``: planted counts, or the BEELINE set with every ground truth's TFs."""
     import scgrn
 
-    if args.dataset is None:
-        adata, _ = scgrn.datasets.planted_counts(n_genes=args.genes, n_cells=args.cells, n_tfs=args.genes // 10,
-                                                 random_state=0)
-        del adata.layers["counts"]
-        return adata, adata.var["is_tf"].to_numpy()
     sys.path.insert(0, str(Path(__file__).parent))
+    if args.dataset is None:
+        from scale import _data as planted
+
+        adata, _, _ = planted(args.genes, args.cells)
+        return adata, adata.var["is_tf"].to_numpy()
     import peers
 
     cell_type, n_genes, ground_truths = peers.DATASETS[args.dataset]
