@@ -57,7 +57,7 @@ class DeepSEM:
         10^4 genes fit. ``False``: the paper's genes x genes model, edges out of non-TFs set
         to zero afterwards. ``"auto"``: the genes x genes model up to
         :data:`FULL_MODEL_MAX_GENES` genes, TF rows above. On BEELINE the genes x genes
-        model is the more accurate one (median EPR 0.97 x the best peer with TF rows and
+        model is the more accurate one (median EPR 0.98 x the best peer with TF rows and
         the co-expression term, 0.88 x without it, 0.99-1.01 x with all rows;
         ``benchmarks/results/tf_rows.md``): non-TF rows let co-expressed targets explain
         each other instead of loading that on the TFs (``coexpression_rank`` does part of it).
