@@ -109,6 +109,16 @@ class _EnsembleMLP(nn.Module):
         return torch.addcmul(y0, y1 - y0, frac)
 
 
+def _uniform_edge(n_regulators: int) -> float:
+    """The start of an edge when each gene has ``n_regulators - 1`` candidate regulators:
+    ``1 / (n_regulators - 1)``, which puts the layer's loop gain at 1.
+
+    >>> _uniform_edge(11)
+    0.1
+    """
+    return 1.0 / max(n_regulators - 1, 1)
+
+
 class GRNLayer(NamedTuple):
     """A member-batched GRN layer ready to apply: ``W`` and the system its inverse solves.
 
@@ -230,7 +240,7 @@ class DeepSEMEnsemble(nn.Module):
             self.register_buffer("regulators", rows)
         # 1 / (candidate regulators of a gene) + uniform noise: W's start and scale for any
         # number of regulators, built in place (W is TFs x genes per member)
-        w = torch.rand((e, len(rows), n_genes), generator=g).mul_(config.init_noise).add_(1.0 / max(len(rows) - 1, 1))
+        w = torch.rand((e, len(rows), n_genes), generator=g).mul_(config.init_noise).add_(_uniform_edge(len(rows)))
         # Self-loops stay exactly zero: set here, and their gradient is zeroed after every
         # backward pass (zero_self_loop_grad), so no genes x genes mask is multiplied in.
         w[:, torch.arange(len(rows)), rows] = 0.0
@@ -252,7 +262,7 @@ class DeepSEMEnsemble(nn.Module):
             a = torch.randn(e, n_genes, rank, generator=g) / math.sqrt(n_genes)
             b = torch.zeros(e, rank, n_genes)
             uniform = torch.arange(e) % 2 == 0
-            a[uniform, :, 0] = 1.0 / max(n_genes - 1, 1)
+            a[uniform, :, 0] = _uniform_edge(n_genes)
             b[uniform, 0, :] = 1.0
             self.coexp_a = nn.Parameter(a)
             self.coexp_b = nn.Parameter(b)
