@@ -11,6 +11,11 @@ scored (EPR, AUPRC ratio, AUROC; "deepsem" convention) on every reference networ
 - ``mean_maxnorm``: mean of ``|W|`` divided by each member's largest ``|W|``
 - ``median_abs``: median ``|W|``; ``abs_mean``: ``|mean W|``
 - ``mean_minus_sd``: mean ``|W|`` minus its standard deviation over members (agreement)
+- ``mean_abs_even`` / ``mean_abs_odd``: mean ``|W|`` of members 0, 2, ... / 1, 3, ... alone (in the
+  TF-rows model the two groups start their co-expression term differently)
+
+``--save-members DIR`` also writes each training's members' ``W`` to ``DIR`` (``.npz``), for
+aggregations tried after the fact.
 
 Usage::
 
@@ -47,7 +52,7 @@ def aggregates(w: np.ndarray, candidates: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "mean_abs": a.mean(0), "mean_rank": ranks.mean(0), "mean_z": (a / sd).mean(0),
         "mean_maxnorm": (a / top).mean(0), "median_abs": np.median(a, 0), "abs_mean": np.abs(w.mean(0)),
-        "mean_minus_sd": a.mean(0) - a.std(0),
+        "mean_minus_sd": a.mean(0) - a.std(0), "mean_abs_even": a[0::2].mean(0), "mean_abs_odd": a[1::2].mean(0),
     }
 
 
@@ -56,9 +61,13 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--models", nargs="+", default=["tfrows", "full"], choices=["tfrows", "full"])
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "aggregation.csv"))
+    parser.add_argument("--datasets", nargs="+", default=list(peers.DATASETS))
+    parser.add_argument("--save-members", default=None, help="folder for each training's members' W (.npz)")
     args = parser.parse_args()
     rows = []
     for dataset, (cell_type, n_genes, ground_truths) in peers.DATASETS.items():
+        if dataset not in args.datasets:
+            continue
         loaded = {gt: scgrn.datasets.beeline(cell_type, n_genes=n_genes, ground_truth=gt) for gt in ground_truths}
         adata = loaded[ground_truths[0]][0]
         is_tf = np.any([a.var["is_tf"].to_numpy() for a, _ in loaded.values()], axis=0)
@@ -72,6 +81,10 @@ def main() -> None:
                                              tf_rows_only=model_kind == "tfrows")
                 model.train(random_state=seed, show_progress_bar=False)
                 w = model.get_grn(members=True)
+                if args.save_members:
+                    Path(args.save_members).mkdir(parents=True, exist_ok=True)
+                    np.savez_compressed(Path(args.save_members) / f"{dataset}_{model_kind}_{seed}.npz", w=w,
+                                        candidates=candidates, var_names=np.asarray(adata.var_names))
                 for name, grn in aggregates(w, candidates).items():
                     grn = np.where(candidates, grn, 0).astype(np.float32)
                     for gt, (_, reference) in loaded.items():

@@ -278,6 +278,38 @@ def test_coexpression_term_starts_as_the_full_models_non_tf_rows_in_every_other_
     assert float(term[:, reg].abs().sum()) == 0.0
 
 
+def test_full_model_told_the_tfs_starts_non_tf_rows_at_zero_in_tfs_only_members(monkeypatch):
+    """Genes x genes model with ``tfs``: the TFs-only members (here half the TFs' share: members 1
+    and 3) start the non-TF rows at zero; the others, and every member's TF rows, start as without
+    ``tfs``; with few TFs no member changes. DeepSEM passes its TFs' positions."""
+    from scgrn.models import _deepsem_training
+
+    g, tfs = 12, [1, 4, 5, 8, 9, 11]
+    config = make_config(n_models=4, hidden_dim=4)
+    plain = DeepSEMEnsemble(g, config, seed=5).grn().detach()
+    told = DeepSEMEnsemble(g, config, seed=5, tfs=tfs).grn().detach()
+    non_tf = np.setdiff1d(np.arange(g), tfs)
+    torch.testing.assert_close(told[[0, 2]], plain[[0, 2]])
+    torch.testing.assert_close(told[:, tfs], plain[:, tfs])
+    assert float(told[1::2][:, non_tf].abs().sum()) == 0.0 < float(plain[1::2][:, non_tf].abs().sum())
+    torch.testing.assert_close(DeepSEMEnsemble(g, config, seed=5, tfs=[4]).grn().detach(), plain)
+
+    seen = []
+
+    class Recording(DeepSEMEnsemble):
+        def __init__(self, *args, tfs=None, **kwargs):
+            seen.append(tfs)
+            super().__init__(*args, tfs=tfs, **kwargs)
+
+    monkeypatch.setattr(_deepsem_training, "DeepSEMEnsemble", Recording)
+    adata, _ = scgrn.datasets.krumsiek11()
+    names = list(adata.var_names[[0, 3]])  # 2 of 11: no TFs-only member, but the positions reach it
+    scgrn.models.DeepSEM(adata, tfs=names, tf_rows_only=False, n_models=2, n_epochs=1).train(show_progress_bar=False)
+    assert list(seen[0]) == [0, 3]
+    scgrn.models.DeepSEM(adata, n_models=2, n_epochs=1).train(show_progress_bar=False)
+    assert seen[-1] is None
+
+
 def test_bfloat16_products_stay_close_to_float32():
     """grn_precision='bfloat16' rounds only the products with W: same layer within bf16 error."""
     config = dict(n_models=2, hidden_dim=4, coexpression_rank=3)

@@ -55,12 +55,12 @@ class DeepSEM:
         layer and its inverse go through the TF x TF block, so memory grows with TFs x genes
         and time with batch x TFs x genes, not genes^2 and genes^3. This is what makes
         10^4 genes fit. ``False``: the paper's genes x genes model, edges out of non-TFs set
-        to zero afterwards. ``"auto"``: the genes x genes model up to
+        to zero afterwards; a share of the members equal to the TFs' share of the genes (at most
+        half) starts the non-TF rows at zero (``tfs_only_start``). ``"auto"``: the model up to
         :data:`FULL_MODEL_MAX_GENES` genes, TF rows above. On BEELINE the genes x genes
-        model is the more accurate one (median EPR 0.98 x the best peer with TF rows and
-        the co-expression term, 0.88 x without it, 0.99-1.01 x with all rows;
-        ``benchmarks/results/tf_rows.md``): non-TF rows let co-expressed targets explain
-        each other instead of loading that on the TFs (``coexpression_rank`` does part of it).
+        model is the more accurate one (median EPR 0.98 x the best peer with TF rows, 0.99 x
+        with all rows; ``benchmarks/results/tf_rows.md``): non-TF rows let co-expressed targets
+        explain each other instead of loading that on the TFs (``coexpression_rank``: part of it).
         Unless ``n_models`` is given, large models train fewer members: a TF-rows model of
         more than 2 x 10^7 ``W`` entries a member (4 at 20,000 genes x 2,000 TFs) and a
         genes x genes model above 1,500 genes (4 at 2,000); see
@@ -135,8 +135,7 @@ class DeepSEM:
         Parameters
         ----------
         random_state
-            Seed of initialisation, mini-batches and sampling; the same seed gives the
-            same result on CPU.
+            Seed of initialisation, mini-batches and sampling; same seed, same result on CPU.
         device
             ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
         show_progress_bar
@@ -169,6 +168,7 @@ class DeepSEM:
             device=resolve_device(device),
             show_progress_bar=resolve_progress_bar(show_progress_bar),
             regulators=self._regulators(),
+            tfs=None if self.tfs is None else self.var_names.get_indexer(pd.Index(self.tfs)),
             summary=self._summary,
             max_memory=max_memory,
         )

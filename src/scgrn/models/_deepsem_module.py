@@ -119,6 +119,26 @@ def _uniform_edge(n_regulators: int) -> float:
     return 1.0 / max(n_regulators - 1, 1)
 
 
+def tfs_only_start(n_members: int, n_tfs: int, n_genes: int) -> torch.Tensor:
+    """Which members of a genes x genes model told the TFs start with the TFs alone explaining
+    each target (their non-TF rows at zero).
+
+    A share of the ensemble equal to the TFs' share of the genes, at most half, spread over
+    the members (at half: members 1, 3, ...). The others start every row at ``1 / (genes - 1)``.
+    On BEELINE the TFs-only members helped where TFs are most of the genes (mESC TFs+500, 56 %:
+    4 of 8 members) and cost where they are few (mHSC-L, 9-11 %: none);
+    ``benchmarks/results/deepsem_tuning_log.md``, "Members that start from the TFs alone".
+
+    >>> tfs_only_start(8, 627, 1120).nonzero().ravel().tolist()
+    [1, 3, 5, 7]
+    >>> bool(tfs_only_start(8, 61, 560).any())
+    False
+    """
+    share = min(n_tfs / n_genes, 0.5)
+    i = torch.arange(n_members, dtype=torch.float64)
+    return torch.floor((i + 1) * share) > torch.floor(i * share)
+
+
 class GRNLayer(NamedTuple):
     """A member-batched GRN layer ready to apply: ``W`` and the system its inverse solves.
 
@@ -207,6 +227,10 @@ class DeepSEMEnsemble(nn.Module):
         (block elimination / Woodbury):
         ``z (I - W)^-1 = z + (z_R (I - W_RR)^-1) W``, with ``z_R`` the regulators' columns.
         With every gene a regulator it is the same model as ``None``.
+    tfs
+        Genes x genes model only (``regulators=None``): positions of the TFs when the GRN
+        will be read off their rows. The members of :func:`tfs_only_start` then start the
+        non-TF rows at zero instead of ``1 / (genes - 1)``. ``None``: every member starts alike.
 
     Examples
     --------
@@ -220,7 +244,7 @@ class DeepSEMEnsemble(nn.Module):
     torch.Size([3, 2, 5])
     """
 
-    def __init__(self, n_genes: int, config: DeepSEMConfig, seed: int = 0, regulators=None):
+    def __init__(self, n_genes: int, config: DeepSEMConfig, seed: int = 0, regulators=None, tfs=None):
         super().__init__()
         if n_genes < 2:
             raise ValueError("DeepSEM needs at least two genes.")
@@ -244,6 +268,10 @@ class DeepSEMEnsemble(nn.Module):
         # Self-loops stay exactly zero: set here, and their gradient is zeroed after every
         # backward pass (zero_self_loop_grad), so no genes x genes mask is multiplied in.
         w[:, torch.arange(len(rows)), rows] = 0.0
+        if tfs is not None and self.regulators is None:
+            non_tf = torch.ones(n_genes, dtype=torch.bool)
+            non_tf[torch.as_tensor(np.asarray(tfs, dtype=np.int64))] = False
+            w[tfs_only_start(e, n_genes - int(non_tf.sum()), n_genes).nonzero(), non_tf] = 0.0
         self.adj = nn.Parameter(w)
         if self.regulators is not None:  # see _regulator_block
             self._pending_blocks = weakref.WeakValueDictionary()  # id -> block
@@ -258,7 +286,8 @@ class DeepSEMEnsemble(nn.Module):
             # first component starts as the genes x genes model's non-TF rows: every edge
             # 1 / (genes - 1). On BEELINE that start is the better one on mHSC-L and the zero
             # start on mESC; the mixed ensemble is at least level with the zero start everywhere
-            # (tf_rows.md, 11th session).
+            # (tf_rows.md, 11th session). Unlike the genes x genes model's TFs-only members
+            # (tfs_only_start), the split does not follow the TFs' share: tf_rows.md, 12th session.
             a = torch.randn(e, n_genes, rank, generator=g) / math.sqrt(n_genes)
             b = torch.zeros(e, rank, n_genes)
             uniform = torch.arange(e) % 2 == 0

@@ -224,11 +224,11 @@ def _total_loss(losses: dict, config: DeepSEMConfig) -> torch.Tensor:
 
 def _train_group(
     batches: CellBatches, config: DeepSEMConfig, *, n_total: int, seed: int, device: torch.device, regulators,
-    progress,
+    progress, tfs=None,
 ) -> tuple[DeepSEMEnsemble, dict[str, np.ndarray]]:
     """Train one group of members (one vectorised model) for the run's ``n_total`` steps."""
     generator = torch.Generator().manual_seed(int(seed))
-    model = DeepSEMEnsemble(batches.n_genes, config, seed=seed, regulators=regulators).to(device)
+    model = DeepSEMEnsemble(batches.n_genes, config, seed=seed, regulators=regulators, tfs=tfs).to(device)
     zero_value = torch.as_tensor(batches.zero_value, device=device)
     e = config.n_models
     lr_adj = resolved_lr_adj(config, batches.n_genes, batches.n_cells, n_total, model.n_regulators)
@@ -322,6 +322,7 @@ def train_deepsem(
     regulators=None,
     summary: ColumnSummary | None = None,
     max_memory=None,
+    tfs=None,
 ) -> tuple[DeepSEMEnsemble, dict[str, np.ndarray]]:
     """Train a DeepSEM ensemble on a cells x genes matrix (log-normalised expression).
 
@@ -343,6 +344,10 @@ def train_deepsem(
     regulators
         Gene positions allowed to regulate (TFs); ``None``: every gene
         (see :class:`~scgrn.models.DeepSEMEnsemble`).
+    tfs
+        With ``regulators=None``: positions of the TFs whose rows will be read as the GRN;
+        every other member starts the non-TF rows at zero (see
+        :class:`~scgrn.models.DeepSEMEnsemble`). Ignored with ``regulators``.
     summary
         A :func:`~scgrn._matrix.summarise_columns` pass over ``x`` if already made (the checks
         then read it instead of passing over ``x``).
@@ -407,7 +412,7 @@ def train_deepsem(
         for i, size in enumerate(groups):
             model, history = _train_group(
                 batches, replace(config, n_models=size), n_total=n_total, seed=seed + i * GROUP_SEED_STEP, device=device,
-                regulators=regulators, progress=progress,
+                regulators=regulators, progress=progress, tfs=tfs,
             )
             models.append(model)
             histories.append(history)
