@@ -263,10 +263,10 @@ def test_coexpression_term_inverse_matches_the_dense_layer():
     assert not hasattr(DeepSEMEnsemble(10, make_config(coexpression_rank=4)), "coexp_a")  # full model: no term
 
 
-def test_coexpression_term_starts_as_the_full_models_non_tf_rows_in_every_other_member():
-    """At construction members 0, 2, ... hold the genes x genes model's start in the term's
-    non-TF rows (every edge 1 / (genes - 1), self-loops out), members 1, 3, ... a zero term; the
-    TF rows hold none of it."""
+def test_coexpression_term_starts_as_the_full_models_non_tf_rows_except_in_tfs_only_members():
+    """At construction the term's non-TF rows hold the genes x genes model's start (every edge
+    1 / (genes - 1), self-loops out) except in the TFs-only members (member 1 of 3 here), whose
+    term is zero; the TF rows hold none of it."""
     g, reg = 30, [2, 3, 11]
     module = DeepSEMEnsemble(g, make_config(n_models=3, coexpression_rank=4), seed=3, regulators=reg)
     term = torch.bmm(module.coexp_a * module.non_regulator, module.coexp_b).detach()
@@ -276,6 +276,11 @@ def test_coexpression_term_starts_as_the_full_models_non_tf_rows_in_every_other_
     torch.testing.assert_close(term[[0, 2]][:, non_tf], expected.expand(2, -1, -1))
     assert float(term[1].abs().sum()) == 0.0
     assert float(term[:, reg].abs().sum()) == 0.0
+    # 8 members, TFs a tenth of the genes: a quarter start TFs-only (1, 5); half when TFs are half
+    for reg, zero in (([2, 3, 11], [1, 5]), (list(range(0, g, 2)), [1, 3, 5, 7])):
+        module = DeepSEMEnsemble(g, make_config(n_models=8, coexpression_rank=2), seed=3, regulators=reg)
+        started = (module.coexp_b.detach().abs().sum((1, 2)) > 0).nonzero().ravel().tolist()
+        assert started == [m for m in range(8) if m not in zero]
 
 
 def test_full_model_told_the_tfs_starts_non_tf_rows_at_zero_in_tfs_only_members(monkeypatch):

@@ -55,8 +55,8 @@ class DeepSEM:
         layer and its inverse go through the TF x TF block, so memory grows with TFs x genes
         and time with batch x TFs x genes, not genes^2 and genes^3. This is what makes
         10^4 genes fit. ``False``: the paper's genes x genes model, edges out of non-TFs set
-        to zero afterwards; a share of the members equal to the TFs' share of the genes (at most
-        half) starts the non-TF rows at zero (``tfs_only_start``). ``"auto"``: the model up to
+        to zero afterwards; about the TFs' share of the members (at most half; see
+        ``tfs_only_start``) starts the non-TF rows at zero. ``"auto"``: the model up to
         :data:`FULL_MODEL_MAX_GENES` genes, TF rows above. On BEELINE the genes x genes
         model is the more accurate one (median EPR 0.98 x the best peer with TF rows, 0.99 x
         with all rows; ``benchmarks/results/tf_rows.md``): non-TF rows let co-expressed targets

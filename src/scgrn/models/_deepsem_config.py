@@ -85,11 +85,11 @@ class DeepSEMConfig:
         part of the GRN. ``0``: none. The GRN layer's inverse then goes through a
         ``(TFs + k)`` block. The default 64 was the best of 16, 64, 128 and 256 on mHSC-L
         TFs+500 (STRING EPR 4.40 without the term, 6.52 with, 7.13 for the genes x genes
-        model; ``benchmarks/tf_rows_sweep.py``). The term starts at zero, except in every
-        other ensemble member, where its first component starts as the genes x genes model's
-        non-TF rows (every edge ``1 / (genes - 1)``): the two starts suit different data, and
-        the mixed ensemble raised the shared BEELINE sets' combinations at >= 0.98 x the best
-        peer from 2 to 5 of 10, level or better on each (3 seeds; ``benchmarks/results/tf_rows.md``).
+        model; ``benchmarks/tf_rows_sweep.py``). Its first component starts as the genes x genes
+        model's non-TF rows (every edge ``1 / (genes - 1)``), except in the TFs-only members
+        (half of them where TFs are half the genes, a quarter where they are few; see
+        ``models._deepsem_module.tfs_only_start``), where the term starts at zero: the two starts
+        suit different data (``benchmarks/results/tf_rows.md``, eleventh and twelfth sessions).
 
     grn_precision
         TF-rows model only: the products with ``W`` (TFs x genes, the bulk of a step) in

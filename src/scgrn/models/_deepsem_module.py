@@ -119,24 +119,32 @@ def _uniform_edge(n_regulators: int) -> float:
     return 1.0 / max(n_regulators - 1, 1)
 
 
-def tfs_only_start(n_members: int, n_tfs: int, n_genes: int) -> torch.Tensor:
-    """Which members of a genes x genes model told the TFs start with the TFs alone explaining
-    each target (their non-TF rows at zero).
+def tfs_only_start(n_members: int, n_tfs: int, n_genes: int, *, max_period: int | None = None) -> torch.Tensor:
+    """Which members start with the TFs alone explaining each target: the non-TF rows of the
+    genes x genes model, or the TF-rows model's co-expression term, start at zero.
 
-    A share of the ensemble equal to the TFs' share of the genes, at most half, spread over
-    the members (at half: members 1, 3, ...). The others start every row at ``1 / (genes - 1)``.
-    On BEELINE the TFs-only members helped where TFs are most of the genes (mESC TFs+500, 56 %:
-    4 of 8 members) and cost where they are few (mHSC-L, 9-11 %: none);
-    ``benchmarks/results/deepsem_tuning_log.md``, "Members that start from the TFs alone".
+    One member in every ``round(genes / TFs)`` (at least every second), starting with member 1:
+    as many as the TFs' share of the genes, at most half. Without ``max_period`` (the genes x
+    genes model) none when that period is longer than the ensemble; with it (the TF-rows
+    model: 4) at least one in every ``max_period``. On BEELINE the TFs-only members helped
+    where TFs are most of the genes (mESC TFs+500, 56 %: members 1, 3, 5, 7) and cost where
+    they are few (mHSC-L, 9-11 %), except for a quarter of the TF-rows model's members
+    (``benchmarks/results/deepsem_tuning_log.md``, "Members that start from the TFs alone";
+    ``tf_rows.md``, twelfth session).
 
     >>> tfs_only_start(8, 627, 1120).nonzero().ravel().tolist()
     [1, 3, 5, 7]
     >>> bool(tfs_only_start(8, 61, 560).any())
     False
+    >>> tfs_only_start(8, 61, 560, max_period=4).nonzero().ravel().tolist()
+    [1, 5]
     """
-    share = min(n_tfs / n_genes, 0.5)
-    i = torch.arange(n_members, dtype=torch.float64)
-    return torch.floor((i + 1) * share) > torch.floor(i * share)
+    period = max(2, round(n_genes / max(n_tfs, 1)))
+    if max_period is not None:
+        period = min(period, max_period)
+    elif period > n_members:
+        return torch.zeros(n_members, dtype=torch.bool)
+    return torch.arange(n_members) % period == 1
 
 
 class GRNLayer(NamedTuple):
@@ -282,15 +290,12 @@ class DeepSEMEnsemble(nn.Module):
         self.dropout_classifier = _EnsembleMLP(e, 1, 1, g)
         rank = int(config.coexpression_rank)
         if rank and self.regulators is not None:
-            # LoRA-style start (A random, B zero), except in every other member (0, 2, ...), whose
-            # first component starts as the genes x genes model's non-TF rows: every edge
-            # 1 / (genes - 1). On BEELINE that start is the better one on mHSC-L and the zero
-            # start on mESC; the mixed ensemble is at least level with the zero start everywhere
-            # (tf_rows.md, 11th session). Unlike the genes x genes model's TFs-only members
-            # (tfs_only_start), the split does not follow the TFs' share: tf_rows.md, 12th session.
+            # The term's first component starts as the genes x genes model's non-TF rows (every
+            # edge 1 / (genes - 1)), except in the TFs-only members, whose term starts at zero,
+            # LoRA-style (A random, B zero): tf_rows.md, 11th and 12th sessions.
             a = torch.randn(e, n_genes, rank, generator=g) / math.sqrt(n_genes)
             b = torch.zeros(e, rank, n_genes)
-            uniform = torch.arange(e) % 2 == 0
+            uniform = ~tfs_only_start(e, len(rows), n_genes, max_period=4)
             a[uniform, :, 0] = _uniform_edge(n_genes)
             b[uniform, 0, :] = 1.0
             self.coexp_a = nn.Parameter(a)
