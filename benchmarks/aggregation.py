@@ -11,8 +11,8 @@ scored (EPR, AUPRC ratio, AUROC; "deepsem" convention) on every reference networ
 - ``mean_maxnorm``: mean of ``|W|`` divided by each member's largest ``|W|``
 - ``median_abs``: median ``|W|``; ``abs_mean``: ``|mean W|``
 - ``mean_minus_sd``: mean ``|W|`` minus its standard deviation over members (agreement)
-- ``mean_abs_even`` / ``mean_abs_odd``: mean ``|W|`` of members 0, 2, ... / 1, 3, ... alone (in the
-  TF-rows model the two groups start their co-expression term differently)
+- ``mean_abs_even`` / ``mean_abs_odd``: mean ``|W|`` of members 0, 2, ... / 1, 3, ... alone (where
+  TFs are half the genes or more, the odd members are the TFs-only ones of ``tfs_only_start``)
 
 ``--save-members DIR`` also writes each training's members' ``W`` to ``DIR`` (``.npz``), for
 aggregations tried after the fact.

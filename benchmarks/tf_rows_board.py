@@ -86,6 +86,7 @@ def main() -> None:
     recorded = recorded[(recorded.convention == "deepsem") & (recorded.method != "scgrn DeepSEM")]
     best = recorded.groupby(["dataset", "ground_truth"]).EPR.max()
 
+    tf_rows_only = True if args.model == "tf-rows" else "auto"
     rows = []
     for seed in args.seeds:
         for dataset, (cell_type, n_genes, ground_truths) in peers.DATASETS.items():
@@ -103,7 +104,6 @@ def main() -> None:
                 x = adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X
                 _sparse_conditioning.STATE["neighbours"] = _sparse_conditioning.neighbours(x, is_tf, args.neighbour_rows)
             t0 = time.perf_counter()
-            tf_rows_only = True if args.model == "tf-rows" else "auto"
             scgrn.tl.deepsem(adata, tfs=regulators, tf_rows_only=tf_rows_only, random_state=seed, show_progress_bar=False,
                              **json.loads(args.hyper))
             seconds = time.perf_counter() - t0

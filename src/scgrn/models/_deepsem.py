@@ -58,9 +58,8 @@ class DeepSEM:
         to zero afterwards; about the TFs' share of the members (at most half; see
         ``tfs_only_start``) starts the non-TF rows at zero. ``"auto"``: the model up to
         :data:`FULL_MODEL_MAX_GENES` genes, TF rows above. On BEELINE the genes x genes
-        model is the more accurate one (median EPR 0.98 x the best peer with TF rows, 0.99 x
-        with all rows; ``benchmarks/results/tf_rows.md``): non-TF rows let co-expressed targets
-        explain each other instead of loading that on the TFs (``coexpression_rank``: part of it).
+        model is the more accurate one (``benchmarks/results/tf_rows.md``): non-TF rows let
+        co-expressed targets explain each other (``coexpression_rank`` does part of it).
         Unless ``n_models`` is given, large models train fewer members: a TF-rows model of
         more than 2 x 10^7 ``W`` entries a member (4 at 20,000 genes x 2,000 TFs) and a
         genes x genes model above 1,500 genes (4 at 2,000); see
@@ -168,22 +167,23 @@ class DeepSEM:
             device=resolve_device(device),
             show_progress_bar=resolve_progress_bar(show_progress_bar),
             regulators=self._regulators(),
-            tfs=None if self.tfs is None else self.var_names.get_indexer(pd.Index(self.tfs)),
+            tfs=self._tf_positions(),
             summary=self._summary,
             max_memory=max_memory,
         )
         self.training_time_s = time.perf_counter() - t0
         latent_signs(self, check=False)  # the members' signs, from the cells just trained on
 
+    def _tf_positions(self) -> np.ndarray | None:
+        """Gene positions of the TFs (``None`` without ``tfs``)."""
+        return None if self.tfs is None else self.var_names.get_indexer(pd.Index(self.tfs)).astype(np.int64)
+
     def _regulators(self) -> np.ndarray | None:
         """Gene positions of the TFs when only their rows of ``W`` are learned, else ``None``."""
-        if self.tfs is None or not self.tf_rows_only:
-            return None
-        return self.var_names.get_indexer(pd.Index(self.tfs)).astype(np.int64)
+        return self._tf_positions() if self.tf_rows_only else None
 
     def _n_regulators(self) -> int:
-        regulators = self._regulators()
-        return len(self.var_names) if regulators is None else len(regulators)
+        return len(self.tfs) if self.tf_rows_only else len(self.var_names)  # tf_rows_only implies tfs
 
     @property
     def _x(self) -> np.ndarray:

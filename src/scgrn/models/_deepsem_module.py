@@ -279,7 +279,7 @@ class DeepSEMEnsemble(nn.Module):
         if tfs is not None and self.regulators is None:
             non_tf = torch.ones(n_genes, dtype=torch.bool)
             non_tf[torch.as_tensor(np.asarray(tfs, dtype=np.int64))] = False
-            w[tfs_only_start(e, n_genes - int(non_tf.sum()), n_genes).nonzero(), non_tf] = 0.0
+            w[tfs_only_start(e, int((~non_tf).sum()), n_genes).nonzero(), non_tf] = 0.0
         self.adj = nn.Parameter(w)
         if self.regulators is not None:  # see _regulator_block
             self._pending_blocks = weakref.WeakValueDictionary()  # id -> block

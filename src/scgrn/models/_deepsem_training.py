@@ -346,8 +346,8 @@ def train_deepsem(
         (see :class:`~scgrn.models.DeepSEMEnsemble`).
     tfs
         With ``regulators=None``: positions of the TFs whose rows will be read as the GRN;
-        every other member starts the non-TF rows at zero (see
-        :class:`~scgrn.models.DeepSEMEnsemble`). Ignored with ``regulators``.
+        the members of :func:`~scgrn.models._deepsem_module.tfs_only_start` start the non-TF
+        rows at zero (see :class:`~scgrn.models.DeepSEMEnsemble`). Ignored with ``regulators``.
     summary
         A :func:`~scgrn._matrix.summarise_columns` pass over ``x`` if already made (the checks
         then read it instead of passing over ``x``).
