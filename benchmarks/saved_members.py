@@ -11,12 +11,21 @@ convention, and its ratio to the best recorded peer's):
   the library's aggregate.
 - ``pool``: every run alone and every pair of runs of a data set pooled (16 members from two
   8-member runs), mean ``|W|``.
+- ``reweight``: the mean ``|W|`` re-weighted by the network's own structure: times each
+  regulator's mean candidate weight (relative to the average regulator) to the power ``g``
+  (``hub{g}``), divided by each target's to the power ``g`` (``colnorm{g}``), CLR-style
+  z-scores against the regulator's and the target's candidate weights (``clr``) or the
+  target's alone (``clr_col``); and the members' agreement: mean over standard deviation
+  (``snr``), times the share of members agreeing in sign (``signagree``), ``|mean W|``
+  (``abs_mean``).
 
 Usage::
 
     SCGRN_DATA_DIR=../shared/data python benchmarks/saved_members.py groups --folder DIR --model tfrows \\
         --seeds 0 1 2 3 4 --out benchmarks/results/tf_rows_member_groups.csv
     SCGRN_DATA_DIR=../shared/data python benchmarks/saved_members.py pool --folder DIR --model full --seeds 3 4 5
+    SCGRN_DATA_DIR=../shared/data python benchmarks/saved_members.py reweight --folder DIR --model full \\
+        --seeds 0 1 2 3 4 5 --out benchmarks/results/deepsem_reweighted.csv
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +60,11 @@ def load(folder: str, dataset: str, model: str, seed: int) -> tuple[np.ndarray, 
     return np.abs(f["w"]), candidates, f["var_names"]
 
 
+def signs(folder: str, dataset: str, model: str, seed: int) -> np.ndarray:
+    """The signs of the members' ``W`` of one saved run."""
+    return np.sign(np.load(Path(folder) / f"{dataset}_{model}_{seed}.npz")["w"])
+
+
 def group_aggregates(a: np.ndarray, candidates: np.ndarray) -> dict[str, np.ndarray]:
     """Even and odd members weighted ``w`` and ``1 - w``, as mean ``|W|`` and as mean rank."""
     ranks = np.zeros_like(a)
@@ -62,9 +77,29 @@ def group_aggregates(a: np.ndarray, candidates: np.ndarray) -> dict[str, np.ndar
     return out
 
 
+def structure_aggregates(a: np.ndarray, w_sign: np.ndarray, candidates: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean ``|W|`` re-weighted by regulator / target strength, CLR z-scores, members' agreement."""
+    mean = a.mean(0)
+    on = np.where(candidates, mean, np.nan)
+    with warnings.catch_warnings():  # rows without candidates (non-TFs) are all NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        row_mean, col_mean = np.nanmean(on, 1, keepdims=True), np.nanmean(on, 0, keepdims=True)
+        z_row = np.maximum((mean - row_mean) / (np.nanstd(on, 1, keepdims=True) + 1e-12), 0)
+        z_col = np.maximum((mean - col_mean) / (np.nanstd(on, 0, keepdims=True) + 1e-12), 0)
+    hub = np.nan_to_num(row_mean / np.nanmean(row_mean))
+    target = col_mean / np.nanmean(col_mean)
+    out = {"mean_abs": mean}
+    out.update({f"hub{g}": mean * hub**g for g in (0.25, 0.5, 1.0)})
+    out.update({f"colnorm{g}": mean / target**g for g in (0.25, 0.5)})
+    out.update({"clr": np.nan_to_num(np.sqrt(z_row**2 + z_col**2)), "clr_col": z_col,
+                "snr": mean / (a.std(0) + 1e-12), "signagree": mean * np.abs(w_sign.mean(0)),
+                "abs_mean": np.abs((a * w_sign).mean(0))})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["groups", "pool"])
+    parser.add_argument("kind", choices=["groups", "pool", "reweight"])
     parser.add_argument("--folder", required=True)
     parser.add_argument("--model", default="tfrows", help="the files' model part: tfrows or full")
     parser.add_argument("--seeds", nargs="+", type=int, required=True)
@@ -84,6 +119,9 @@ def main() -> None:
         candidates, var_names = runs[args.seeds[0]][1:]
         if args.kind == "groups":
             scored = [(str(s), name, g) for s, (a, c, _) in runs.items() for name, g in group_aggregates(a, c).items()]
+        elif args.kind == "reweight":
+            scored = [(str(s), name, g) for s, (a, c, _) in runs.items()
+                      for name, g in structure_aggregates(a, signs(args.folder, dataset, args.model, s), c).items()]
         else:
             combos = [c for k in (1, 2) for c in itertools.combinations(args.seeds, k)]
             scored = [("+".join(map(str, c)), f"{8 * len(c)} members" if len(c) > 1 else "one run",
